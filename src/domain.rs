@@ -1,0 +1,313 @@
+//! Domain types of the council run repository. No I/O and nothing of the
+//! browser here: these are the values the port speaks in.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::{now_rfc3339, Instant};
+
+/// Lifecycle status of a council run.
+///
+/// ```text
+/// Running ─────────────────────────────► Completed
+///   ├─ (approval gate) ─► AwaitingApproval ─(approved)─► Running
+///   └─ (error) ─► Failed
+/// Running ─(process or tab killed)─► Interrupted   (mark_interrupted_runs on boot)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CouncilRunStatus {
+    /// The executor is working on the run.
+    Running,
+    /// Paused at a human approval gate.
+    AwaitingApproval,
+    /// Was running when its process or tab died.
+    Interrupted,
+    /// Finished successfully.
+    Completed,
+    /// Finished with an error.
+    Failed,
+}
+
+impl CouncilRunStatus {
+    /// Every status, in declaration order.
+    pub const ALL: [CouncilRunStatus; 5] = [
+        CouncilRunStatus::Running,
+        CouncilRunStatus::AwaitingApproval,
+        CouncilRunStatus::Interrupted,
+        CouncilRunStatus::Completed,
+        CouncilRunStatus::Failed,
+    ];
+
+    /// The snake_case name used in storage and in JavaScript (`"awaiting_approval"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CouncilRunStatus::Running => "running",
+            CouncilRunStatus::AwaitingApproval => "awaiting_approval",
+            CouncilRunStatus::Interrupted => "interrupted",
+            CouncilRunStatus::Completed => "completed",
+            CouncilRunStatus::Failed => "failed",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str); `None` for any other string
+    /// (never a default).
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for CouncilRunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Human-in-the-loop mode of a run, from least to most restrictive.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum HitlMode {
+    /// No approvals.
+    #[default]
+    None,
+    /// The plan needs approval before any node runs.
+    ApprovePlan,
+    /// Every node needs approval.
+    ApproveEachNode,
+    /// Every tool call needs approval.
+    ApproveTools,
+}
+
+impl HitlMode {
+    /// Every mode, least restrictive first.
+    pub const ALL: [HitlMode; 4] = [
+        HitlMode::None,
+        HitlMode::ApprovePlan,
+        HitlMode::ApproveEachNode,
+        HitlMode::ApproveTools,
+    ];
+
+    /// The snake_case name used in storage and in JavaScript (`"approve_plan"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HitlMode::None => "none",
+            HitlMode::ApprovePlan => "approve_plan",
+            HitlMode::ApproveEachNode => "approve_each_node",
+            HitlMode::ApproveTools => "approve_tools",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str); `None` for any other string.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+}
+
+impl fmt::Display for HitlMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One orchestrator run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouncilRun {
+    /// UUID v4 made by the caller before [`create_run`](crate::CouncilRepositoryPort::create_run).
+    pub id: String,
+    /// The user's goal.
+    pub goal: String,
+    /// Latest serialised task graph, stored as given and never parsed.
+    pub graph_json: Option<String>,
+    /// Lifecycle status.
+    pub status: CouncilRunStatus,
+    /// Human-in-the-loop mode.
+    pub hitl_mode: HitlMode,
+    /// Optional link to a chat session; within ±(2^53 − 1) so a JavaScript
+    /// number holds it exactly.
+    pub conversation_id: Option<i64>,
+    /// RFC 3339 creation time, in any offset and precision.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+}
+
+impl CouncilRun {
+    /// A new `Running` run with a random UUID v4 id and both timestamps now.
+    ///
+    /// ```
+    /// use council_idb::{CouncilRun, CouncilRunStatus, HitlMode};
+    ///
+    /// let run = CouncilRun::new("Write a haiku", HitlMode::ApprovePlan);
+    /// assert_eq!(run.status, CouncilRunStatus::Running);
+    /// assert_eq!(run.id.len(), 36);
+    /// ```
+    pub fn new(goal: impl Into<String>, hitl_mode: HitlMode) -> Self {
+        let now = now_rfc3339();
+        CouncilRun {
+            id: uuid::Uuid::new_v4().to_string(),
+            goal: goal.into(),
+            graph_json: None,
+            status: CouncilRunStatus::Running,
+            hitl_mode,
+            conversation_id: None,
+            created_at: now.clone(),
+            updated_at: now,
+        }
+    }
+}
+
+/// One entry of a run's append-only event log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouncilRunEvent {
+    /// The run the event belongs to.
+    pub run_id: String,
+    /// 0-based position in the run's log, in 0..=2^53 − 1.
+    pub seq: i64,
+    /// One serialised orchestrator event, stored and returned as given.
+    pub event_json: String,
+    /// RFC 3339 time the event was emitted.
+    pub created_at: String,
+    /// 0-based wave at which the event was emitted.
+    pub wave_index: u32,
+}
+
+impl CouncilRunEvent {
+    /// An event stamped now.
+    pub fn new(
+        run_id: impl Into<String>,
+        seq: i64,
+        wave_index: u32,
+        event_json: impl Into<String>,
+    ) -> Self {
+        CouncilRunEvent {
+            run_id: run_id.into(),
+            seq,
+            event_json: event_json.into(),
+            created_at: now_rfc3339(),
+            wave_index,
+        }
+    }
+}
+
+/// Why a repository call failed.
+///
+/// Each variant carries a message naming the run, event or field concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepositoryError {
+    /// The run (or record) does not exist.
+    NotFound(String),
+    /// A run with that id exists already.
+    AlreadyExists(String),
+    /// The storage failed: IndexedDB missing, quota exceeded, open blocked,
+    /// transaction aborted. The message names the DOMException.
+    Storage(String),
+    /// A stored record could not be decoded, or a value could not be encoded.
+    Serialization(String),
+    /// The input breaks a rule of the contract (bad id, `seq` out of range,
+    /// conflicting event...).
+    Constraint(String),
+}
+
+impl RepositoryError {
+    /// The variant's name: `"NotFound"`, `"AlreadyExists"`, `"Storage"`,
+    /// `"Serialization"` or `"Constraint"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RepositoryError::NotFound(_) => "NotFound",
+            RepositoryError::AlreadyExists(_) => "AlreadyExists",
+            RepositoryError::Storage(_) => "Storage",
+            RepositoryError::Serialization(_) => "Serialization",
+            RepositoryError::Constraint(_) => "Constraint",
+        }
+    }
+
+    /// The message without the kind.
+    pub fn message(&self) -> &str {
+        match self {
+            RepositoryError::NotFound(m)
+            | RepositoryError::AlreadyExists(m)
+            | RepositoryError::Storage(m)
+            | RepositoryError::Serialization(m)
+            | RepositoryError::Constraint(m) => m,
+        }
+    }
+}
+
+impl fmt::Display for RepositoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind(), self.message())
+    }
+}
+
+impl std::error::Error for RepositoryError {}
+
+/// The largest integer a JavaScript number holds exactly, 2^53 − 1.
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// The rules every adapter applies before it writes a run.
+pub(crate) fn check_new_run(run: &CouncilRun) -> Result<Instant, RepositoryError> {
+    if run.id.is_empty() {
+        return Err(RepositoryError::Constraint("run id must not be empty".into()));
+    }
+    if let Some(c) = run.conversation_id {
+        if !(-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&c) {
+            return Err(RepositoryError::Constraint(format!(
+                "run {}: conversation_id {c} is outside ±(2^53 − 1)",
+                run.id
+            )));
+        }
+    }
+    if Instant::parse(&run.updated_at).is_none() {
+        return Err(RepositoryError::Constraint(format!(
+            "run {}: updated_at {:?} is not an RFC 3339 timestamp",
+            run.id, run.updated_at
+        )));
+    }
+    Instant::parse(&run.created_at).ok_or_else(|| {
+        RepositoryError::Constraint(format!(
+            "run {}: created_at {:?} is not an RFC 3339 timestamp",
+            run.id, run.created_at
+        ))
+    })
+}
+
+/// The rules every adapter applies to an event before it looks at storage.
+pub(crate) fn check_event(event: &CouncilRunEvent) -> Result<(), RepositoryError> {
+    if !(0..=MAX_SAFE_INTEGER).contains(&event.seq) {
+        return Err(RepositoryError::Constraint(format!(
+            "event seq {} of run {} is outside 0..=2^53 − 1",
+            event.seq, event.run_id
+        )));
+    }
+    if Instant::parse(&event.created_at).is_none() {
+        return Err(RepositoryError::Constraint(format!(
+            "event {} of run {}: created_at {:?} is not an RFC 3339 timestamp",
+            event.seq, event.run_id, event.created_at
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `incoming` repeats the stored `existing` event (same run and seq):
+/// `Ok` for a faithful retry, `Constraint` when the content differs.
+pub(crate) fn check_duplicate(
+    existing: &CouncilRunEvent,
+    incoming: &CouncilRunEvent,
+) -> Result<(), RepositoryError> {
+    if existing.event_json == incoming.event_json && existing.wave_index == incoming.wave_index {
+        Ok(())
+    } else {
+        Err(RepositoryError::Constraint(format!(
+            "run {} already has an event with seq {} and different content \
+             (a rewound executor must continue after the last surviving seq)",
+            incoming.run_id, incoming.seq
+        )))
+    }
+}
+
+pub(crate) fn run_not_found(run_id: &str) -> RepositoryError {
+    RepositoryError::NotFound(format!("run {run_id:?} does not exist"))
+}

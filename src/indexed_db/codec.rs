@@ -1,0 +1,218 @@
+//! Records as IndexedDB stores them, and their decoding.
+//!
+//! A record is a plain object with camelCase fields, the same shape the
+//! JavaScript API hands out, so event lists can cross to JavaScript as the
+//! array IndexedDB returned. Decoding checks every field and names the
+//! record it could not read; it never falls back to a default.
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::JsValue;
+
+use crate::domain::{
+    CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, RepositoryError, MAX_SAFE_INTEGER,
+};
+use crate::time::Instant;
+
+/// Property names, made once per thread rather than once per record.
+pub(crate) struct Keys {
+    pub(crate) id: JsValue,
+    pub(crate) goal: JsValue,
+    pub(crate) graph_json: JsValue,
+    pub(crate) status: JsValue,
+    pub(crate) hitl_mode: JsValue,
+    pub(crate) conversation_id: JsValue,
+    pub(crate) created_at: JsValue,
+    pub(crate) updated_at: JsValue,
+    pub(crate) created_key: JsValue,
+    pub(crate) run_id: JsValue,
+    pub(crate) seq: JsValue,
+    pub(crate) event_json: JsValue,
+    pub(crate) wave_index: JsValue,
+}
+
+thread_local! {
+    static KEYS: Keys = Keys {
+        id: "id".into(),
+        goal: "goal".into(),
+        graph_json: "graphJson".into(),
+        status: "status".into(),
+        hitl_mode: "hitlMode".into(),
+        conversation_id: "conversationId".into(),
+        created_at: "createdAt".into(),
+        updated_at: "updatedAt".into(),
+        created_key: "createdKey".into(),
+        run_id: "runId".into(),
+        seq: "seq".into(),
+        event_json: "eventJson".into(),
+        wave_index: "waveIndex".into(),
+    };
+}
+
+pub(crate) fn with_keys<R>(f: impl FnOnce(&Keys) -> R) -> R {
+    KEYS.with(f)
+}
+
+/// The primary key of an event, `[runId, seq]`.
+pub(crate) fn event_key(run_id: &str, seq: i64) -> JsValue {
+    Array::of2(&JsValue::from_str(run_id), &JsValue::from_f64(seq as f64)).into()
+}
+
+fn set(target: &Object, key: &JsValue, value: &JsValue) -> Result<(), RepositoryError> {
+    Reflect::set(target, key, value)
+        .map(|_| ())
+        .map_err(|e| RepositoryError::Serialization(format!("cannot build a record: {e:?}")))
+}
+
+fn opt_str(value: &Option<String>) -> JsValue {
+    value.as_deref().map_or(JsValue::NULL, JsValue::from_str)
+}
+
+/// The stored form of a run, with `createdKey`, the instant of `createdAt` as
+/// a string that sorts in time order.
+pub(crate) fn run_record(run: &CouncilRun, created: Instant) -> Result<JsValue, RepositoryError> {
+    let o = Object::new();
+    with_keys(|k| {
+        set(&o, &k.id, &JsValue::from_str(&run.id))?;
+        set(&o, &k.goal, &JsValue::from_str(&run.goal))?;
+        set(&o, &k.graph_json, &opt_str(&run.graph_json))?;
+        set(&o, &k.status, &JsValue::from_str(run.status.as_str()))?;
+        set(&o, &k.hitl_mode, &JsValue::from_str(run.hitl_mode.as_str()))?;
+        let conversation = run
+            .conversation_id
+            .map_or(JsValue::NULL, |c| JsValue::from_f64(c as f64));
+        set(&o, &k.conversation_id, &conversation)?;
+        set(&o, &k.created_at, &JsValue::from_str(&run.created_at))?;
+        set(&o, &k.updated_at, &JsValue::from_str(&run.updated_at))?;
+        set(&o, &k.created_key, &JsValue::from_str(&created.sort_key()))
+    })?;
+    Ok(o.into())
+}
+
+/// The stored form of an event.
+pub(crate) fn event_record(event: &CouncilRunEvent) -> Result<JsValue, RepositoryError> {
+    let o = Object::new();
+    with_keys(|k| {
+        set(&o, &k.run_id, &JsValue::from_str(&event.run_id))?;
+        set(&o, &k.seq, &JsValue::from_f64(event.seq as f64))?;
+        set(&o, &k.event_json, &JsValue::from_str(&event.event_json))?;
+        set(&o, &k.created_at, &JsValue::from_str(&event.created_at))?;
+        set(&o, &k.wave_index, &JsValue::from_f64(f64::from(event.wave_index)))
+    })?;
+    Ok(o.into())
+}
+
+/// Reads one record's fields, naming the record in every error.
+struct Fields<'a> {
+    record: &'a JsValue,
+    what: String,
+}
+
+impl Fields<'_> {
+    fn get(&self, key: &JsValue) -> Result<JsValue, RepositoryError> {
+        Reflect::get(self.record, key).map_err(|_| self.bad(key, "cannot be read"))
+    }
+
+    fn bad(&self, key: &JsValue, problem: &str) -> RepositoryError {
+        let name = key.as_string().unwrap_or_default();
+        RepositoryError::Serialization(format!("{}: field {name:?} {problem}", self.what))
+    }
+
+    fn string(&self, key: &JsValue) -> Result<String, RepositoryError> {
+        self.get(key)?
+            .as_string()
+            .ok_or_else(|| self.bad(key, "is missing or not a string"))
+    }
+
+    fn opt_string(&self, key: &JsValue) -> Result<Option<String>, RepositoryError> {
+        let value = self.get(key)?;
+        if value.is_null() || value.is_undefined() {
+            return Ok(None);
+        }
+        value
+            .as_string()
+            .map(Some)
+            .ok_or_else(|| self.bad(key, "is neither a string nor null"))
+    }
+
+    fn integer(&self, key: &JsValue, min: i64, max: i64) -> Result<i64, RepositoryError> {
+        let value = self.get(key)?;
+        let n = value
+            .as_f64()
+            .ok_or_else(|| self.bad(key, "is missing or not a number"))?;
+        if n.fract() != 0.0 || n < min as f64 || n > max as f64 {
+            return Err(self.bad(key, &format!("is {n}, not an integer in {min}..={max}")));
+        }
+        Ok(n as i64)
+    }
+
+    fn opt_integer(&self, key: &JsValue, min: i64, max: i64) -> Result<Option<i64>, RepositoryError> {
+        let value = self.get(key)?;
+        if value.is_null() || value.is_undefined() {
+            return Ok(None);
+        }
+        self.integer(key, min, max).map(Some)
+    }
+}
+
+/// Decodes a stored run.
+pub(crate) fn decode_run(record: &JsValue) -> Result<CouncilRun, RepositoryError> {
+    if !record.is_object() {
+        return Err(RepositoryError::Serialization(format!(
+            "stored run is not an object: {record:?}"
+        )));
+    }
+    with_keys(|k| {
+        let id = Reflect::get(record, &k.id)
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_else(|| "<no id>".into());
+        let f = Fields {
+            record,
+            what: format!("stored run {id:?}"),
+        };
+        let status_text = f.string(&k.status)?;
+        let status = CouncilRunStatus::parse(&status_text)
+            .ok_or_else(|| f.bad(&k.status, &format!("has unknown value {status_text:?}")))?;
+        let hitl_text = f.string(&k.hitl_mode)?;
+        let hitl_mode = HitlMode::parse(&hitl_text)
+            .ok_or_else(|| f.bad(&k.hitl_mode, &format!("has unknown value {hitl_text:?}")))?;
+        Ok(CouncilRun {
+            id: f.string(&k.id)?,
+            goal: f.string(&k.goal)?,
+            graph_json: f.opt_string(&k.graph_json)?,
+            status,
+            hitl_mode,
+            conversation_id: f.opt_integer(&k.conversation_id, -MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)?,
+            created_at: f.string(&k.created_at)?,
+            updated_at: f.string(&k.updated_at)?,
+        })
+    })
+}
+
+/// Decodes a stored event.
+pub(crate) fn decode_event(record: &JsValue) -> Result<CouncilRunEvent, RepositoryError> {
+    if !record.is_object() {
+        return Err(RepositoryError::Serialization(format!(
+            "stored event is not an object: {record:?}"
+        )));
+    }
+    with_keys(|k| {
+        let run_id = Reflect::get(record, &k.run_id).ok().and_then(|v| v.as_string());
+        let seq = Reflect::get(record, &k.seq).ok().and_then(|v| v.as_f64());
+        let f = Fields {
+            record,
+            what: format!(
+                "stored event (run {:?}, seq {})",
+                run_id.as_deref().unwrap_or("<none>"),
+                seq.map_or_else(|| "<none>".to_string(), |s| s.to_string())
+            ),
+        };
+        Ok(CouncilRunEvent {
+            run_id: f.string(&k.run_id)?,
+            seq: f.integer(&k.seq, 0, MAX_SAFE_INTEGER)?,
+            event_json: f.string(&k.event_json)?,
+            created_at: f.string(&k.created_at)?,
+            wave_index: f.integer(&k.wave_index, 0, i64::from(u32::MAX))? as u32,
+        })
+    })
+}

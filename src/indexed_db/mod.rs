@@ -1,0 +1,706 @@
+//! The IndexedDB adapter.
+//!
+//! # Layout (schema version [`SCHEMA_VERSION`])
+//!
+//! | store | key | indexes |
+//! |---|---|---|
+//! | `runs` | `id` | `by_created` on `[createdKey, id]`; `by_status` on `[status, createdKey, id]` |
+//! | `events` | `[runId, seq]` | `by_wave` on `[runId, waveIndex]` |
+//!
+//! `createdKey` is the instant of `createdAt` as a fixed-width string, so the
+//! indexes give newest-first order by time whatever RFC 3339 form was stored.
+//!
+//! # Transactions
+//!
+//! Every operation is one transaction. Ids, timestamps and records are made
+//! before it starts, and inside it nothing but IndexedDB requests is awaited,
+//! since a transaction commits as soon as no request is pending.
+
+mod codec;
+mod send;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use async_trait::async_trait;
+use idb::{
+    DatabaseEvent, Factory, Index, KeyPath, KeyRange, ObjectStore, ObjectStoreParams, Query,
+    Request, Transaction, TransactionMode, TransactionResult,
+};
+use js_sys::{Array, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::domain::{
+    check_duplicate, check_event, check_new_run, run_not_found, CouncilRun, CouncilRunEvent,
+    CouncilRunStatus, RepositoryError,
+};
+use crate::port::CouncilRepositoryPort;
+use crate::time::timestamp_after;
+
+use self::codec::{decode_event, decode_run, event_key, event_record, run_record};
+use self::send::{assert_send, SingleThreaded};
+
+/// Version of the object-store layout; raised with every schema change, each
+/// with its own step in `upgrade`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const RUNS: &str = "runs";
+const EVENTS: &str = "events";
+const RUNS_BY_CREATED: &str = "by_created";
+const RUNS_BY_STATUS: &str = "by_status";
+const EVENTS_BY_WAVE: &str = "by_wave";
+
+/// [`CouncilRepositoryPort`] over the browser's IndexedDB (wasm32 only).
+///
+/// Works in windows and in workers. Each instance holds one connection; it
+/// closes itself when another tab upgrades or deletes the database, and when
+/// dropped.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), council_idb::RepositoryError> {
+/// use council_idb::{CouncilRepositoryPort, CouncilRun, HitlMode, IndexedDbCouncilRepository};
+///
+/// let repo = IndexedDbCouncilRepository::open("my-app-runs").await?;
+/// let run = CouncilRun::new("Draft the release notes", HitlMode::None);
+/// repo.create_run(run.clone()).await?;
+/// assert_eq!(repo.get_run(&run.id).await?, Some(run));
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct IndexedDbCouncilRepository {
+    db: SingleThreaded<idb::Database>,
+    name: String,
+}
+
+impl IndexedDbCouncilRepository {
+    /// Opens (creating or upgrading as needed) the database `db_name`.
+    ///
+    /// # Errors
+    /// [`Storage`](RepositoryError::Storage) naming the DOMException when
+    /// IndexedDB is unavailable, the open is blocked by another connection,
+    /// the database has a newer version or a layout this crate did not make,
+    /// or the upgrade fails.
+    pub async fn open(db_name: &str) -> Result<Self, RepositoryError> {
+        let factory = Factory::new().map_err(|e| storage("IndexedDB is not available", e))?;
+        let mut request = factory
+            .open(db_name, Some(SCHEMA_VERSION))
+            .map_err(|e| storage(&format!("cannot open database {db_name:?}"), e))?;
+
+        let upgrade_error: Rc<RefCell<Option<RepositoryError>>> = Rc::default();
+        let slot = upgrade_error.clone();
+        request.on_upgrade_needed(move |event| {
+            if let Err(err) = upgrade(&event) {
+                *slot.borrow_mut() = Some(err);
+                // Aborting the version change fails the open request.
+                if let Some(tx) = idb::Event::target(&event)
+                    .ok()
+                    .and_then(|r| r.transaction())
+                {
+                    let _ = tx.abort();
+                }
+            }
+        });
+        let blocked = Signal::default();
+        let signal = blocked.clone();
+        request.on_blocked(move |event| {
+            signal.raise();
+            // The open goes on and may succeed once the other connection
+            // closes; nobody waits for it then, so close it straight away.
+            if let Ok(mut late) = idb::Event::target(&event) {
+                late.on_success(|event| {
+                    if let Ok(db) = event.database() {
+                        db.close();
+                    }
+                });
+                late.forget_callbacks();
+            }
+        });
+
+        let opened = Blockable {
+            inner: request.into_future(),
+            blocked,
+        }
+        .await;
+        if let Some(err) = upgrade_error.borrow_mut().take() {
+            return Err(err);
+        }
+        let mut db = match opened {
+            Ok(db) => db,
+            Err(Blocked) => {
+                return Err(RepositoryError::Storage(format!(
+                    "opening database {db_name:?} is blocked: another connection to it \
+                     is open with an older version and does not close"
+                )))
+            }
+            Err(Failed(e)) => return Err(storage(&format!("cannot open database {db_name:?}"), e)),
+        };
+        let stores = db.store_names();
+        if !stores.iter().any(|s| s == RUNS) || !stores.iter().any(|s| s == EVENTS) {
+            db.close();
+            return Err(RepositoryError::Storage(format!(
+                "NotFoundError: database {db_name:?} has no {RUNS:?} and {EVENTS:?} stores; \
+                 it was made by something other than council-idb"
+            )));
+        }
+        // Let other tabs upgrade or delete the database instead of blocking them.
+        db.on_version_change(|event| {
+            if let Ok(target) = idb::Event::target(&event) {
+                if let Ok(db) = idb::Database::try_from(target) {
+                    db.close();
+                }
+            }
+        });
+        Ok(IndexedDbCouncilRepository {
+            db: SingleThreaded(db),
+            name: db_name.to_owned(),
+        })
+    }
+
+    /// The database name this repository was opened with.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Closes the connection once its running transactions finish. Later
+    /// calls fail with a [`Storage`](RepositoryError::Storage) error
+    /// (`InvalidStateError`); open the database again to go on.
+    pub fn close(&self) {
+        self.db.close();
+    }
+
+    /// Deletes the database `db_name` and everything in it.
+    ///
+    /// # Errors
+    /// [`Storage`](RepositoryError::Storage) when IndexedDB is unavailable or
+    /// another connection that does not close keeps the database open.
+    pub async fn delete_database(db_name: &str) -> Result<(), RepositoryError> {
+        let factory = Factory::new().map_err(|e| storage("IndexedDB is not available", e))?;
+        let mut request = factory
+            .delete(db_name)
+            .map_err(|e| storage(&format!("cannot delete database {db_name:?}"), e))?;
+        let blocked = Signal::default();
+        let signal = blocked.clone();
+        request.on_blocked(move |_| signal.raise());
+        match (Blockable {
+            inner: request.into_future(),
+            blocked,
+        })
+        .await
+        {
+            Ok(()) => Ok(()),
+            Err(Blocked) => Err(RepositoryError::Storage(format!(
+                "deleting database {db_name:?} is blocked: a connection to it is still open"
+            ))),
+            Err(Failed(e)) => Err(storage(&format!("cannot delete database {db_name:?}"), e)),
+        }
+    }
+
+    fn transaction(
+        &self,
+        stores: &[&str],
+        mode: TransactionMode,
+    ) -> Result<Transaction, RepositoryError> {
+        self.db
+            .transaction(stores, mode)
+            .map_err(|e| storage(&format!("cannot start a transaction on {:?}", self.name), e))
+    }
+}
+
+impl Drop for IndexedDbCouncilRepository {
+    fn drop(&mut self) {
+        self.db.close();
+    }
+}
+
+/// Creates or upgrades the layout, one step per schema version.
+fn upgrade(event: &idb::event::VersionChangeEvent) -> Result<(), RepositoryError> {
+    let fail = |e| storage("cannot upgrade the database layout", e);
+    let old = event.old_version().map_err(fail)?;
+    let db = event.database().map_err(fail)?;
+    if old < 1 {
+        let runs = db
+            .create_object_store(
+                RUNS,
+                ObjectStoreParams::new().key_path(Some(KeyPath::new_single("id"))).clone(),
+            )
+            .map_err(fail)?;
+        runs.create_index(RUNS_BY_CREATED, KeyPath::new_array(["createdKey", "id"]), None)
+            .map_err(fail)?;
+        runs.create_index(
+            RUNS_BY_STATUS,
+            KeyPath::new_array(["status", "createdKey", "id"]),
+            None,
+        )
+        .map_err(fail)?;
+        let events = db
+            .create_object_store(
+                EVENTS,
+                ObjectStoreParams::new()
+                    .key_path(Some(KeyPath::new_array(["runId", "seq"])))
+                    .clone(),
+            )
+            .map_err(fail)?;
+        events
+            .create_index(EVENTS_BY_WAVE, KeyPath::new_array(["runId", "waveIndex"]), None)
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// A `Storage` error that keeps the browser's words, DOMException name included.
+fn storage(context: &str, err: idb::Error) -> RepositoryError {
+    RepositoryError::Storage(format!("{context}: {err}"))
+}
+
+fn store(tx: &Transaction, name: &str) -> Result<ObjectStore, RepositoryError> {
+    tx.object_store(name)
+        .map_err(|e| storage(&format!("no object store {name:?}"), e))
+}
+
+fn index(store: &ObjectStore, name: &str) -> Result<Index, RepositoryError> {
+    store
+        .index(name)
+        .map_err(|e| storage(&format!("no index {name:?}"), e))
+}
+
+/// Commits `tx` and waits for the outcome. `any_store` is a store of the
+/// transaction, kept to read why it aborted (quota, I/O...).
+async fn commit(tx: Transaction, any_store: &ObjectStore) -> Result<(), RepositoryError> {
+    let tx = tx
+        .commit()
+        .map_err(|e| storage("cannot commit the transaction", e))?;
+    match tx.await {
+        Ok(TransactionResult::Committed) => Ok(()),
+        Ok(TransactionResult::Aborted) | Err(_) => Err(abort_reason(any_store)),
+    }
+}
+
+fn abort_reason(any_store: &ObjectStore) -> RepositoryError {
+    let reason = any_store.transaction().error().map_or_else(
+        || "AbortError".to_string(),
+        |e| {
+            let e: &JsValue = e.as_ref();
+            js_error_text(e)
+        },
+    );
+    RepositoryError::Storage(format!("transaction aborted: {reason}"))
+}
+
+fn js_error_text(value: &JsValue) -> String {
+    let field = |name: &str| Reflect::get(value, &JsValue::from_str(name)).ok()?.as_string();
+    match (field("name"), field("message")) {
+        (Some(name), Some(message)) => format!("{name}: {message}"),
+        (Some(name), None) => name,
+        _ => format!("{value:?}"),
+    }
+}
+
+/// Abandons `tx` after a failed check, so nothing of it is written.
+fn give_up<T>(tx: Transaction, err: RepositoryError) -> Result<T, RepositoryError> {
+    let _ = tx.abort();
+    Err(err)
+}
+
+fn key_range(lower: &JsValue, upper: &JsValue) -> Result<Query, RepositoryError> {
+    KeyRange::bound(lower, upper, None, None)
+        .map(Query::KeyRange)
+        .map_err(|e| storage("cannot build a key range", e))
+}
+
+/// Every key `[first, ...]`: arrays sort after numbers and strings, so
+/// `[first]..=[first, []]` spans all compound keys that start with `first`.
+fn prefix_range(first: &JsValue) -> Result<Query, RepositoryError> {
+    key_range(
+        &Array::of1(first).into(),
+        &Array::of2(first, &Array::new()).into(),
+    )
+}
+
+/// The result of a request whose transaction has completed.
+fn result_array(request: &impl Request) -> Result<Array, RepositoryError> {
+    request
+        .result()
+        .map_err(|e| storage("cannot read the request result", e))?
+        .dyn_into::<Array>()
+        .map_err(|v| RepositoryError::Storage(format!("expected an array of records, got {v:?}")))
+}
+
+impl IndexedDbCouncilRepository {
+    async fn create_run_now(&self, run: CouncilRun) -> Result<(), RepositoryError> {
+        let created = check_new_run(&run)?;
+        let record = run_record(&run, created)?;
+        let tx = self.transaction(&[RUNS], TransactionMode::ReadWrite)?;
+        let runs = store(&tx, RUNS)?;
+        let existing = runs
+            .count(Some(Query::Key(JsValue::from_str(&run.id))))
+            .map_err(|e| storage("cannot look up the run", e))?
+            .await
+            .map_err(|e| storage("cannot look up the run", e))?;
+        if existing > 0 {
+            return give_up(
+                tx,
+                RepositoryError::AlreadyExists(format!("run {:?} exists already", run.id)),
+            );
+        }
+        runs.add(&record, None)
+            .map_err(|e| storage(&format!("cannot store run {:?}", run.id), e))?;
+        commit(tx, &runs).await
+    }
+
+    /// Reads a run, lets `change` edit it, and writes it back with a later
+    /// `updated_at`, in one transaction.
+    async fn change_run(
+        &self,
+        run_id: &str,
+        change: impl FnOnce(&mut CouncilRun),
+    ) -> Result<(), RepositoryError> {
+        let tx = self.transaction(&[RUNS], TransactionMode::ReadWrite)?;
+        let runs = store(&tx, RUNS)?;
+        let found = runs
+            .get(Query::Key(JsValue::from_str(run_id)))
+            .map_err(|e| storage("cannot read the run", e))?
+            .await
+            .map_err(|e| storage("cannot read the run", e))?;
+        let Some(record) = found else {
+            return give_up(tx, run_not_found(run_id));
+        };
+        let mut run = match decode_run(&record) {
+            Ok(run) => run,
+            Err(e) => return give_up(tx, e),
+        };
+        change(&mut run);
+        run.updated_at = timestamp_after(&run.updated_at);
+        let created = match check_new_run(&run) {
+            Ok(created) => created,
+            Err(e) => return give_up(tx, RepositoryError::Serialization(e.to_string())),
+        };
+        let record = run_record(&run, created)?;
+        runs.put(&record, None)
+            .map_err(|e| storage(&format!("cannot store run {run_id:?}"), e))?;
+        commit(tx, &runs).await
+    }
+
+    /// Checks and writes `events` in one transaction. Returns a verdict per
+    /// event; with `all_or_nothing`, the first failure aborts the whole batch.
+    pub(crate) async fn write_events(
+        &self,
+        events: &[CouncilRunEvent],
+        all_or_nothing: bool,
+    ) -> Result<Vec<Result<(), RepositoryError>>, RepositoryError> {
+        let mut verdicts: Vec<Result<(), RepositoryError>> = events.iter().map(check_event).collect();
+        if all_or_nothing {
+            if let Some(Err(e)) = verdicts.iter().find(|v| v.is_err()) {
+                return Err(e.clone());
+            }
+        }
+        // Per run: the span of seqs to look at for stored duplicates.
+        let mut spans: HashMap<&str, (i64, i64)> = HashMap::new();
+        for (event, verdict) in events.iter().zip(&verdicts) {
+            if verdict.is_ok() {
+                let span = spans.entry(&event.run_id).or_insert((event.seq, event.seq));
+                span.0 = span.0.min(event.seq);
+                span.1 = span.1.max(event.seq);
+            }
+        }
+        if spans.is_empty() {
+            return Ok(verdicts);
+        }
+        let records = events
+            .iter()
+            .zip(&verdicts)
+            .map(|(e, v)| if v.is_ok() { event_record(e).map(Some) } else { Ok(None) })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let tx = self.transaction(&[RUNS, EVENTS], TransactionMode::ReadWrite)?;
+        let runs = store(&tx, RUNS)?;
+        let stored = store(&tx, EVENTS)?;
+        // Issue every read before awaiting any, so they run together.
+        let mut lookups = Vec::with_capacity(spans.len());
+        for (&run_id, &(first, last)) in &spans {
+            let count = runs
+                .count(Some(Query::Key(JsValue::from_str(run_id))))
+                .map_err(|e| storage("cannot look up the run", e))?
+                .into_future();
+            let range = key_range(&event_key(run_id, first), &event_key(run_id, last))?;
+            let existing = stored
+                .get_all(Some(range), None)
+                .map_err(|e| storage("cannot read stored events", e))?
+                .into_future();
+            lookups.push((run_id, count, existing));
+        }
+        let mut known_runs: HashMap<&str, bool> = HashMap::new();
+        let mut existing: HashMap<(&str, i64), CouncilRunEvent> = HashMap::new();
+        for (run_id, count, found) in lookups {
+            let count = count.await.map_err(|e| storage("cannot look up the run", e))?;
+            known_runs.insert(run_id, count > 0);
+            for record in found.await.map_err(|e| storage("cannot read stored events", e))? {
+                match decode_event(&record) {
+                    Ok(event) => {
+                        existing.insert((run_id, event.seq), event);
+                    }
+                    Err(e) => return give_up(tx, e),
+                }
+            }
+        }
+
+        let mut to_write = Vec::new();
+        for (i, event) in events.iter().enumerate() {
+            if verdicts[i].is_err() {
+                continue;
+            }
+            let verdict = if !known_runs.get(event.run_id.as_str()).copied().unwrap_or(false) {
+                Err(run_not_found(&event.run_id))
+            } else if let Some(prior) = existing.get(&(event.run_id.as_str(), event.seq)) {
+                check_duplicate(prior, event)
+            } else {
+                existing.insert((event.run_id.as_str(), event.seq), event.clone());
+                to_write.push(i);
+                Ok(())
+            };
+            if all_or_nothing {
+                if let Err(e) = verdict {
+                    return give_up(tx, e);
+                }
+            }
+            verdicts[i] = verdict;
+        }
+        if to_write.is_empty() {
+            let _ = tx.abort();
+            return Ok(verdicts);
+        }
+        for i in to_write {
+            if let Some(record) = &records[i] {
+                stored
+                    .add(record, None)
+                    .map_err(|e| storage("cannot store the event", e))?;
+            }
+        }
+        commit(tx, &stored).await?;
+        Ok(verdicts)
+    }
+
+    async fn get_run_now(&self, run_id: &str) -> Result<Option<CouncilRun>, RepositoryError> {
+        let tx = self.transaction(&[RUNS], TransactionMode::ReadOnly)?;
+        let runs = store(&tx, RUNS)?;
+        let found = runs
+            .get(Query::Key(JsValue::from_str(run_id)))
+            .map_err(|e| storage("cannot read the run", e))?
+            .await
+            .map_err(|e| storage("cannot read the run", e))?;
+        found.as_ref().map(decode_run).transpose()
+    }
+
+    async fn list_runs_now(
+        &self,
+        status_filter: Option<CouncilRunStatus>,
+    ) -> Result<Vec<CouncilRun>, RepositoryError> {
+        let tx = self.transaction(&[RUNS], TransactionMode::ReadOnly)?;
+        let runs = store(&tx, RUNS)?;
+        let request = match status_filter {
+            Some(status) => index(&runs, RUNS_BY_STATUS)?
+                .get_all(Some(prefix_range(&JsValue::from_str(status.as_str()))?), None),
+            None => index(&runs, RUNS_BY_CREATED)?.get_all(None, None),
+        }
+        .map_err(|e| storage("cannot list runs", e))?;
+        commit(tx, &runs).await?;
+        let records = result_array(&request)?;
+        // The index is oldest first; walk it backwards.
+        let mut out = Vec::with_capacity(records.length() as usize);
+        for i in (0..records.length()).rev() {
+            out.push(decode_run(&records.get(i))?);
+        }
+        Ok(out)
+    }
+
+    /// The run's stored event records, in seq order, as IndexedDB returned them.
+    pub(crate) async fn event_records(&self, run_id: &str) -> Result<Array, RepositoryError> {
+        let tx = self.transaction(&[EVENTS], TransactionMode::ReadOnly)?;
+        let events = store(&tx, EVENTS)?;
+        let request = events
+            .get_all(Some(prefix_range(&JsValue::from_str(run_id))?), None)
+            .map_err(|e| storage("cannot list events", e))?;
+        commit(tx, &events).await?;
+        result_array(&request)
+    }
+
+    async fn mark_interrupted_now(&self) -> Result<u64, RepositoryError> {
+        let tx = self.transaction(&[RUNS], TransactionMode::ReadWrite)?;
+        let runs = store(&tx, RUNS)?;
+        let running = JsValue::from_str(CouncilRunStatus::Running.as_str());
+        let records = index(&runs, RUNS_BY_STATUS)?
+            .get_all(Some(prefix_range(&running)?), None)
+            .map_err(|e| storage("cannot list running runs", e))?
+            .await
+            .map_err(|e| storage("cannot list running runs", e))?;
+        let mut count = 0;
+        for record in &records {
+            let mut run = match decode_run(record) {
+                Ok(run) => run,
+                Err(e) => return give_up(tx, e),
+            };
+            run.status = CouncilRunStatus::Interrupted;
+            run.updated_at = timestamp_after(&run.updated_at);
+            let created = match check_new_run(&run) {
+                Ok(created) => created,
+                Err(e) => return give_up(tx, RepositoryError::Serialization(e.to_string())),
+            };
+            runs.put(&run_record(&run, created)?, None)
+                .map_err(|e| storage("cannot store the run", e))?;
+            count += 1;
+        }
+        commit(tx, &runs).await?;
+        Ok(count)
+    }
+
+    async fn truncate_now(&self, run_id: &str, wave_index: u32) -> Result<(), RepositoryError> {
+        let tx = self.transaction(&[RUNS, EVENTS], TransactionMode::ReadWrite)?;
+        let runs = store(&tx, RUNS)?;
+        let events = store(&tx, EVENTS)?;
+        let id = JsValue::from_str(run_id);
+        let count = runs
+            .count(Some(Query::Key(id.clone())))
+            .map_err(|e| storage("cannot look up the run", e))?
+            .into_future();
+        let later_waves = key_range(
+            &Array::of2(&id, &JsValue::from_f64(f64::from(wave_index) + 1.0)).into(),
+            &Array::of2(&id, &Array::new()).into(),
+        )?;
+        let keys = index(&events, EVENTS_BY_WAVE)?
+            .get_all_keys(Some(later_waves), None)
+            .map_err(|e| storage("cannot find events to delete", e))?
+            .into_future();
+        if count.await.map_err(|e| storage("cannot look up the run", e))? == 0 {
+            return give_up(tx, run_not_found(run_id));
+        }
+        let keys = keys.await.map_err(|e| storage("cannot find events to delete", e))?;
+        let mut seqs: Vec<f64> = keys
+            .iter()
+            .filter_map(|key| Reflect::get_u32(key, 1).ok()?.as_f64())
+            .collect();
+        seqs.sort_by(f64::total_cmp);
+        // Delete runs of consecutive seqs with one range request each: the
+        // seqs are integers, so a range between two found ones holds no other.
+        let mut i = 0;
+        while i < seqs.len() {
+            let mut j = i;
+            while j + 1 < seqs.len() && seqs[j + 1] == seqs[j] + 1.0 {
+                j += 1;
+            }
+            let range = key_range(
+                &Array::of2(&id, &JsValue::from_f64(seqs[i])).into(),
+                &Array::of2(&id, &JsValue::from_f64(seqs[j])).into(),
+            )?;
+            events
+                .delete(range)
+                .map_err(|e| storage("cannot delete events", e))?;
+            i = j + 1;
+        }
+        commit(tx, &events).await
+    }
+}
+
+#[async_trait]
+impl CouncilRepositoryPort for IndexedDbCouncilRepository {
+    async fn create_run(&self, run: CouncilRun) -> Result<(), RepositoryError> {
+        assert_send(self.create_run_now(run)).await
+    }
+
+    async fn update_run_status(
+        &self,
+        run_id: &str,
+        status: CouncilRunStatus,
+    ) -> Result<(), RepositoryError> {
+        assert_send(self.change_run(run_id, |run| run.status = status)).await
+    }
+
+    async fn update_graph(&self, run_id: &str, graph_json: &str) -> Result<(), RepositoryError> {
+        let graph = graph_json.to_owned();
+        assert_send(self.change_run(run_id, |run| run.graph_json = Some(graph))).await
+    }
+
+    async fn append_event(&self, event: CouncilRunEvent) -> Result<(), RepositoryError> {
+        let verdicts = assert_send(self.write_events(std::slice::from_ref(&event), true)).await?;
+        verdicts.into_iter().next().unwrap_or(Ok(()))
+    }
+
+    async fn append_events(&self, events: Vec<CouncilRunEvent>) -> Result<(), RepositoryError> {
+        assert_send(self.write_events(&events, true)).await.map(|_| ())
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<Option<CouncilRun>, RepositoryError> {
+        assert_send(self.get_run_now(run_id)).await
+    }
+
+    async fn list_runs(
+        &self,
+        status_filter: Option<CouncilRunStatus>,
+    ) -> Result<Vec<CouncilRun>, RepositoryError> {
+        assert_send(self.list_runs_now(status_filter)).await
+    }
+
+    async fn list_events(&self, run_id: &str) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
+        assert_send(async {
+            let records = self.event_records(run_id).await?;
+            records.iter().map(|r| decode_event(&r)).collect()
+        })
+        .await
+    }
+
+    async fn mark_interrupted_runs(&self) -> Result<u64, RepositoryError> {
+        assert_send(self.mark_interrupted_now()).await
+    }
+
+    async fn truncate_events_after_wave(
+        &self,
+        run_id: &str,
+        wave_index: u32,
+    ) -> Result<(), RepositoryError> {
+        assert_send(self.truncate_now(run_id, wave_index)).await
+    }
+}
+
+/// Set once by a `blocked` event; wakes whoever waits.
+#[derive(Clone, Default)]
+struct Signal(Rc<RefCell<(bool, Option<Waker>)>>);
+
+impl Signal {
+    fn raise(&self) {
+        let mut state = self.0.borrow_mut();
+        state.0 = true;
+        if let Some(waker) = state.1.take() {
+            waker.wake();
+        }
+    }
+}
+
+enum OpenFailure {
+    Blocked,
+    Failed(idb::Error),
+}
+use OpenFailure::{Blocked, Failed};
+
+/// An open or delete request that fails instead of waiting when blocked.
+struct Blockable<F> {
+    inner: F,
+    blocked: Signal,
+}
+
+impl<T, F: Future<Output = Result<T, idb::Error>> + Unpin> Future for Blockable<F> {
+    type Output = Result<T, OpenFailure>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(result) = Pin::new(&mut self.inner).poll(cx) {
+            return Poll::Ready(result.map_err(Failed));
+        }
+        let mut state = self.blocked.0.borrow_mut();
+        if state.0 {
+            return Poll::Ready(Err(Blocked));
+        }
+        state.1 = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}

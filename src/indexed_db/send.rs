@@ -1,0 +1,44 @@
+//! `Send` for browser handles on single-threaded wasm32.
+//!
+//! IndexedDB handles and the futures that hold them are `!Send` because a
+//! `JsValue` belongs to the thread that made it. A wasm32 build without the
+//! `atomics` feature has exactly one thread, so nothing can ever move to
+//! another one: asserting `Send`/`Sync` there is sound. With `atomics` the
+//! impls below do not exist and the adapter does not compile, rather than
+//! being silently wrong.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A value asserted to stay on the one thread there is.
+#[derive(Debug)]
+pub(crate) struct SingleThreaded<T>(pub(crate) T);
+
+// SAFETY: see the module docs; only on targets with a single thread.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+unsafe impl<T> Send for SingleThreaded<T> {}
+// SAFETY: as above.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+unsafe impl<T> Sync for SingleThreaded<T> {}
+
+impl<T> std::ops::Deref for SingleThreaded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Wraps a `!Send` future so it can be returned from a `Send` trait method.
+pub(crate) fn assert_send<'a, T>(
+    future: impl Future<Output = T> + 'a,
+) -> SingleThreaded<Pin<Box<dyn Future<Output = T> + 'a>>> {
+    SingleThreaded(Box::pin(future))
+}
+
+impl<F: Future + ?Sized> Future for SingleThreaded<Pin<Box<F>>> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}

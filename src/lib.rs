@@ -1,0 +1,50 @@
+//! council-idb: a browser-local store for the runs and event logs of LLM
+//! orchestrators, over IndexedDB.
+//!
+//! The crate implements the orchestrator's persistence port,
+//! [`CouncilRepositoryPort`], twice:
+//!
+//! - [`InMemoryCouncilRepository`], on every target;
+//! - `IndexedDbCouncilRepository`, on wasm32, over the browser's IndexedDB.
+//!
+//! Both pass one contract test suite. On wasm32 the crate also exports the
+//! JavaScript class `CouncilStore` (see the npm package `council-idb`).
+//!
+//! ```
+//! # futures_executor::block_on(async {
+//! use council_idb::{
+//!     CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
+//!     InMemoryCouncilRepository,
+//! };
+//!
+//! let repo = InMemoryCouncilRepository::new();
+//! let run = CouncilRun::new("Summarise the report", HitlMode::ApprovePlan);
+//! repo.create_run(run.clone()).await?;
+//! repo.append_event(CouncilRunEvent::new(&run.id, 0, 0, r#"{"type":"plan_proposed"}"#)).await?;
+//! repo.append_event(CouncilRunEvent::new(&run.id, 1, 1, r#"{"type":"node_started"}"#)).await?;
+//!
+//! // Rewind to wave 0: the wave-1 event goes, the run runs again.
+//! repo.truncate_events_after_wave(&run.id, 0).await?;
+//! repo.update_run_status(&run.id, CouncilRunStatus::Running).await?;
+//! assert_eq!(repo.list_events(&run.id).await?.len(), 1);
+//! # Ok::<(), council_idb::RepositoryError>(())
+//! # }).unwrap();
+//! ```
+#![deny(missing_docs, missing_debug_implementations)]
+
+mod domain;
+mod memory;
+mod port;
+mod time;
+
+#[cfg(target_arch = "wasm32")]
+mod indexed_db;
+
+pub use domain::{
+    CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, RepositoryError, MAX_SAFE_INTEGER,
+};
+pub use memory::InMemoryCouncilRepository;
+pub use port::CouncilRepositoryPort;
+
+#[cfg(target_arch = "wasm32")]
+pub use indexed_db::IndexedDbCouncilRepository;

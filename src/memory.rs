@@ -1,0 +1,206 @@
+//! An in-memory adapter: the reference for the contract, and a store for
+//! tests and for pages that must not persist.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    check_duplicate, check_event, check_new_run, run_not_found, CouncilRun, CouncilRunEvent,
+    CouncilRunStatus, RepositoryError,
+};
+use crate::port::CouncilRepositoryPort;
+use crate::time::{timestamp_after, Instant};
+
+/// Keeps runs and events in memory; gone when dropped.
+///
+/// ```
+/// # futures_executor::block_on(async {
+/// use council_idb::{CouncilRepositoryPort, CouncilRun, HitlMode, InMemoryCouncilRepository};
+///
+/// let repo = InMemoryCouncilRepository::new();
+/// let run = CouncilRun::new("Plan a trip", HitlMode::None);
+/// repo.create_run(run.clone()).await?;
+/// assert_eq!(repo.get_run(&run.id).await?, Some(run));
+/// # Ok::<(), council_idb::RepositoryError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Default)]
+pub struct InMemoryCouncilRepository {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    runs: HashMap<String, StoredRun>,
+    /// Events by run id, then by seq.
+    events: HashMap<String, BTreeMap<i64, CouncilRunEvent>>,
+}
+
+#[derive(Debug, Clone)]
+struct StoredRun {
+    run: CouncilRun,
+    created: Instant,
+}
+
+impl InMemoryCouncilRepository {
+    /// An empty repository.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave State half-changed (every
+        // change below is checked first, then applied), so a poisoned lock is
+        // safe to keep using.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl State {
+    fn run_mut(&mut self, run_id: &str) -> Result<&mut CouncilRun, RepositoryError> {
+        self.runs
+            .get_mut(run_id)
+            .map(|s| &mut s.run)
+            .ok_or_else(|| run_not_found(run_id))
+    }
+
+    /// Checks `event` against storage and against `pending` (events of the
+    /// same call not yet written). `Ok(true)` means it must be written.
+    fn check_append(
+        &self,
+        event: &CouncilRunEvent,
+        pending: &HashMap<(&str, i64), &CouncilRunEvent>,
+    ) -> Result<bool, RepositoryError> {
+        check_event(event)?;
+        if !self.runs.contains_key(&event.run_id) {
+            return Err(run_not_found(&event.run_id));
+        }
+        let stored = self
+            .events
+            .get(&event.run_id)
+            .and_then(|log| log.get(&event.seq));
+        let earlier = pending.get(&(event.run_id.as_str(), event.seq)).copied();
+        match stored.or(earlier) {
+            Some(existing) => check_duplicate(existing, event).map(|()| false),
+            None => Ok(true),
+        }
+    }
+}
+
+#[async_trait]
+impl CouncilRepositoryPort for InMemoryCouncilRepository {
+    async fn create_run(&self, run: CouncilRun) -> Result<(), RepositoryError> {
+        let created = check_new_run(&run)?;
+        let mut state = self.state();
+        if state.runs.contains_key(&run.id) {
+            return Err(RepositoryError::AlreadyExists(format!(
+                "run {:?} exists already",
+                run.id
+            )));
+        }
+        state
+            .runs
+            .insert(run.id.clone(), StoredRun { run, created });
+        Ok(())
+    }
+
+    async fn update_run_status(
+        &self,
+        run_id: &str,
+        status: CouncilRunStatus,
+    ) -> Result<(), RepositoryError> {
+        let mut state = self.state();
+        let run = state.run_mut(run_id)?;
+        run.status = status;
+        run.updated_at = timestamp_after(&run.updated_at);
+        Ok(())
+    }
+
+    async fn update_graph(&self, run_id: &str, graph_json: &str) -> Result<(), RepositoryError> {
+        let mut state = self.state();
+        let run = state.run_mut(run_id)?;
+        run.graph_json = Some(graph_json.to_owned());
+        run.updated_at = timestamp_after(&run.updated_at);
+        Ok(())
+    }
+
+    async fn append_event(&self, event: CouncilRunEvent) -> Result<(), RepositoryError> {
+        self.append_events(vec![event]).await
+    }
+
+    async fn append_events(&self, events: Vec<CouncilRunEvent>) -> Result<(), RepositoryError> {
+        let mut state = self.state();
+        let mut pending: HashMap<(&str, i64), &CouncilRunEvent> = HashMap::new();
+        for event in &events {
+            if state.check_append(event, &pending)? {
+                pending.insert((event.run_id.as_str(), event.seq), event);
+            }
+        }
+        let fresh: Vec<CouncilRunEvent> = pending.into_values().cloned().collect();
+        for event in fresh {
+            state
+                .events
+                .entry(event.run_id.clone())
+                .or_default()
+                .insert(event.seq, event);
+        }
+        Ok(())
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<Option<CouncilRun>, RepositoryError> {
+        Ok(self.state().runs.get(run_id).map(|s| s.run.clone()))
+    }
+
+    async fn list_runs(
+        &self,
+        status_filter: Option<CouncilRunStatus>,
+    ) -> Result<Vec<CouncilRun>, RepositoryError> {
+        let state = self.state();
+        let mut runs: Vec<&StoredRun> = state
+            .runs
+            .values()
+            .filter(|s| status_filter.is_none_or(|f| s.run.status == f))
+            .collect();
+        runs.sort_by(|a, b| (b.created, &b.run.id).cmp(&(a.created, &a.run.id)));
+        Ok(runs.into_iter().map(|s| s.run.clone()).collect())
+    }
+
+    async fn list_events(&self, run_id: &str) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
+        Ok(self
+            .state()
+            .events
+            .get(run_id)
+            .map(|log| log.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn mark_interrupted_runs(&self) -> Result<u64, RepositoryError> {
+        let mut state = self.state();
+        let mut count = 0;
+        for stored in state.runs.values_mut() {
+            if stored.run.status == CouncilRunStatus::Running {
+                stored.run.status = CouncilRunStatus::Interrupted;
+                stored.run.updated_at = timestamp_after(&stored.run.updated_at);
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    async fn truncate_events_after_wave(
+        &self,
+        run_id: &str,
+        wave_index: u32,
+    ) -> Result<(), RepositoryError> {
+        let mut state = self.state();
+        if !state.runs.contains_key(run_id) {
+            return Err(run_not_found(run_id));
+        }
+        if let Some(log) = state.events.get_mut(run_id) {
+            log.retain(|_, e| e.wave_index <= wave_index);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! The persistence port of the council orchestrator.
+
+use async_trait::async_trait;
+
+use crate::domain::{CouncilRun, CouncilRunEvent, CouncilRunStatus, RepositoryError};
+
+/// Where an orchestrator keeps its runs and their event logs.
+///
+/// The executor calls [`create_run`](Self::create_run) when a run starts,
+/// [`update_run_status`](Self::update_run_status) on every state change,
+/// [`update_graph`](Self::update_graph) after plan approval and after each
+/// node, and [`append_event`](Self::append_event) for every event it emits
+/// (best effort: a failed append is logged and the run goes on). On boot it
+/// calls [`mark_interrupted_runs`](Self::mark_interrupted_runs); to rewind a
+/// run to wave `W` it reads the log, calls
+/// [`truncate_events_after_wave`](Self::truncate_events_after_wave), resets
+/// the graph and sets the status back to `Running`.
+///
+/// Every method is atomic: when it returns an error, storage is as it was.
+///
+/// # `Send` on wasm32
+///
+/// The bound is `Send + Sync + 'static` with `Send` futures on every target,
+/// so one executor type serves native and browser builds. The IndexedDB
+/// adapter holds browser handles that are not `Send`; it asserts `Send` only
+/// on wasm32 builds without the `atomics` target feature, where there is
+/// exactly one thread and the assertion cannot be wrong.
+#[async_trait]
+pub trait CouncilRepositoryPort: Send + Sync + 'static {
+    /// Stores a new run.
+    ///
+    /// # Errors
+    /// - [`AlreadyExists`](RepositoryError::AlreadyExists) when a run with
+    ///   that id is stored (the stored run is unchanged).
+    /// - [`Constraint`](RepositoryError::Constraint) for an empty id, a
+    ///   `created_at` or `updated_at` that is not RFC 3339, or a
+    ///   `conversation_id` outside ±(2^53 − 1).
+    async fn create_run(&self, run: CouncilRun) -> Result<(), RepositoryError>;
+
+    /// Sets the status of a stored run and moves its `updated_at` forward
+    /// (strictly later than before, even within one clock tick).
+    ///
+    /// # Errors
+    /// [`NotFound`](RepositoryError::NotFound) when the run does not exist.
+    async fn update_run_status(
+        &self,
+        run_id: &str,
+        status: CouncilRunStatus,
+    ) -> Result<(), RepositoryError>;
+
+    /// Replaces the serialised task graph of a stored run (kept as the string
+    /// it is) and moves its `updated_at` forward.
+    ///
+    /// # Errors
+    /// [`NotFound`](RepositoryError::NotFound) when the run does not exist.
+    async fn update_graph(&self, run_id: &str, graph_json: &str) -> Result<(), RepositoryError>;
+
+    /// Appends one event to its run's log.
+    ///
+    /// Appending an event whose `(run_id, seq)` is stored already is `Ok`
+    /// and writes nothing when `event_json` and `wave_index` are the same (a
+    /// safe retry).
+    ///
+    /// # Errors
+    /// - [`NotFound`](RepositoryError::NotFound) when the run does not exist.
+    /// - [`Constraint`](RepositoryError::Constraint) when `seq` is outside
+    ///   0..=2^53 − 1, `created_at` is not RFC 3339, or the stored event with
+    ///   that `seq` has different content (it stays as it was).
+    async fn append_event(&self, event: CouncilRunEvent) -> Result<(), RepositoryError>;
+
+    /// Appends many events, possibly of several runs, all or nothing: each is
+    /// checked by the rules of [`append_event`](Self::append_event) (also
+    /// against the events before it in `events`), and if any fails nothing is
+    /// written and the first failure is returned.
+    ///
+    /// The provided implementation appends one by one and is **not** atomic;
+    /// both adapters of this crate override it with one transaction.
+    async fn append_events(&self, events: Vec<CouncilRunEvent>) -> Result<(), RepositoryError> {
+        for event in events {
+            self.append_event(event).await?;
+        }
+        Ok(())
+    }
+
+    /// The run with that id, or `Ok(None)` when there is none.
+    ///
+    /// # Errors
+    /// [`Serialization`](RepositoryError::Serialization) when the stored
+    /// record cannot be decoded.
+    async fn get_run(&self, run_id: &str) -> Result<Option<CouncilRun>, RepositoryError>;
+
+    /// Runs, newest first by the instant of `created_at` (whatever RFC 3339
+    /// form each was written in); runs created at the same instant come in
+    /// descending `id` order. With a filter, only runs of that status.
+    ///
+    /// # Errors
+    /// [`Serialization`](RepositoryError::Serialization) naming the first
+    /// stored record that cannot be decoded.
+    async fn list_runs(
+        &self,
+        status_filter: Option<CouncilRunStatus>,
+    ) -> Result<Vec<CouncilRun>, RepositoryError>;
+
+    /// The run's events in ascending `seq`; empty for an unknown run.
+    ///
+    /// # Errors
+    /// [`Serialization`](RepositoryError::Serialization) naming the first
+    /// stored event that cannot be decoded.
+    async fn list_events(&self, run_id: &str) -> Result<Vec<CouncilRunEvent>, RepositoryError>;
+
+    /// Turns every `Running` run into `Interrupted` and moves its
+    /// `updated_at` forward; other runs are untouched. Returns how many
+    /// runs changed. Called once at start-up, for runs whose process died.
+    async fn mark_interrupted_runs(&self) -> Result<u64, RepositoryError>;
+
+    /// Deletes the run's events whose `wave_index` is strictly greater than
+    /// `wave_index`; its other events and every other run's events stay.
+    ///
+    /// # Errors
+    /// [`NotFound`](RepositoryError::NotFound) when the run does not exist.
+    async fn truncate_events_after_wave(
+        &self,
+        run_id: &str,
+        wave_index: u32,
+    ) -> Result<(), RepositoryError>;
+}

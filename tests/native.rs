@@ -1,0 +1,40 @@
+//! The contract suite against `InMemoryCouncilRepository`, natively.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod contract;
+
+use council_idb::InMemoryCouncilRepository;
+
+macro_rules! native_cases {
+    ($($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let repo = InMemoryCouncilRepository::new();
+                futures_executor::block_on(contract::$case(&repo));
+            }
+        )*
+    };
+}
+
+for_each_contract_case!(native_cases);
+
+/// The port is usable as a shared trait object across threads.
+#[test]
+fn port_is_send_and_sync_as_a_trait_object() {
+    fn assert_send_sync<T: Send + Sync + 'static>(_: &T) {}
+    let repo: std::sync::Arc<dyn council_idb::CouncilRepositoryPort> =
+        std::sync::Arc::new(InMemoryCouncilRepository::new());
+    assert_send_sync(&repo);
+    let handle = {
+        let repo = repo.clone();
+        std::thread::spawn(move || {
+            futures_executor::block_on(repo.create_run(council_idb::CouncilRun::new(
+                "from a thread",
+                council_idb::HitlMode::None,
+            )))
+        })
+    };
+    handle.join().unwrap().unwrap();
+    assert_eq!(futures_executor::block_on(repo.list_runs(None)).unwrap().len(), 1);
+}
