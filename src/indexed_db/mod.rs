@@ -107,24 +107,22 @@ impl IndexedDbCouncilRepository {
         let blocked = Signal::default();
         let signal = blocked.clone();
         request.on_blocked(move |event| {
-            signal.raise();
-            // The open goes on and may succeed once the other connection
-            // closes; nobody waits for it then, so close it straight away.
-            if let Ok(mut late) = idb::Event::target(&event) {
-                late.on_success(|event| {
-                    if let Ok(db) = event.database() {
-                        db.close();
-                    }
-                });
-                late.forget_callbacks();
-            }
+            // If the grace period runs out, nobody waits for this open any
+            // more; should it succeed later, close that connection at once.
+            let late = idb::Event::target(&event).ok();
+            signal.raise(Some(Box::new(move || {
+                if let Some(mut late) = late {
+                    late.on_success(|event| {
+                        if let Ok(db) = event.database() {
+                            db.close();
+                        }
+                    });
+                    late.forget_callbacks();
+                }
+            })));
         });
 
-        let opened = Blockable {
-            inner: request.into_future(),
-            blocked,
-        }
-        .await;
+        let opened = Blockable::new(request.into_future(), blocked).await;
         if let Some(err) = upgrade_error.borrow_mut().take() {
             return Err(err);
         }
@@ -133,7 +131,7 @@ impl IndexedDbCouncilRepository {
             Err(Blocked) => {
                 return Err(RepositoryError::Storage(format!(
                     "opening database {db_name:?} is blocked: another connection to it \
-                     is open with an older version and does not close"
+                     is open with an older version and did not close within {BLOCKED_GRACE_MS} ms"
                 )))
             }
             Err(Failed(e)) => return Err(storage(&format!("cannot open database {db_name:?}"), e)),
@@ -184,16 +182,12 @@ impl IndexedDbCouncilRepository {
             .map_err(|e| storage(&format!("cannot delete database {db_name:?}"), e))?;
         let blocked = Signal::default();
         let signal = blocked.clone();
-        request.on_blocked(move |_| signal.raise());
-        match (Blockable {
-            inner: request.into_future(),
-            blocked,
-        })
-        .await
-        {
+        request.on_blocked(move |_| signal.raise(None));
+        match Blockable::new(request.into_future(), blocked).await {
             Ok(()) => Ok(()),
             Err(Blocked) => Err(RepositoryError::Storage(format!(
-                "deleting database {db_name:?} is blocked: a connection to it is still open"
+                "deleting database {db_name:?} is blocked: a connection to it did not close \
+                 within {BLOCKED_GRACE_MS} ms (the browser deletes it once that connection closes)"
             ))),
             Err(Failed(e)) => Err(storage(&format!("cannot delete database {db_name:?}"), e)),
         }
@@ -663,15 +657,30 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
     }
 }
 
-/// Set once by a `blocked` event; wakes whoever waits.
+/// How long an open or delete may stay blocked before it is given up. Other
+/// connections usually close on `versionchange` once their transactions end,
+/// which takes milliseconds; one that stays open is a tab that will not yield.
+const BLOCKED_GRACE_MS: u32 = 1500;
+
+type OnGiveUp = Box<dyn FnOnce()>;
+
+/// Raised by a `blocked` event; wakes whoever waits.
 #[derive(Clone, Default)]
-struct Signal(Rc<RefCell<(bool, Option<Waker>)>>);
+struct Signal(Rc<RefCell<SignalState>>);
+
+#[derive(Default)]
+struct SignalState {
+    raised: bool,
+    on_give_up: Option<OnGiveUp>,
+    waker: Option<Waker>,
+}
 
 impl Signal {
-    fn raise(&self) {
+    fn raise(&self, on_give_up: Option<OnGiveUp>) {
         let mut state = self.0.borrow_mut();
-        state.0 = true;
-        if let Some(waker) = state.1.take() {
+        state.raised = true;
+        state.on_give_up = on_give_up;
+        if let Some(waker) = state.waker.take() {
             waker.wake();
         }
     }
@@ -683,10 +692,37 @@ enum OpenFailure {
 }
 use OpenFailure::{Blocked, Failed};
 
-/// An open or delete request that fails instead of waiting when blocked.
+/// An open or delete request that, once blocked, waits [`BLOCKED_GRACE_MS`]
+/// and then fails instead of waiting forever.
 struct Blockable<F> {
     inner: F,
     blocked: Signal,
+    grace: Option<wasm_bindgen_futures::JsFuture>,
+}
+
+impl<F> Blockable<F> {
+    fn new(inner: F, blocked: Signal) -> Self {
+        Blockable {
+            inner,
+            blocked,
+            grace: None,
+        }
+    }
+}
+
+/// A promise that resolves after `ms` milliseconds, in windows and workers.
+fn sleep(ms: u32) -> js_sys::Promise {
+    js_sys::Promise::new(&mut |resolve, reject| {
+        let set_timeout = Reflect::get(&js_sys::global(), &JsValue::from_str("setTimeout"))
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let started = set_timeout
+            .map(|f| f.call2(&JsValue::NULL, &resolve, &JsValue::from(ms)).is_ok())
+            .unwrap_or(false);
+        if !started {
+            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("no setTimeout"));
+        }
+    })
 }
 
 impl<T, F: Future<Output = Result<T, idb::Error>> + Unpin> Future for Blockable<F> {
@@ -696,11 +732,24 @@ impl<T, F: Future<Output = Result<T, idb::Error>> + Unpin> Future for Blockable<
         if let Poll::Ready(result) = Pin::new(&mut self.inner).poll(cx) {
             return Poll::Ready(result.map_err(Failed));
         }
-        let mut state = self.blocked.0.borrow_mut();
-        if state.0 {
-            return Poll::Ready(Err(Blocked));
+        let raised = {
+            let mut state = self.blocked.0.borrow_mut();
+            state.waker = Some(cx.waker().clone());
+            state.raised
+        };
+        if !raised {
+            return Poll::Pending;
         }
-        state.1 = Some(cx.waker().clone());
-        Poll::Pending
+        let grace = self
+            .grace
+            .get_or_insert_with(|| wasm_bindgen_futures::JsFuture::from(sleep(BLOCKED_GRACE_MS)));
+        if Pin::new(grace).poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let give_up = self.blocked.0.borrow_mut().on_give_up.take();
+        if let Some(give_up) = give_up {
+            give_up();
+        }
+        Poll::Ready(Err(Blocked))
     }
 }

@@ -1,0 +1,294 @@
+//! The contract suite in a real browser, against both adapters, plus what
+//! only IndexedDB has: persistence across connections, records written by
+//! other code, closed and blocked databases.
+#![cfg(target_arch = "wasm32")]
+
+mod contract;
+
+use council_idb::{
+    CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
+    InMemoryCouncilRepository, IndexedDbCouncilRepository, RepositoryError,
+};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = r#"
+function open(name, version, upgrade) {
+  return new Promise((resolve, reject) => {
+    const req = version ? indexedDB.open(name, version) : indexedDB.open(name);
+    req.onupgradeneeded = () => upgrade && upgrade(req.result);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+export async function raw_put(name, store, record) {
+  const db = await open(name);
+  try {
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction(store, "readwrite");
+      tx.objectStore(store).put(record);
+      tx.oncomplete = resolve;
+      tx.onerror = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+const held = new Map();
+export async function raw_hold(name, version) {
+  const db = await open(name, version, () => {});
+  held.set(name, db);
+}
+export function raw_release(name) {
+  const db = held.get(name);
+  if (db) db.close();
+  held.delete(name);
+}
+export function raw_value(json) { return JSON.parse(json); }
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    async fn raw_put(name: &str, store: &str, record: JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch)]
+    async fn raw_hold(name: &str, version: u32) -> Result<JsValue, JsValue>;
+    fn raw_release(name: &str);
+    fn raw_value(json: &str) -> JsValue;
+}
+
+fn unique_name(case: &str) -> String {
+    format!("council-idb-test-{case}-{}", uuid::Uuid::new_v4())
+}
+
+async fn open_fresh(case: &str) -> (IndexedDbCouncilRepository, String) {
+    let name = unique_name(case);
+    let repo = IndexedDbCouncilRepository::open(&name).await.expect("open");
+    (repo, name)
+}
+
+async fn finish(repo: IndexedDbCouncilRepository, name: &str) {
+    repo.close();
+    drop(repo);
+    IndexedDbCouncilRepository::delete_database(name).await.expect("delete_database");
+}
+
+#[track_caller]
+fn expect_kind<T: std::fmt::Debug>(result: Result<T, RepositoryError>, kind: &str) -> String {
+    match result {
+        Err(e) => {
+            assert_eq!(e.kind(), kind, "wrong error: {e}");
+            e.to_string()
+        }
+        Ok(v) => panic!("expected a {kind} error, got Ok({v:?})"),
+    }
+}
+
+macro_rules! browser_cases {
+    ($($case:ident),* $(,)?) => {
+        mod in_memory {
+            use super::*;
+            $(
+                #[wasm_bindgen_test]
+                async fn $case() {
+                    contract::$case(&InMemoryCouncilRepository::new()).await;
+                }
+            )*
+        }
+        mod indexed_db {
+            use super::*;
+            $(
+                #[wasm_bindgen_test]
+                async fn $case() {
+                    let (repo, name) = open_fresh(stringify!($case)).await;
+                    contract::$case(&repo).await;
+                    finish(repo, &name).await;
+                }
+            )*
+        }
+    };
+}
+
+for_each_contract_case!(browser_cases);
+
+#[wasm_bindgen_test]
+async fn data_survives_close_and_reopen() {
+    let (repo, name) = open_fresh("persist").await;
+    let mut runs = Vec::new();
+    for (i, hitl) in HitlMode::ALL.into_iter().enumerate() {
+        let mut run = CouncilRun::new(format!("persisted {i}"), hitl);
+        run.graph_json = Some(format!(r#"{{"n":{i}}}"#));
+        run.conversation_id = Some(i as i64 * 1000);
+        repo.create_run(run.clone()).await.unwrap();
+        let events: Vec<CouncilRunEvent> = (0..50)
+            .map(|seq| CouncilRunEvent::new(&run.id, seq, (seq / 10) as u32, format!("e{seq}")))
+            .collect();
+        repo.append_events(events).await.unwrap();
+        runs.push(run);
+    }
+    repo.update_run_status(&runs[1].id, CouncilRunStatus::AwaitingApproval).await.unwrap();
+    let listed = repo.list_runs(None).await.unwrap();
+    let mut logs = Vec::new();
+    for run in &runs {
+        logs.push(repo.list_events(&run.id).await.unwrap());
+    }
+    repo.close();
+    drop(repo);
+
+    let reopened = IndexedDbCouncilRepository::open(&name).await.unwrap();
+    assert_eq!(reopened.list_runs(None).await.unwrap(), listed);
+    for (run, log) in runs.iter().zip(&logs) {
+        assert_eq!(&reopened.list_events(&run.id).await.unwrap(), log);
+        assert_eq!(log.len(), 50);
+    }
+    assert_eq!(
+        reopened.get_run(&runs[1].id).await.unwrap().unwrap().status,
+        CouncilRunStatus::AwaitingApproval
+    );
+    finish(reopened, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn corrupt_run_records_are_serialization_errors_naming_the_record() {
+    let (repo, name) = open_fresh("corrupt-runs").await;
+    let good = CouncilRun::new("good", HitlMode::None);
+    repo.create_run(good.clone()).await.unwrap();
+    let base = r#""goal":"g","graphJson":null,"hitlMode":"none","conversationId":null,"createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z","createdKey":"0""#;
+    let cases = [
+        ("bad-status", format!(r#"{{"id":"bad-status","status":"bogus",{base}}}"#), "status"),
+        (
+            "bad-hitl",
+            format!(r#"{{"id":"bad-hitl","status":"running",{}}}"#, base.replace(r#""hitlMode":"none""#, r#""hitlMode":7"#)),
+            "hitlMode",
+        ),
+        (
+            "no-goal",
+            format!(r#"{{"id":"no-goal","status":"running",{}}}"#, base.replace(r#""goal":"g","#, "")),
+            "goal",
+        ),
+        (
+            "bad-conversation",
+            format!(r#"{{"id":"bad-conversation","status":"running",{}}}"#, base.replace(r#""conversationId":null"#, r#""conversationId":1.5"#)),
+            "conversationId",
+        ),
+        (
+            "bad-graph",
+            format!(r#"{{"id":"bad-graph","status":"running",{}}}"#, base.replace(r#""graphJson":null"#, r#""graphJson":{"a":1}"#)),
+            "graphJson",
+        ),
+    ];
+    for (id, json, field) in &cases {
+        raw_put(&name, "runs", raw_value(json)).await.unwrap();
+        let message = expect_kind(repo.get_run(id).await, "Serialization");
+        assert!(message.contains(id) && message.contains(field), "{message}");
+        expect_kind(repo.list_runs(None).await, "Serialization");
+        expect_kind(repo.update_run_status(id, CouncilRunStatus::Failed).await, "Serialization");
+        // Put the record right again so the next case is seen alone.
+        raw_put(&name, "runs", raw_value(&format!(r#"{{"id":"{id}","status":"failed",{base}}}"#)))
+            .await
+            .unwrap();
+    }
+    // Nothing was lost or defaulted, and the store still works.
+    assert_eq!(repo.get_run(&good.id).await.unwrap(), Some(good.clone()));
+    assert_eq!(repo.list_runs(None).await.unwrap().len(), cases.len() + 1);
+    raw_put(&name, "runs", raw_value(&format!(r#"{{"id":"zz","status":"running",{}}}"#, base.replace(r#""goal":"g""#, r#""goal":null"#)))).await.unwrap();
+    expect_kind(repo.mark_interrupted_runs().await, "Serialization");
+    assert_eq!(repo.get_run(&good.id).await.unwrap().unwrap().status, CouncilRunStatus::Running);
+    finish(repo, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn corrupt_event_records_are_serialization_errors_naming_the_record() {
+    let (repo, name) = open_fresh("corrupt-events").await;
+    let run = CouncilRun::new("events", HitlMode::None);
+    repo.create_run(run.clone()).await.unwrap();
+    repo.append_event(CouncilRunEvent::new(&run.id, 0, 0, "ok")).await.unwrap();
+    let id = &run.id;
+    let at = r#""createdAt":"2026-01-01T00:00:00Z""#;
+    for (json, field) in [
+        (format!(r#"{{"runId":"{id}","seq":1,"eventJson":5,"waveIndex":0,{at}}}"#), "eventJson"),
+        (format!(r#"{{"runId":"{id}","seq":1,"eventJson":"x","waveIndex":-1,{at}}}"#), "waveIndex"),
+        (format!(r#"{{"runId":"{id}","seq":1,"eventJson":"x","waveIndex":"0",{at}}}"#), "waveIndex"),
+        (format!(r#"{{"runId":"{id}","seq":1,"eventJson":"x","waveIndex":0}}"#), "createdAt"),
+        (format!(r#"{{"runId":"{id}","seq":1.5,"eventJson":"x","waveIndex":1,{at}}}"#), "seq"),
+    ] {
+        raw_put(&name, "events", raw_value(&json)).await.unwrap();
+        let message = expect_kind(repo.list_events(id).await, "Serialization");
+        assert!(message.contains(id.as_str()) && message.contains(field), "{message}");
+        let bad_seq_one = !json.contains("1.5");
+        if bad_seq_one {
+            // An append whose duplicate check meets the bad record fails too.
+            let retry = CouncilRunEvent::new(id, 1, 0, "x");
+            expect_kind(repo.append_event(retry).await, "Serialization");
+        }
+        raw_put(&name, "events", raw_value(&format!(r#"{{"runId":"{id}","seq":1,"eventJson":"fixed","waveIndex":0,{at}}}"#))).await.unwrap();
+        if !bad_seq_one {
+            // The seq 1.5 record is the only one in wave 1, so truncating
+            // after wave 0 removes just it.
+            repo.truncate_events_after_wave(id, 0).await.unwrap();
+        }
+    }
+    let log = repo.list_events(id).await.unwrap();
+    let texts: Vec<(i64, &str)> = log.iter().map(|e| (e.seq, e.event_json.as_str())).collect();
+    assert_eq!(texts, [(0, "ok"), (1, "fixed")]);
+    finish(repo, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_closed_repository_gives_storage_errors_and_reopening_works() {
+    let (repo, name) = open_fresh("closed").await;
+    let run = CouncilRun::new("before close", HitlMode::None);
+    repo.create_run(run.clone()).await.unwrap();
+    repo.close();
+    let message = expect_kind(repo.get_run(&run.id).await, "Storage");
+    assert!(message.contains("InvalidStateError"), "{message}");
+    expect_kind(repo.create_run(CouncilRun::new("after", HitlMode::None)).await, "Storage");
+    expect_kind(repo.append_event(CouncilRunEvent::new(&run.id, 0, 0, "x")).await, "Storage");
+    expect_kind(repo.list_runs(None).await, "Storage");
+    drop(repo);
+    let reopened = IndexedDbCouncilRepository::open(&name).await.unwrap();
+    assert_eq!(reopened.get_run(&run.id).await.unwrap(), Some(run));
+    finish(reopened, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_newer_or_foreign_database_is_a_storage_error() {
+    let newer = unique_name("newer");
+    raw_hold(&newer, 7).await.unwrap();
+    raw_release(&newer);
+    let message = expect_kind(IndexedDbCouncilRepository::open(&newer).await, "Storage");
+    assert!(message.contains("VersionError"), "{message}");
+    IndexedDbCouncilRepository::delete_database(&newer).await.unwrap();
+
+    let foreign = unique_name("foreign");
+    raw_hold(&foreign, 1).await.unwrap();
+    raw_release(&foreign);
+    let message = expect_kind(IndexedDbCouncilRepository::open(&foreign).await, "Storage");
+    assert!(message.contains("NotFoundError"), "{message}");
+    IndexedDbCouncilRepository::delete_database(&foreign).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_blocked_delete_is_an_error_not_a_hang() {
+    let name = unique_name("blocked");
+    raw_hold(&name, 1).await.unwrap();
+    let message = expect_kind(IndexedDbCouncilRepository::delete_database(&name).await, "Storage");
+    assert!(message.contains("blocked"), "{message}");
+    raw_release(&name);
+    IndexedDbCouncilRepository::delete_database(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn an_open_repository_gives_way_to_a_delete_elsewhere() {
+    let (repo, name) = open_fresh("gives-way").await;
+    repo.create_run(CouncilRun::new("x", HitlMode::None)).await.unwrap();
+    // The repository closes on versionchange, so the delete is not blocked.
+    IndexedDbCouncilRepository::delete_database(&name).await.unwrap();
+    expect_kind(repo.list_runs(None).await, "Storage");
+}
+
+#[wasm_bindgen_test]
+fn the_repository_is_a_send_sync_port() {
+    fn assert_port<T: CouncilRepositoryPort>() {}
+    assert_port::<IndexedDbCouncilRepository>();
+}
