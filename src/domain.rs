@@ -247,10 +247,52 @@ impl std::error::Error for RepositoryError {}
 /// The largest integer a JavaScript number holds exactly, 2^53 − 1.
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
+/// Size limits, in UTF-8 bytes, past which a write is a
+/// [`Constraint`](RepositoryError::Constraint) error. They keep one runaway
+/// value from filling the origin's quota or the wasm heap.
+pub mod limits {
+    /// A run id (UUIDs take 36).
+    pub const ID_BYTES: usize = 256;
+    /// A run's goal.
+    pub const GOAL_BYTES: usize = 1 << 20;
+    /// A serialised task graph, and one serialised event.
+    pub const JSON_BYTES: usize = 16 << 20;
+}
+
+fn check_size(what: &str, value: &str, max: usize) -> Result<(), RepositoryError> {
+    if value.len() > max {
+        return Err(RepositoryError::Constraint(format!(
+            "{what} is {} bytes, more than the limit of {max}",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The rule for a graph given to `update_graph`.
+pub(crate) fn check_graph(run_id: &str, graph_json: &str) -> Result<(), RepositoryError> {
+    check_size(
+        &format!("graph_json of run {run_id:?}"),
+        graph_json,
+        limits::JSON_BYTES,
+    )
+}
+
 /// The rules every adapter applies before it writes a run.
 pub(crate) fn check_new_run(run: &CouncilRun) -> Result<Instant, RepositoryError> {
     if run.id.is_empty() {
-        return Err(RepositoryError::Constraint("run id must not be empty".into()));
+        return Err(RepositoryError::Constraint(
+            "run id must not be empty".into(),
+        ));
+    }
+    check_size("run id", &run.id, limits::ID_BYTES)?;
+    check_size(
+        &format!("goal of run {:?}", run.id),
+        &run.goal,
+        limits::GOAL_BYTES,
+    )?;
+    if let Some(graph) = &run.graph_json {
+        check_graph(&run.id, graph)?;
     }
     if let Some(c) = run.conversation_id {
         if !(-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&c) {
@@ -276,6 +318,14 @@ pub(crate) fn check_new_run(run: &CouncilRun) -> Result<Instant, RepositoryError
 
 /// The rules every adapter applies to an event before it looks at storage.
 pub(crate) fn check_event(event: &CouncilRunEvent) -> Result<(), RepositoryError> {
+    check_size(
+        &format!(
+            "event_json of event {} of run {:?}",
+            event.seq, event.run_id
+        ),
+        &event.event_json,
+        limits::JSON_BYTES,
+    )?;
     if !(0..=MAX_SAFE_INTEGER).contains(&event.seq) {
         return Err(RepositoryError::Constraint(format!(
             "event seq {} of run {} is outside 0..=2^53 − 1",

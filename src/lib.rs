@@ -39,12 +39,17 @@ mod time;
 
 #[cfg(target_arch = "wasm32")]
 mod indexed_db;
+#[cfg(target_arch = "wasm32")]
+mod js;
 
 pub use domain::{
-    CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, RepositoryError, MAX_SAFE_INTEGER,
+    limits, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, RepositoryError,
+    MAX_SAFE_INTEGER,
 };
 pub use memory::InMemoryCouncilRepository;
 pub use port::CouncilRepositoryPort;
 
 #[cfg(target_arch = "wasm32")]
 pub use indexed_db::IndexedDbCouncilRepository;
+#[cfg(target_arch = "wasm32")]
+pub use js::CouncilStore;

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::domain::{
-    check_duplicate, check_event, check_new_run, run_not_found, CouncilRun, CouncilRunEvent,
-    CouncilRunStatus, RepositoryError,
+    check_duplicate, check_event, check_graph, check_new_run, run_not_found, CouncilRun,
+    CouncilRunEvent, CouncilRunStatus, RepositoryError,
 };
 use crate::port::CouncilRepositoryPort;
 use crate::time::{timestamp_after, Instant};
@@ -119,6 +119,7 @@ impl CouncilRepositoryPort for InMemoryCouncilRepository {
     }
 
     async fn update_graph(&self, run_id: &str, graph_json: &str) -> Result<(), RepositoryError> {
+        check_graph(run_id, graph_json)?;
         let mut state = self.state();
         let run = state.run_mut(run_id)?;
         run.graph_json = Some(graph_json.to_owned());

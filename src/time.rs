@@ -118,6 +118,7 @@ impl Instant {
 
     /// A fixed-width string whose byte order is the order of the instants, for
     /// IndexedDB indexes (which compare strings, and cannot hold an i128).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn sort_key(self) -> String {
         // RFC 3339 years are 0000..=9999, so the instant lies within ±4e20 ns of
         // the epoch; shifting by 1e21 keeps it positive and 22 digits wide.
@@ -248,7 +249,10 @@ mod tests {
     fn formats_like_to_iso_string_and_round_trips() {
         let text = "2026-03-04T05:06:07.089Z";
         assert_eq!(at(text).to_rfc3339_millis(), text);
-        assert_eq!(at("1969-12-31T23:59:59.999Z").to_rfc3339_millis(), "1969-12-31T23:59:59.999Z");
+        assert_eq!(
+            at("1969-12-31T23:59:59.999Z").to_rfc3339_millis(),
+            "1969-12-31T23:59:59.999Z"
+        );
         assert_eq!(Instant(0).to_rfc3339_millis(), "1970-01-01T00:00:00.000Z");
     }
 

@@ -70,7 +70,9 @@ async fn open_fresh(case: &str) -> (IndexedDbCouncilRepository, String) {
 async fn finish(repo: IndexedDbCouncilRepository, name: &str) {
     repo.close();
     drop(repo);
-    IndexedDbCouncilRepository::delete_database(name).await.expect("delete_database");
+    IndexedDbCouncilRepository::delete_database(name)
+        .await
+        .expect("delete_database");
 }
 
 #[track_caller]
@@ -126,7 +128,9 @@ async fn data_survives_close_and_reopen() {
         repo.append_events(events).await.unwrap();
         runs.push(run);
     }
-    repo.update_run_status(&runs[1].id, CouncilRunStatus::AwaitingApproval).await.unwrap();
+    repo.update_run_status(&runs[1].id, CouncilRunStatus::AwaitingApproval)
+        .await
+        .unwrap();
     let listed = repo.list_runs(None).await.unwrap();
     let mut logs = Vec::new();
     for run in &runs {
@@ -155,25 +159,41 @@ async fn corrupt_run_records_are_serialization_errors_naming_the_record() {
     repo.create_run(good.clone()).await.unwrap();
     let base = r#""goal":"g","graphJson":null,"hitlMode":"none","conversationId":null,"createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z","createdKey":"0""#;
     let cases = [
-        ("bad-status", format!(r#"{{"id":"bad-status","status":"bogus",{base}}}"#), "status"),
+        (
+            "bad-status",
+            format!(r#"{{"id":"bad-status","status":"bogus",{base}}}"#),
+            "status",
+        ),
         (
             "bad-hitl",
-            format!(r#"{{"id":"bad-hitl","status":"running",{}}}"#, base.replace(r#""hitlMode":"none""#, r#""hitlMode":7"#)),
+            format!(
+                r#"{{"id":"bad-hitl","status":"running",{}}}"#,
+                base.replace(r#""hitlMode":"none""#, r#""hitlMode":7"#)
+            ),
             "hitlMode",
         ),
         (
             "no-goal",
-            format!(r#"{{"id":"no-goal","status":"running",{}}}"#, base.replace(r#""goal":"g","#, "")),
+            format!(
+                r#"{{"id":"no-goal","status":"running",{}}}"#,
+                base.replace(r#""goal":"g","#, "")
+            ),
             "goal",
         ),
         (
             "bad-conversation",
-            format!(r#"{{"id":"bad-conversation","status":"running",{}}}"#, base.replace(r#""conversationId":null"#, r#""conversationId":1.5"#)),
+            format!(
+                r#"{{"id":"bad-conversation","status":"running",{}}}"#,
+                base.replace(r#""conversationId":null"#, r#""conversationId":1.5"#)
+            ),
             "conversationId",
         ),
         (
             "bad-graph",
-            format!(r#"{{"id":"bad-graph","status":"running",{}}}"#, base.replace(r#""graphJson":null"#, r#""graphJson":{"a":1}"#)),
+            format!(
+                r#"{{"id":"bad-graph","status":"running",{}}}"#,
+                base.replace(r#""graphJson":null"#, r#""graphJson":{"a":1}"#)
+            ),
             "graphJson",
         ),
     ];
@@ -182,18 +202,37 @@ async fn corrupt_run_records_are_serialization_errors_naming_the_record() {
         let message = expect_kind(repo.get_run(id).await, "Serialization");
         assert!(message.contains(id) && message.contains(field), "{message}");
         expect_kind(repo.list_runs(None).await, "Serialization");
-        expect_kind(repo.update_run_status(id, CouncilRunStatus::Failed).await, "Serialization");
+        expect_kind(
+            repo.update_run_status(id, CouncilRunStatus::Failed).await,
+            "Serialization",
+        );
         // Put the record right again so the next case is seen alone.
-        raw_put(&name, "runs", raw_value(&format!(r#"{{"id":"{id}","status":"failed",{base}}}"#)))
-            .await
-            .unwrap();
+        raw_put(
+            &name,
+            "runs",
+            raw_value(&format!(r#"{{"id":"{id}","status":"failed",{base}}}"#)),
+        )
+        .await
+        .unwrap();
     }
     // Nothing was lost or defaulted, and the store still works.
     assert_eq!(repo.get_run(&good.id).await.unwrap(), Some(good.clone()));
     assert_eq!(repo.list_runs(None).await.unwrap().len(), cases.len() + 1);
-    raw_put(&name, "runs", raw_value(&format!(r#"{{"id":"zz","status":"running",{}}}"#, base.replace(r#""goal":"g""#, r#""goal":null"#)))).await.unwrap();
+    raw_put(
+        &name,
+        "runs",
+        raw_value(&format!(
+            r#"{{"id":"zz","status":"running",{}}}"#,
+            base.replace(r#""goal":"g""#, r#""goal":null"#)
+        )),
+    )
+    .await
+    .unwrap();
     expect_kind(repo.mark_interrupted_runs().await, "Serialization");
-    assert_eq!(repo.get_run(&good.id).await.unwrap().unwrap().status, CouncilRunStatus::Running);
+    assert_eq!(
+        repo.get_run(&good.id).await.unwrap().unwrap().status,
+        CouncilRunStatus::Running
+    );
     finish(repo, &name).await;
 }
 
@@ -202,26 +241,54 @@ async fn corrupt_event_records_are_serialization_errors_naming_the_record() {
     let (repo, name) = open_fresh("corrupt-events").await;
     let run = CouncilRun::new("events", HitlMode::None);
     repo.create_run(run.clone()).await.unwrap();
-    repo.append_event(CouncilRunEvent::new(&run.id, 0, 0, "ok")).await.unwrap();
+    repo.append_event(CouncilRunEvent::new(&run.id, 0, 0, "ok"))
+        .await
+        .unwrap();
     let id = &run.id;
     let at = r#""createdAt":"2026-01-01T00:00:00Z""#;
     for (json, field) in [
-        (format!(r#"{{"runId":"{id}","seq":1,"eventJson":5,"waveIndex":0,{at}}}"#), "eventJson"),
-        (format!(r#"{{"runId":"{id}","seq":1,"eventJson":"x","waveIndex":-1,{at}}}"#), "waveIndex"),
-        (format!(r#"{{"runId":"{id}","seq":1,"eventJson":"x","waveIndex":"0",{at}}}"#), "waveIndex"),
-        (format!(r#"{{"runId":"{id}","seq":1,"eventJson":"x","waveIndex":0}}"#), "createdAt"),
-        (format!(r#"{{"runId":"{id}","seq":1.5,"eventJson":"x","waveIndex":1,{at}}}"#), "seq"),
+        (
+            format!(r#"{{"runId":"{id}","seq":1,"eventJson":5,"waveIndex":0,{at}}}"#),
+            "eventJson",
+        ),
+        (
+            format!(r#"{{"runId":"{id}","seq":1,"eventJson":"x","waveIndex":-1,{at}}}"#),
+            "waveIndex",
+        ),
+        (
+            format!(r#"{{"runId":"{id}","seq":1,"eventJson":"x","waveIndex":"0",{at}}}"#),
+            "waveIndex",
+        ),
+        (
+            format!(r#"{{"runId":"{id}","seq":1,"eventJson":"x","waveIndex":0}}"#),
+            "createdAt",
+        ),
+        (
+            format!(r#"{{"runId":"{id}","seq":1.5,"eventJson":"x","waveIndex":1,{at}}}"#),
+            "seq",
+        ),
     ] {
         raw_put(&name, "events", raw_value(&json)).await.unwrap();
         let message = expect_kind(repo.list_events(id).await, "Serialization");
-        assert!(message.contains(id.as_str()) && message.contains(field), "{message}");
+        assert!(
+            message.contains(id.as_str()) && message.contains(field),
+            "{message}"
+        );
         let bad_seq_one = !json.contains("1.5");
         if bad_seq_one {
             // An append whose duplicate check meets the bad record fails too.
             let retry = CouncilRunEvent::new(id, 1, 0, "x");
             expect_kind(repo.append_event(retry).await, "Serialization");
         }
-        raw_put(&name, "events", raw_value(&format!(r#"{{"runId":"{id}","seq":1,"eventJson":"fixed","waveIndex":0,{at}}}"#))).await.unwrap();
+        raw_put(
+            &name,
+            "events",
+            raw_value(&format!(
+                r#"{{"runId":"{id}","seq":1,"eventJson":"fixed","waveIndex":0,{at}}}"#
+            )),
+        )
+        .await
+        .unwrap();
         if !bad_seq_one {
             // The seq 1.5 record is the only one in wave 1, so truncating
             // after wave 0 removes just it.
@@ -242,8 +309,16 @@ async fn a_closed_repository_gives_storage_errors_and_reopening_works() {
     repo.close();
     let message = expect_kind(repo.get_run(&run.id).await, "Storage");
     assert!(message.contains("InvalidStateError"), "{message}");
-    expect_kind(repo.create_run(CouncilRun::new("after", HitlMode::None)).await, "Storage");
-    expect_kind(repo.append_event(CouncilRunEvent::new(&run.id, 0, 0, "x")).await, "Storage");
+    expect_kind(
+        repo.create_run(CouncilRun::new("after", HitlMode::None))
+            .await,
+        "Storage",
+    );
+    expect_kind(
+        repo.append_event(CouncilRunEvent::new(&run.id, 0, 0, "x"))
+            .await,
+        "Storage",
+    );
     expect_kind(repo.list_runs(None).await, "Storage");
     drop(repo);
     let reopened = IndexedDbCouncilRepository::open(&name).await.unwrap();
@@ -258,32 +333,45 @@ async fn a_newer_or_foreign_database_is_a_storage_error() {
     raw_release(&newer);
     let message = expect_kind(IndexedDbCouncilRepository::open(&newer).await, "Storage");
     assert!(message.contains("VersionError"), "{message}");
-    IndexedDbCouncilRepository::delete_database(&newer).await.unwrap();
+    IndexedDbCouncilRepository::delete_database(&newer)
+        .await
+        .unwrap();
 
     let foreign = unique_name("foreign");
     raw_hold(&foreign, 1).await.unwrap();
     raw_release(&foreign);
     let message = expect_kind(IndexedDbCouncilRepository::open(&foreign).await, "Storage");
     assert!(message.contains("NotFoundError"), "{message}");
-    IndexedDbCouncilRepository::delete_database(&foreign).await.unwrap();
+    IndexedDbCouncilRepository::delete_database(&foreign)
+        .await
+        .unwrap();
 }
 
 #[wasm_bindgen_test]
 async fn a_blocked_delete_is_an_error_not_a_hang() {
     let name = unique_name("blocked");
     raw_hold(&name, 1).await.unwrap();
-    let message = expect_kind(IndexedDbCouncilRepository::delete_database(&name).await, "Storage");
+    let message = expect_kind(
+        IndexedDbCouncilRepository::delete_database(&name).await,
+        "Storage",
+    );
     assert!(message.contains("blocked"), "{message}");
     raw_release(&name);
-    IndexedDbCouncilRepository::delete_database(&name).await.unwrap();
+    IndexedDbCouncilRepository::delete_database(&name)
+        .await
+        .unwrap();
 }
 
 #[wasm_bindgen_test]
 async fn an_open_repository_gives_way_to_a_delete_elsewhere() {
     let (repo, name) = open_fresh("gives-way").await;
-    repo.create_run(CouncilRun::new("x", HitlMode::None)).await.unwrap();
+    repo.create_run(CouncilRun::new("x", HitlMode::None))
+        .await
+        .unwrap();
     // The repository closes on versionchange, so the delete is not blocked.
-    IndexedDbCouncilRepository::delete_database(&name).await.unwrap();
+    IndexedDbCouncilRepository::delete_database(&name)
+        .await
+        .unwrap();
     expect_kind(repo.list_runs(None).await, "Storage");
 }
 

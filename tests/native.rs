@@ -36,5 +36,10 @@ fn port_is_send_and_sync_as_a_trait_object() {
         })
     };
     handle.join().unwrap().unwrap();
-    assert_eq!(futures_executor::block_on(repo.list_runs(None)).unwrap().len(), 1);
+    assert_eq!(
+        futures_executor::block_on(repo.list_runs(None))
+            .unwrap()
+            .len(),
+        1
+    );
 }

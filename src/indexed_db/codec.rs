@@ -96,7 +96,11 @@ pub(crate) fn event_record(event: &CouncilRunEvent) -> Result<JsValue, Repositor
         set(&o, &k.seq, &JsValue::from_f64(event.seq as f64))?;
         set(&o, &k.event_json, &JsValue::from_str(&event.event_json))?;
         set(&o, &k.created_at, &JsValue::from_str(&event.created_at))?;
-        set(&o, &k.wave_index, &JsValue::from_f64(f64::from(event.wave_index)))
+        set(
+            &o,
+            &k.wave_index,
+            &JsValue::from_f64(f64::from(event.wave_index)),
+        )
     })?;
     Ok(o.into())
 }
@@ -145,7 +149,12 @@ impl Fields<'_> {
         Ok(n as i64)
     }
 
-    fn opt_integer(&self, key: &JsValue, min: i64, max: i64) -> Result<Option<i64>, RepositoryError> {
+    fn opt_integer(
+        &self,
+        key: &JsValue,
+        min: i64,
+        max: i64,
+    ) -> Result<Option<i64>, RepositoryError> {
         let value = self.get(key)?;
         if value.is_null() || value.is_undefined() {
             return Ok(None);
@@ -182,7 +191,11 @@ pub(crate) fn decode_run(record: &JsValue) -> Result<CouncilRun, RepositoryError
             graph_json: f.opt_string(&k.graph_json)?,
             status,
             hitl_mode,
-            conversation_id: f.opt_integer(&k.conversation_id, -MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)?,
+            conversation_id: f.opt_integer(
+                &k.conversation_id,
+                -MAX_SAFE_INTEGER,
+                MAX_SAFE_INTEGER,
+            )?,
             created_at: f.string(&k.created_at)?,
             updated_at: f.string(&k.updated_at)?,
         })
@@ -197,7 +210,9 @@ pub(crate) fn decode_event(record: &JsValue) -> Result<CouncilRunEvent, Reposito
         )));
     }
     with_keys(|k| {
-        let run_id = Reflect::get(record, &k.run_id).ok().and_then(|v| v.as_string());
+        let run_id = Reflect::get(record, &k.run_id)
+            .ok()
+            .and_then(|v| v.as_string());
         let seq = Reflect::get(record, &k.seq).ok().and_then(|v| v.as_f64());
         let f = Fields {
             record,

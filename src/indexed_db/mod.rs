@@ -35,13 +35,14 @@ use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::domain::{
-    check_duplicate, check_event, check_new_run, run_not_found, CouncilRun, CouncilRunEvent,
-    CouncilRunStatus, RepositoryError,
+    check_duplicate, check_event, check_graph, check_new_run, run_not_found, CouncilRun,
+    CouncilRunEvent, CouncilRunStatus, RepositoryError,
 };
 use crate::port::CouncilRepositoryPort;
 use crate::time::timestamp_after;
 
-use self::codec::{decode_event, decode_run, event_key, event_record, run_record};
+pub(crate) use self::codec::decode_event;
+use self::codec::{decode_run, event_key, event_record, run_record};
 use self::send::{assert_send, SingleThreaded};
 
 /// Version of the object-store layout; raised with every schema change, each
@@ -219,11 +220,17 @@ fn upgrade(event: &idb::event::VersionChangeEvent) -> Result<(), RepositoryError
         let runs = db
             .create_object_store(
                 RUNS,
-                ObjectStoreParams::new().key_path(Some(KeyPath::new_single("id"))).clone(),
+                ObjectStoreParams::new()
+                    .key_path(Some(KeyPath::new_single("id")))
+                    .clone(),
             )
             .map_err(fail)?;
-        runs.create_index(RUNS_BY_CREATED, KeyPath::new_array(["createdKey", "id"]), None)
-            .map_err(fail)?;
+        runs.create_index(
+            RUNS_BY_CREATED,
+            KeyPath::new_array(["createdKey", "id"]),
+            None,
+        )
+        .map_err(fail)?;
         runs.create_index(
             RUNS_BY_STATUS,
             KeyPath::new_array(["status", "createdKey", "id"]),
@@ -239,7 +246,11 @@ fn upgrade(event: &idb::event::VersionChangeEvent) -> Result<(), RepositoryError
             )
             .map_err(fail)?;
         events
-            .create_index(EVENTS_BY_WAVE, KeyPath::new_array(["runId", "waveIndex"]), None)
+            .create_index(
+                EVENTS_BY_WAVE,
+                KeyPath::new_array(["runId", "waveIndex"]),
+                None,
+            )
             .map_err(fail)?;
     }
     Ok(())
@@ -285,7 +296,11 @@ fn abort_reason(any_store: &ObjectStore) -> RepositoryError {
 }
 
 fn js_error_text(value: &JsValue) -> String {
-    let field = |name: &str| Reflect::get(value, &JsValue::from_str(name)).ok()?.as_string();
+    let field = |name: &str| {
+        Reflect::get(value, &JsValue::from_str(name))
+            .ok()?
+            .as_string()
+    };
     match (field("name"), field("message")) {
         (Some(name), Some(message)) => format!("{name}: {message}"),
         (Some(name), None) => name,
@@ -385,7 +400,8 @@ impl IndexedDbCouncilRepository {
         events: &[CouncilRunEvent],
         all_or_nothing: bool,
     ) -> Result<Vec<Result<(), RepositoryError>>, RepositoryError> {
-        let mut verdicts: Vec<Result<(), RepositoryError>> = events.iter().map(check_event).collect();
+        let mut verdicts: Vec<Result<(), RepositoryError>> =
+            events.iter().map(check_event).collect();
         if all_or_nothing {
             if let Some(Err(e)) = verdicts.iter().find(|v| v.is_err()) {
                 return Err(e.clone());
@@ -406,7 +422,13 @@ impl IndexedDbCouncilRepository {
         let records = events
             .iter()
             .zip(&verdicts)
-            .map(|(e, v)| if v.is_ok() { event_record(e).map(Some) } else { Ok(None) })
+            .map(|(e, v)| {
+                if v.is_ok() {
+                    event_record(e).map(Some)
+                } else {
+                    Ok(None)
+                }
+            })
             .collect::<Result<Vec<_>, _>>()?;
 
         let tx = self.transaction(&[RUNS, EVENTS], TransactionMode::ReadWrite)?;
@@ -429,9 +451,14 @@ impl IndexedDbCouncilRepository {
         let mut known_runs: HashMap<&str, bool> = HashMap::new();
         let mut existing: HashMap<(&str, i64), CouncilRunEvent> = HashMap::new();
         for (run_id, count, found) in lookups {
-            let count = count.await.map_err(|e| storage("cannot look up the run", e))?;
+            let count = count
+                .await
+                .map_err(|e| storage("cannot look up the run", e))?;
             known_runs.insert(run_id, count > 0);
-            for record in found.await.map_err(|e| storage("cannot read stored events", e))? {
+            for record in found
+                .await
+                .map_err(|e| storage("cannot read stored events", e))?
+            {
                 match decode_event(&record) {
                     Ok(event) => {
                         existing.insert((run_id, event.seq), event);
@@ -446,7 +473,11 @@ impl IndexedDbCouncilRepository {
             if verdicts[i].is_err() {
                 continue;
             }
-            let verdict = if !known_runs.get(event.run_id.as_str()).copied().unwrap_or(false) {
+            let verdict = if !known_runs
+                .get(event.run_id.as_str())
+                .copied()
+                .unwrap_or(false)
+            {
                 Err(run_not_found(&event.run_id))
             } else if let Some(prior) = existing.get(&(event.run_id.as_str(), event.seq)) {
                 check_duplicate(prior, event)
@@ -495,8 +526,10 @@ impl IndexedDbCouncilRepository {
         let tx = self.transaction(&[RUNS], TransactionMode::ReadOnly)?;
         let runs = store(&tx, RUNS)?;
         let request = match status_filter {
-            Some(status) => index(&runs, RUNS_BY_STATUS)?
-                .get_all(Some(prefix_range(&JsValue::from_str(status.as_str()))?), None),
+            Some(status) => index(&runs, RUNS_BY_STATUS)?.get_all(
+                Some(prefix_range(&JsValue::from_str(status.as_str()))?),
+                None,
+            ),
             None => index(&runs, RUNS_BY_CREATED)?.get_all(None, None),
         }
         .map_err(|e| storage("cannot list runs", e))?;
@@ -567,10 +600,16 @@ impl IndexedDbCouncilRepository {
             .get_all_keys(Some(later_waves), None)
             .map_err(|e| storage("cannot find events to delete", e))?
             .into_future();
-        if count.await.map_err(|e| storage("cannot look up the run", e))? == 0 {
+        if count
+            .await
+            .map_err(|e| storage("cannot look up the run", e))?
+            == 0
+        {
             return give_up(tx, run_not_found(run_id));
         }
-        let keys = keys.await.map_err(|e| storage("cannot find events to delete", e))?;
+        let keys = keys
+            .await
+            .map_err(|e| storage("cannot find events to delete", e))?;
         let mut seqs: Vec<f64> = keys
             .iter()
             .filter_map(|key| Reflect::get_u32(key, 1).ok()?.as_f64())
@@ -612,6 +651,7 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
     }
 
     async fn update_graph(&self, run_id: &str, graph_json: &str) -> Result<(), RepositoryError> {
+        check_graph(run_id, graph_json)?;
         let graph = graph_json.to_owned();
         assert_send(self.change_run(run_id, |run| run.graph_json = Some(graph))).await
     }
@@ -622,7 +662,9 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
     }
 
     async fn append_events(&self, events: Vec<CouncilRunEvent>) -> Result<(), RepositoryError> {
-        assert_send(self.write_events(&events, true)).await.map(|_| ())
+        assert_send(self.write_events(&events, true))
+            .await
+            .map(|_| ())
     }
 
     async fn get_run(&self, run_id: &str) -> Result<Option<CouncilRun>, RepositoryError> {
@@ -717,7 +759,10 @@ fn sleep(ms: u32) -> js_sys::Promise {
             .ok()
             .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
         let started = set_timeout
-            .map(|f| f.call2(&JsValue::NULL, &resolve, &JsValue::from(ms)).is_ok())
+            .map(|f| {
+                f.call2(&JsValue::NULL, &resolve, &JsValue::from(ms))
+                    .is_ok()
+            })
             .unwrap_or(false);
         if !started {
             let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("no setTimeout"));

@@ -6,8 +6,7 @@
 #![allow(dead_code)]
 
 use council_idb::{
-    CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
-    RepositoryError,
+    CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, RepositoryError,
 };
 
 /// Calls `$m!` with the name of every contract case, so each entry file
@@ -82,7 +81,10 @@ fn seqs(events: &[CouncilRunEvent]) -> Vec<i64> {
 /// Our own timestamps are `YYYY-MM-DDTHH:MM:SS.mmmZ`, where text order is time order.
 #[track_caller]
 fn assert_later(after: &str, before: &str) {
-    assert!(after.len() == 24 && after.ends_with('Z'), "unexpected form {after}");
+    assert!(
+        after.len() == 24 && after.ends_with('Z'),
+        "unexpected form {after}"
+    );
     assert!(after > before, "{after} is not later than {before}");
 }
 
@@ -115,7 +117,14 @@ pub async fn create_with_empty_id_is_constraint(repo: &impl CouncilRepositoryPor
 }
 
 pub async fn create_with_bad_timestamp_is_constraint(repo: &impl CouncilRepositoryPort) {
-    for bad in ["", "yesterday", "2026-01-01", "2026-01-01 00:00", "2026-02-30T00:00:00Z", "1735689600"] {
+    for bad in [
+        "",
+        "yesterday",
+        "2026-01-01",
+        "2026-01-01 00:00",
+        "2026-02-30T00:00:00Z",
+        "1735689600",
+    ] {
         let mut run = CouncilRun::new("bad time", HitlMode::None);
         run.created_at = bad.into();
         let id = run.id.clone();
@@ -136,7 +145,11 @@ pub async fn create_with_unsafe_conversation_id_is_constraint(repo: &impl Counci
 }
 
 pub async fn updates_of_unknown_run_are_not_found(repo: &impl CouncilRepositoryPort) {
-    assert_kind(repo.update_run_status("nope", CouncilRunStatus::Completed).await, "NotFound");
+    assert_kind(
+        repo.update_run_status("nope", CouncilRunStatus::Completed)
+            .await,
+        "NotFound",
+    );
     assert_kind(repo.update_graph("nope", "{}").await, "NotFound");
     assert_eq!(repo.get_run("nope").await.unwrap(), None);
 }
@@ -184,7 +197,10 @@ pub async fn append_to_unknown_run_is_not_found(repo: &impl CouncilRepositoryPor
 pub async fn append_with_seq_out_of_range_is_constraint(repo: &impl CouncilRepositoryPort) {
     let run = new_run(repo, "seq range").await;
     for bad in [-1, 1i64 << 53, i64::MAX, i64::MIN] {
-        assert_kind(repo.append_event(event(&run.id, bad, 0)).await, "Constraint");
+        assert_kind(
+            repo.append_event(event(&run.id, bad, 0)).await,
+            "Constraint",
+        );
     }
     let mut bad_time = event(&run.id, 0, 0);
     bad_time.created_at = "noon".into();
@@ -194,7 +210,10 @@ pub async fn append_with_seq_out_of_range_is_constraint(repo: &impl CouncilRepos
     let top = (1i64 << 53) - 1;
     repo.append_event(event(&run.id, top, 0)).await.unwrap();
     repo.append_event(event(&run.id, 0, 0)).await.unwrap();
-    assert_eq!(seqs(&repo.list_events(&run.id).await.unwrap()), vec![0, top]);
+    assert_eq!(
+        seqs(&repo.list_events(&run.id).await.unwrap()),
+        vec![0, top]
+    );
 }
 
 pub async fn append_retry_with_same_content_is_ok_and_stores_nothing(
@@ -230,7 +249,12 @@ pub async fn append_events_is_all_or_nothing(repo: &impl CouncilRepositoryPort) 
     repo.append_event(event(&a.id, 0, 0)).await.unwrap();
 
     // A good batch over two runs, with a faithful retry of a stored event.
-    let batch = vec![event(&a.id, 0, 0), event(&a.id, 1, 0), event(&b.id, 0, 0), event(&a.id, 2, 1)];
+    let batch = vec![
+        event(&a.id, 0, 0),
+        event(&a.id, 1, 0),
+        event(&b.id, 0, 0),
+        event(&a.id, 2, 1),
+    ];
     repo.append_events(batch).await.unwrap();
     assert_eq!(seqs(&repo.list_events(&a.id).await.unwrap()), vec![0, 1, 2]);
     assert_eq!(seqs(&repo.list_events(&b.id).await.unwrap()), vec![0]);
@@ -241,10 +265,22 @@ pub async fn append_events_is_all_or_nothing(repo: &impl CouncilRepositoryPort) 
     let mut duplicate_in_batch = event(&b.id, 5, 0);
     duplicate_in_batch.event_json = "different".into();
     for (bad, kind) in [
-        (vec![event(&a.id, 3, 1), event("ghost", 0, 0), event(&a.id, 4, 1)], "NotFound"),
-        (vec![event(&a.id, 3, 1), event(&a.id, -5, 0), event(&a.id, 4, 1)], "Constraint"),
-        (vec![event(&a.id, 3, 1), conflicting, event(&a.id, 4, 1)], "Constraint"),
-        (vec![event(&b.id, 5, 0), event(&a.id, 3, 1), duplicate_in_batch], "Constraint"),
+        (
+            vec![event(&a.id, 3, 1), event("ghost", 0, 0), event(&a.id, 4, 1)],
+            "NotFound",
+        ),
+        (
+            vec![event(&a.id, 3, 1), event(&a.id, -5, 0), event(&a.id, 4, 1)],
+            "Constraint",
+        ),
+        (
+            vec![event(&a.id, 3, 1), conflicting, event(&a.id, 4, 1)],
+            "Constraint",
+        ),
+        (
+            vec![event(&b.id, 5, 0), event(&a.id, 3, 1), duplicate_in_batch],
+            "Constraint",
+        ),
     ] {
         assert_kind(repo.append_events(bad).await, kind);
         assert_eq!(seqs(&repo.list_events(&a.id).await.unwrap()), vec![0, 1, 2]);
@@ -254,7 +290,12 @@ pub async fn append_events_is_all_or_nothing(repo: &impl CouncilRepositoryPort) 
 }
 
 pub async fn get_run_of_unknown_id_is_none(repo: &impl CouncilRepositoryPort) {
-    assert_eq!(repo.get_run("00000000-0000-4000-8000-000000000000").await.unwrap(), None);
+    assert_eq!(
+        repo.get_run("00000000-0000-4000-8000-000000000000")
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(repo.get_run("").await.unwrap(), None);
 }
 
@@ -271,7 +312,13 @@ pub async fn list_runs_is_newest_first_by_instant(repo: &impl CouncilRepositoryP
     for (id, at) in runs {
         repo.create_run(run_at(id, at)).await.unwrap();
     }
-    let listed: Vec<String> = repo.list_runs(None).await.unwrap().into_iter().map(|r| r.id).collect();
+    let listed: Vec<String> = repo
+        .list_runs(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     assert_eq!(listed, ["r5", "r4", "r3", "r2", "r1", "r0"]);
     // The stored strings are the ones given.
     let r1 = repo.get_run("r1").await.unwrap().unwrap();
@@ -287,7 +334,13 @@ pub async fn list_runs_breaks_ties_by_id(repo: &impl CouncilRepositoryPort) {
     ] {
         repo.create_run(run_at(id, at)).await.unwrap();
     }
-    let listed: Vec<String> = repo.list_runs(None).await.unwrap().into_iter().map(|r| r.id).collect();
+    let listed: Vec<String> = repo
+        .list_runs(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     assert_eq!(listed, ["c", "b", "a", "z"]);
 }
 
@@ -302,7 +355,9 @@ pub async fn list_runs_filters_by_status(repo: &impl CouncilRepositoryPort) {
     ];
     for (i, status) in statuses.iter().enumerate() {
         let id = format!("run-{i}");
-        repo.create_run(run_at(&id, &format!("2026-02-0{}T00:00:00Z", i + 1))).await.unwrap();
+        repo.create_run(run_at(&id, &format!("2026-02-0{}T00:00:00Z", i + 1)))
+            .await
+            .unwrap();
         if *status != CouncilRunStatus::Running {
             repo.update_run_status(&id, *status).await.unwrap();
         }
@@ -326,11 +381,15 @@ pub async fn list_events_is_in_seq_order_and_empty_for_unknown_run(
 ) {
     let run = new_run(repo, "order").await;
     for seq in [5, 0, 3, 10, 1, 2, 4] {
-        repo.append_event(event(&run.id, seq, (seq / 3) as u32)).await.unwrap();
+        repo.append_event(event(&run.id, seq, (seq / 3) as u32))
+            .await
+            .unwrap();
     }
     let events = repo.list_events(&run.id).await.unwrap();
     assert_eq!(seqs(&events), vec![0, 1, 2, 3, 4, 5, 10]);
-    assert!(events.iter().all(|e| e.run_id == run.id && e.wave_index == (e.seq / 3) as u32));
+    assert!(events
+        .iter()
+        .all(|e| e.run_id == run.id && e.wave_index == (e.seq / 3) as u32));
     assert!(repo.list_events("unknown").await.unwrap().is_empty());
     // A run whose id is a prefix of another's sees only its own events.
     let mut prefix = CouncilRun::new("prefix", HitlMode::None);
@@ -394,7 +453,11 @@ pub async fn mark_interrupted_runs_touches_only_running_runs(repo: &impl Council
         }
     }
     assert_eq!(repo.mark_interrupted_runs().await.unwrap(), 0);
-    assert!(repo.list_runs(Some(CouncilRunStatus::Running)).await.unwrap().is_empty());
+    assert!(repo
+        .list_runs(Some(CouncilRunStatus::Running))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn truncate_removes_exactly_the_later_waves_of_that_run(
@@ -414,22 +477,32 @@ pub async fn truncate_removes_exactly_the_later_waves_of_that_run(
 
     repo.truncate_events_after_wave(&run.id, 1).await.unwrap();
     let kept = repo.list_events(&run.id).await.unwrap();
-    let expected: Vec<i64> = (0..waves.len() as i64).filter(|&s| waves[s as usize] <= 1).collect();
+    let expected: Vec<i64> = (0..waves.len() as i64)
+        .filter(|&s| waves[s as usize] <= 1)
+        .collect();
     assert_eq!(seqs(&kept), expected);
     assert!(kept.iter().all(|e| e.wave_index <= 1));
     assert_eq!(repo.list_events(&other.id).await.unwrap(), other_before);
 
     repo.truncate_events_after_wave(&run.id, 1).await.unwrap();
     assert_eq!(seqs(&repo.list_events(&run.id).await.unwrap()), expected);
-    repo.truncate_events_after_wave(&run.id, u32::MAX).await.unwrap();
+    repo.truncate_events_after_wave(&run.id, u32::MAX)
+        .await
+        .unwrap();
     assert_eq!(seqs(&repo.list_events(&run.id).await.unwrap()), expected);
     repo.truncate_events_after_wave(&run.id, 0).await.unwrap();
-    assert_eq!(seqs(&repo.list_events(&run.id).await.unwrap()), vec![0, 1, 7]);
+    assert_eq!(
+        seqs(&repo.list_events(&run.id).await.unwrap()),
+        vec![0, 1, 7]
+    );
     assert_eq!(repo.list_events(&other.id).await.unwrap(), other_before);
 }
 
 pub async fn truncate_of_unknown_run_is_not_found(repo: &impl CouncilRepositoryPort) {
-    assert_kind(repo.truncate_events_after_wave("ghost", 0).await, "NotFound");
+    assert_kind(
+        repo.truncate_events_after_wave("ghost", 0).await,
+        "NotFound",
+    );
 }
 
 pub async fn rewind_then_continue_after_last_seq(repo: &impl CouncilRepositoryPort) {
@@ -437,12 +510,20 @@ pub async fn rewind_then_continue_after_last_seq(repo: &impl CouncilRepositoryPo
     // 0 collides with surviving events and is refused, not silently dropped.
     let run = new_run(repo, "rewind").await;
     for seq in 0..9 {
-        repo.append_event(event(&run.id, seq, (seq / 3) as u32)).await.unwrap();
+        repo.append_event(event(&run.id, seq, (seq / 3) as u32))
+            .await
+            .unwrap();
     }
-    repo.update_run_status(&run.id, CouncilRunStatus::Completed).await.unwrap();
+    repo.update_run_status(&run.id, CouncilRunStatus::Completed)
+        .await
+        .unwrap();
     repo.truncate_events_after_wave(&run.id, 1).await.unwrap();
-    repo.update_graph(&run.id, r#"{"reset":true}"#).await.unwrap();
-    repo.update_run_status(&run.id, CouncilRunStatus::Running).await.unwrap();
+    repo.update_graph(&run.id, r#"{"reset":true}"#)
+        .await
+        .unwrap();
+    repo.update_run_status(&run.id, CouncilRunStatus::Running)
+        .await
+        .unwrap();
 
     assert_kind(repo.append_event(event(&run.id, 0, 2)).await, "Constraint");
     let survivors = repo.list_events(&run.id).await.unwrap();
@@ -453,12 +534,22 @@ pub async fn rewind_then_continue_after_last_seq(repo: &impl CouncilRepositoryPo
     }
     let log = repo.list_events(&run.id).await.unwrap();
     assert_eq!(seqs(&log), (0..9).collect::<Vec<_>>());
-    assert_eq!(log.iter().map(|e| e.wave_index).collect::<Vec<_>>(), [0, 0, 0, 1, 1, 1, 2, 2, 2]);
-    assert_eq!(repo.get_run(&run.id).await.unwrap().unwrap().status, CouncilRunStatus::Running);
+    assert_eq!(
+        log.iter().map(|e| e.wave_index).collect::<Vec<_>>(),
+        [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    );
+    assert_eq!(
+        repo.get_run(&run.id).await.unwrap().unwrap().status,
+        CouncilRunStatus::Running
+    );
 }
 
 pub async fn volume_5000_events_over_3_runs_and_10_waves(repo: &impl CouncilRepositoryPort) {
-    let runs = [new_run(repo, "v0").await, new_run(repo, "v1").await, new_run(repo, "v2").await];
+    let runs = [
+        new_run(repo, "v0").await,
+        new_run(repo, "v1").await,
+        new_run(repo, "v2").await,
+    ];
     let per_run = [2000i64, 1700, 1300];
     let mut all = Vec::new();
     for (run, &count) in runs.iter().zip(&per_run) {
@@ -478,7 +569,9 @@ pub async fn volume_5000_events_over_3_runs_and_10_waves(repo: &impl CouncilRepo
     }
     let before_1 = repo.list_events(&runs[1].id).await.unwrap();
     let before_2 = repo.list_events(&runs[2].id).await.unwrap();
-    repo.truncate_events_after_wave(&runs[0].id, 4).await.unwrap();
+    repo.truncate_events_after_wave(&runs[0].id, 4)
+        .await
+        .unwrap();
     let kept = repo.list_events(&runs[0].id).await.unwrap();
     assert_eq!(kept.len(), 1000, "waves 0..=4 of 2000 events over 10 waves");
     assert!(kept.iter().all(|e| e.wave_index <= 4));

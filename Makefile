@@ -1,0 +1,42 @@
+# council-idb. The README's two commands: `make demo` and `make test`.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+PORT ?= 8080
+
+.PHONY: setup lint test test-rust test-browser test-js pkg demo bench bench-smoke clean
+
+setup:
+	@bash scripts/setup.sh
+
+lint: setup
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+test-rust: setup
+	cargo test
+
+test-browser: setup
+	wasm-pack test --headless --chrome --firefox
+
+## Every test: lint, native tests, both browsers, the JS package.
+test: lint test-rust test-browser test-js
+
+## The npm package in pkg/: bundler build at the root, web build in pkg/web.
+pkg: setup
+	bash scripts/build-pkg.sh
+
+test-js: pkg
+	node --test tests/js/
+
+demo: pkg
+	node scripts/serve.mjs --port $(PORT)
+
+bench: pkg
+	node bench/run.mjs
+
+bench-smoke: pkg
+	node bench/run.mjs --smoke
+
+clean:
+	rm -rf target pkg node_modules

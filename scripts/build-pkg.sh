@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/: the bundler build at its root and the
+# `web` build (for a plain <script type="module">) in pkg/web/, both shrunk
+# with wasm-opt from the npm binaryen package (wasm-pack cannot download it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
+
+wasm-pack build --quiet --release --target bundler --out-dir pkg --out-name council_idb
+wasm-pack build --quiet --release --target web --out-dir pkg/web --out-name council_idb --no-pack
+rm -f pkg/web/.gitignore pkg/web/README.md
+
+# The features Rust enables by default for wasm32-unknown-unknown.
+features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+          --enable-mutable-globals --enable-reference-types --enable-multivalue)
+for wasm in pkg/council_idb_bg.wasm pkg/web/council_idb_bg.wasm; do
+  wasm-opt -Oz --strip-debug --strip-producers "${features[@]}" "$wasm" -o "$wasm.opt"
+  mv "$wasm.opt" "$wasm"
+done
+
+node scripts/finish-pkg.mjs

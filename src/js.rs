@@ -1,0 +1,671 @@
+//! The JavaScript face of the crate: the `CouncilStore` class.
+//!
+//! Every method takes `JsValue`s and checks them itself, so no input from
+//! JavaScript can make wasm-bindgen throw a bare `TypeError` or the module
+//! trap: each failure is a rejected promise carrying a `CouncilStoreError`.
+//! Long strings are measured before they are copied into wasm memory.
+
+use std::future::Future;
+use std::rc::Rc;
+
+use js_sys::{Array, JsString, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::domain::{limits, MAX_SAFE_INTEGER};
+use crate::indexed_db::{decode_event, IndexedDbCouncilRepository};
+use crate::time::now_rfc3339;
+use crate::{
+    CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
+    InMemoryCouncilRepository, RepositoryError,
+};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** Lifecycle status of a run. */
+export type CouncilRunStatus = "running" | "awaiting_approval" | "interrupted" | "completed" | "failed";
+/** Human-in-the-loop mode, least to most restrictive. */
+export type HitlMode = "none" | "approve_plan" | "approve_each_node" | "approve_tools";
+
+/** A stored run. */
+export interface CouncilRun {
+  id: string;
+  goal: string;
+  graphJson: string | null;
+  status: CouncilRunStatus;
+  hitlMode: HitlMode;
+  conversationId: number | null;
+  /** RFC 3339, as given or as made by `createRun`. */
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A stored event of a run's log. */
+export interface CouncilRunEvent {
+  runId: string;
+  /** 0-based, unique within the run. */
+  seq: number;
+  /** One serialised orchestrator event, kept verbatim. */
+  eventJson: string;
+  createdAt: string;
+  waveIndex: number;
+}
+
+/** What `createRun` takes; absent fields are filled in. */
+export interface NewCouncilRun {
+  goal: string;
+  hitlMode?: HitlMode;
+  conversationId?: number | null;
+  graphJson?: string | null;
+  /** Defaults to a random UUID v4. */
+  id?: string;
+  /** RFC 3339; defaults to now. */
+  createdAt?: string;
+}
+
+/** What `appendEvent` takes; `createdAt` defaults to now. */
+export interface NewCouncilRunEvent {
+  runId: string;
+  seq: number;
+  eventJson: string;
+  waveIndex: number;
+  createdAt?: string;
+}
+
+export type CouncilStoreErrorKind = "NotFound" | "AlreadyExists" | "Storage" | "Serialization" | "Constraint";
+
+/** Every rejection of a `CouncilStore` method is one of these. */
+export interface CouncilStoreError extends Error {
+  name: "CouncilStoreError";
+  kind: CouncilStoreErrorKind;
+}
+"#;
+
+/// A store of council runs and their event logs.
+///
+/// ```js
+/// import { CouncilStore } from "council-idb";
+///
+/// const store = await CouncilStore.open();            // IndexedDB "council-idb"
+/// await store.markInterruptedRuns();                   // runs a closed tab left behind
+/// const run = await store.createRun({ goal: "Plan a launch", hitlMode: "approve_plan" });
+/// await store.appendEvent({ runId: run.id, seq: 0, waveIndex: 0,
+///                           eventJson: JSON.stringify({ type: "plan_proposed" }) });
+/// const events = await store.listEvents(run.id);
+/// ```
+#[wasm_bindgen]
+pub struct CouncilStore {
+    repo: Rc<dyn CouncilRepositoryPort>,
+    idb: Option<Rc<IndexedDbCouncilRepository>>,
+}
+
+impl std::fmt::Debug for CouncilStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CouncilStore")
+            .field("indexed_db", &self.idb.as_ref().map(|r| r.name()))
+            .finish()
+    }
+}
+
+/// The error every rejection carries: an `Error` named `CouncilStoreError`
+/// with the variant in `kind`.
+fn js_error(err: RepositoryError) -> JsValue {
+    let error = js_sys::Error::new(err.message());
+    error.set_name("CouncilStoreError");
+    let _ = Reflect::set(&error, &"kind".into(), &err.kind().into());
+    error.into()
+}
+
+fn constraint(message: String) -> RepositoryError {
+    RepositoryError::Constraint(message)
+}
+
+/// Runs `work` as a promise that rejects with a `CouncilStoreError`.
+fn promise(work: impl Future<Output = Result<JsValue, RepositoryError>> + 'static) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move { work.await.map_err(js_error) })
+}
+
+fn rejected(err: RepositoryError) -> Promise {
+    Promise::reject(&js_error(err))
+}
+
+/// Reads a string argument, measuring it before copying it into wasm memory.
+fn string_arg(value: &JsValue, what: &str, max_bytes: usize) -> Result<String, RepositoryError> {
+    let Some(text) = value.dyn_ref::<JsString>() else {
+        return Err(constraint(format!(
+            "{what} must be a string, got {}",
+            describe(value)
+        )));
+    };
+    // A UTF-16 unit takes at least one UTF-8 byte, so this bound is safe.
+    if text.length() as usize > max_bytes {
+        return Err(constraint(format!(
+            "{what} has {} characters, more than the limit of {max_bytes} bytes",
+            text.length()
+        )));
+    }
+    let text = String::from(text);
+    if text.len() > max_bytes {
+        return Err(constraint(format!(
+            "{what} is {} bytes, more than the limit of {max_bytes}",
+            text.len()
+        )));
+    }
+    Ok(text)
+}
+
+/// Reads an integer argument in `min..=max`.
+fn integer_arg(value: &JsValue, what: &str, min: i64, max: i64) -> Result<i64, RepositoryError> {
+    match value.as_f64() {
+        Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => Ok(n as i64),
+        _ => Err(constraint(format!(
+            "{what} must be an integer in {min}..={max}, got {}",
+            describe(value)
+        ))),
+    }
+}
+
+fn status_arg(value: &JsValue, what: &str) -> Result<CouncilRunStatus, RepositoryError> {
+    let text = value.as_string().unwrap_or_default();
+    CouncilRunStatus::parse(&text).ok_or_else(|| {
+        constraint(format!(
+            "{what} must be one of {}, got {}",
+            one_of(CouncilRunStatus::ALL.iter().map(|s| s.as_str())),
+            describe(value)
+        ))
+    })
+}
+
+fn one_of<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A short, safe description of a value for error messages.
+fn describe(value: &JsValue) -> String {
+    if value.is_undefined() {
+        "undefined".into()
+    } else if value.is_null() {
+        "null".into()
+    } else if let Some(n) = value.as_f64() {
+        format!("the number {n}")
+    } else if let Some(s) = value.dyn_ref::<JsString>() {
+        if s.length() > 40 {
+            format!("a string of {} characters", s.length())
+        } else {
+            format!("the string {:?}", String::from(s))
+        }
+    } else if Array::is_array(value) {
+        "an array".into()
+    } else {
+        value
+            .js_typeof()
+            .as_string()
+            .map_or("a value".into(), |t| format!("a {t}"))
+    }
+}
+
+/// A plain-object argument whose fields are read one by one; fields it does
+/// not know are refused, so a typo never passes silently.
+struct Fields<'a> {
+    object: &'a Object,
+    what: &'static str,
+}
+
+impl<'a> Fields<'a> {
+    fn new(
+        value: &'a JsValue,
+        what: &'static str,
+        known: &[&str],
+    ) -> Result<Self, RepositoryError> {
+        if !value.is_object() || Array::is_array(value) || value.is_function() {
+            return Err(constraint(format!(
+                "{what} must be an object, got {}",
+                describe(value)
+            )));
+        }
+        let object: &Object = value.unchecked_ref();
+        for key in Object::keys(object).iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !known.contains(&key.as_str()) {
+                return Err(constraint(format!(
+                    "{what} has an unknown field {key:?}; known fields: {}",
+                    one_of(known.iter().copied())
+                )));
+            }
+        }
+        Ok(Fields { object, what })
+    }
+
+    fn get(&self, key: &str) -> Result<JsValue, RepositoryError> {
+        Reflect::get(self.object, &JsValue::from_str(key))
+            .map_err(|_| constraint(format!("{}.{key} cannot be read", self.what)))
+    }
+
+    fn label(&self, key: &str) -> String {
+        format!("{}.{key}", self.what)
+    }
+
+    fn string(&self, key: &str, max: usize) -> Result<String, RepositoryError> {
+        string_arg(&self.get(key)?, &self.label(key), max)
+    }
+
+    /// `None` for an absent or `undefined` field; `null` is refused unless
+    /// `null_ok`, since it means "no value" only where the record says so.
+    fn optional(&self, key: &str, null_ok: bool) -> Result<Option<JsValue>, RepositoryError> {
+        let value = self.get(key)?;
+        if value.is_undefined() || (null_ok && value.is_null()) {
+            Ok(None)
+        } else {
+            Ok(Some(value))
+        }
+    }
+
+    fn opt_string(
+        &self,
+        key: &str,
+        max: usize,
+        null_ok: bool,
+    ) -> Result<Option<String>, RepositoryError> {
+        self.optional(key, null_ok)?
+            .map(|v| string_arg(&v, &self.label(key), max))
+            .transpose()
+    }
+
+    fn integer(&self, key: &str, min: i64, max: i64) -> Result<i64, RepositoryError> {
+        integer_arg(&self.get(key)?, &self.label(key), min, max)
+    }
+}
+
+fn new_run(input: &JsValue) -> Result<CouncilRun, RepositoryError> {
+    let f = Fields::new(
+        input,
+        "createRun input",
+        &[
+            "goal",
+            "hitlMode",
+            "conversationId",
+            "graphJson",
+            "id",
+            "createdAt",
+        ],
+    )?;
+    let goal = f.string("goal", limits::GOAL_BYTES)?;
+    let hitl_mode = match f.optional("hitlMode", false)? {
+        None => HitlMode::default(),
+        Some(v) => HitlMode::parse(&v.as_string().unwrap_or_default()).ok_or_else(|| {
+            constraint(format!(
+                "createRun input.hitlMode must be one of {}, got {}",
+                one_of(HitlMode::ALL.iter().map(|m| m.as_str())),
+                describe(&v)
+            ))
+        })?,
+    };
+    let conversation_id = f
+        .optional("conversationId", true)?
+        .map(|v| {
+            integer_arg(
+                &v,
+                &f.label("conversationId"),
+                -MAX_SAFE_INTEGER,
+                MAX_SAFE_INTEGER,
+            )
+        })
+        .transpose()?;
+    let graph_json = f.opt_string("graphJson", limits::JSON_BYTES, true)?;
+    let mut run = CouncilRun::new(goal, hitl_mode);
+    run.conversation_id = conversation_id;
+    run.graph_json = graph_json;
+    if let Some(id) = f.opt_string("id", limits::ID_BYTES, false)? {
+        run.id = id;
+    }
+    if let Some(created_at) = f.opt_string("createdAt", 64, false)? {
+        run.updated_at = created_at.clone();
+        run.created_at = created_at;
+    }
+    Ok(run)
+}
+
+const EVENT_FIELDS: [&str; 5] = ["runId", "seq", "eventJson", "waveIndex", "createdAt"];
+
+fn new_event(input: &JsValue, what: &'static str) -> Result<CouncilRunEvent, RepositoryError> {
+    let f = Fields::new(input, what, &EVENT_FIELDS)?;
+    Ok(CouncilRunEvent {
+        run_id: f.string("runId", limits::ID_BYTES)?,
+        seq: f.integer("seq", 0, MAX_SAFE_INTEGER)?,
+        event_json: f.string("eventJson", limits::JSON_BYTES)?,
+        wave_index: f.integer("waveIndex", 0, i64::from(u32::MAX))? as u32,
+        created_at: match f.opt_string("createdAt", 64, false)? {
+            Some(at) => at,
+            None => now_rfc3339(),
+        },
+    })
+}
+
+fn run_to_js(run: &CouncilRun) -> JsValue {
+    let o = Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+    };
+    set("id", run.id.as_str().into());
+    set("goal", run.goal.as_str().into());
+    set(
+        "graphJson",
+        run.graph_json
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from_str),
+    );
+    set("status", run.status.as_str().into());
+    set("hitlMode", run.hitl_mode.as_str().into());
+    set(
+        "conversationId",
+        run.conversation_id
+            .map_or(JsValue::NULL, |c| JsValue::from_f64(c as f64)),
+    );
+    set("createdAt", run.created_at.as_str().into());
+    set("updatedAt", run.updated_at.as_str().into());
+    o.into()
+}
+
+fn event_to_js(event: &CouncilRunEvent) -> JsValue {
+    let o = Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+    };
+    set("runId", event.run_id.as_str().into());
+    set("seq", JsValue::from_f64(event.seq as f64));
+    set("eventJson", event.event_json.as_str().into());
+    set("createdAt", event.created_at.as_str().into());
+    set("waveIndex", JsValue::from_f64(f64::from(event.wave_index)));
+    o.into()
+}
+
+#[wasm_bindgen(inline_js = r#"
+// Index of the first record that is not a well-formed event, or -1. Runs in
+// JavaScript because it touches every field of every record: crossing into
+// wasm for each would cost more than the check.
+export function firstMalformedEvent(records) {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (typeof r !== "object" || r === null || typeof r.runId !== "string" ||
+        !Number.isSafeInteger(r.seq) || r.seq < 0 || typeof r.eventJson !== "string" ||
+        typeof r.createdAt !== "string" || !Number.isInteger(r.waveIndex) ||
+        r.waveIndex < 0 || r.waveIndex > 4294967295) {
+      return i;
+    }
+  }
+  return -1;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = firstMalformedEvent)]
+    fn first_malformed_event(records: &Array) -> i32;
+}
+
+#[wasm_bindgen]
+impl CouncilStore {
+    /// Opens (creating if needed) the IndexedDB database `name`, default
+    /// `"council-idb"`. Rejects with a `Storage` error when IndexedDB is
+    /// unavailable, the open is blocked, or the database is not ours.
+    #[wasm_bindgen(unchecked_return_type = "Promise<CouncilStore>")]
+    pub fn open(
+        #[wasm_bindgen(unchecked_optional_param_type = "string")] name: Option<JsValue>,
+    ) -> Promise {
+        let name = match name {
+            None => Ok("council-idb".to_owned()),
+            Some(v) if v.is_undefined() => Ok("council-idb".to_owned()),
+            Some(v) => string_arg(&v, "database name", 1024),
+        };
+        promise(async move {
+            let repo = Rc::new(IndexedDbCouncilRepository::open(&name?).await?);
+            Ok(CouncilStore {
+                repo: repo.clone(),
+                idb: Some(repo),
+            }
+            .into())
+        })
+    }
+
+    /// A store kept in memory only, gone with the page; same contract.
+    #[wasm_bindgen(js_name = inMemory)]
+    pub fn in_memory() -> CouncilStore {
+        CouncilStore {
+            repo: Rc::new(InMemoryCouncilRepository::new()),
+            idb: None,
+        }
+    }
+
+    /// Deletes the IndexedDB database `name` (close stores using it first).
+    #[wasm_bindgen(js_name = deleteDatabase, unchecked_return_type = "Promise<void>")]
+    pub fn delete_database(
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> Promise {
+        let name = string_arg(&name, "database name", 1024);
+        promise(async move {
+            IndexedDbCouncilRepository::delete_database(&name?).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Stores a new run and resolves to it. Fills `id` (UUID v4), `status`
+    /// (`"running"`), `hitlMode` (`"none"`) and the timestamps where absent.
+    /// Rejects with `AlreadyExists` for a taken id, `Constraint` for bad input.
+    #[wasm_bindgen(js_name = createRun, unchecked_return_type = "Promise<CouncilRun>")]
+    pub fn create_run(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "NewCouncilRun")] input: JsValue,
+    ) -> Promise {
+        let run = match new_run(&input) {
+            Ok(run) => run,
+            Err(e) => return rejected(e),
+        };
+        let repo = self.repo.clone();
+        promise(async move {
+            let out = run_to_js(&run);
+            repo.create_run(run).await?;
+            Ok(out)
+        })
+    }
+
+    /// Sets a run's status. Rejects with `NotFound` for an unknown run.
+    #[wasm_bindgen(js_name = updateRunStatus, unchecked_return_type = "Promise<void>")]
+    pub fn update_run_status(
+        &self,
+        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "CouncilRunStatus")] status: JsValue,
+    ) -> Promise {
+        let args = string_arg(&run_id, "runId", limits::ID_BYTES)
+            .and_then(|id| Ok((id, status_arg(&status, "status")?)));
+        let repo = self.repo.clone();
+        promise(async move {
+            let (run_id, status) = args?;
+            repo.update_run_status(&run_id, status).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Replaces a run's serialised task graph. Rejects with `NotFound` for an
+    /// unknown run.
+    #[wasm_bindgen(js_name = updateGraph, unchecked_return_type = "Promise<void>")]
+    pub fn update_graph(
+        &self,
+        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
+        #[wasm_bindgen(js_name = graphJson, unchecked_param_type = "string")] graph_json: JsValue,
+    ) -> Promise {
+        let args = string_arg(&run_id, "runId", limits::ID_BYTES).and_then(|id| {
+            Ok((
+                id,
+                string_arg(&graph_json, "graphJson", limits::JSON_BYTES)?,
+            ))
+        });
+        let repo = self.repo.clone();
+        promise(async move {
+            let (run_id, graph) = args?;
+            repo.update_graph(&run_id, &graph).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Appends one event. Rejects with `NotFound` for an unknown run and
+    /// `Constraint` for a bad event or a different event at the same `seq`;
+    /// the same event again is a no-op.
+    #[wasm_bindgen(js_name = appendEvent, unchecked_return_type = "Promise<void>")]
+    pub fn append_event(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "NewCouncilRunEvent")] event: JsValue,
+    ) -> Promise {
+        let event = match new_event(&event, "event") {
+            Ok(event) => event,
+            Err(e) => return rejected(e),
+        };
+        let repo = self.repo.clone();
+        promise(async move {
+            repo.append_event(event).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Appends many events in one transaction, all or nothing: each is
+    /// checked as by `appendEvent`, and the first failure rejects the call
+    /// with nothing written.
+    #[wasm_bindgen(js_name = appendEvents, unchecked_return_type = "Promise<void>")]
+    pub fn append_events(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "NewCouncilRunEvent[]")] events: JsValue,
+    ) -> Promise {
+        let parsed = parse_events(&events);
+        let repo = self.repo.clone();
+        promise(async move {
+            repo.append_events(parsed?).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Resolves to the run, or `undefined` when there is none.
+    #[wasm_bindgen(js_name = getRun, unchecked_return_type = "Promise<CouncilRun | undefined>")]
+    pub fn get_run(
+        &self,
+        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
+    ) -> Promise {
+        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
+        let repo = self.repo.clone();
+        promise(async move {
+            Ok(repo
+                .get_run(&run_id?)
+                .await?
+                .as_ref()
+                .map_or(JsValue::UNDEFINED, run_to_js))
+        })
+    }
+
+    /// Runs newest first (by the instant of `createdAt`), optionally only
+    /// those with `status`.
+    #[wasm_bindgen(js_name = listRuns, unchecked_return_type = "Promise<CouncilRun[]>")]
+    pub fn list_runs(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CouncilRunStatus")] status: Option<JsValue>,
+    ) -> Promise {
+        let filter = match status {
+            None => Ok(None),
+            Some(v) if v.is_undefined() || v.is_null() => Ok(None),
+            Some(v) => status_arg(&v, "status").map(Some),
+        };
+        let repo = self.repo.clone();
+        promise(async move {
+            let runs = repo.list_runs(filter?).await?;
+            Ok(runs.iter().map(run_to_js).collect::<Array>().into())
+        })
+    }
+
+    /// The run's events in ascending `seq`; empty for an unknown run.
+    #[wasm_bindgen(js_name = listEvents, unchecked_return_type = "Promise<CouncilRunEvent[]>")]
+    pub fn list_events(
+        &self,
+        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
+    ) -> Promise {
+        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
+        let repo = self.repo.clone();
+        let idb = self.idb.clone();
+        promise(async move {
+            let run_id = run_id?;
+            match idb {
+                // The array IndexedDB made is handed over as it is, once
+                // every record in it is checked.
+                Some(idb) => {
+                    let records = idb.event_records(&run_id).await?;
+                    let bad = first_malformed_event(&records);
+                    if bad >= 0 {
+                        decode_event(&records.get(bad as u32))?;
+                        return Err(RepositoryError::Serialization(format!(
+                            "stored event #{bad} of run {run_id:?} is malformed"
+                        )));
+                    }
+                    Ok(records.into())
+                }
+                None => {
+                    let events = repo.list_events(&run_id).await?;
+                    Ok(events.iter().map(event_to_js).collect::<Array>().into())
+                }
+            }
+        })
+    }
+
+    /// Turns every `"running"` run into `"interrupted"`; resolves to how many.
+    /// Call it once when the page loads.
+    #[wasm_bindgen(js_name = markInterruptedRuns, unchecked_return_type = "Promise<number>")]
+    pub fn mark_interrupted_runs(&self) -> Promise {
+        let repo = self.repo.clone();
+        promise(async move {
+            let count = repo.mark_interrupted_runs().await?;
+            Ok(JsValue::from_f64(count as f64))
+        })
+    }
+
+    /// Deletes the run's events with `waveIndex` greater than `waveIndex`.
+    /// Rejects with `NotFound` for an unknown run.
+    #[wasm_bindgen(js_name = truncateEventsAfterWave, unchecked_return_type = "Promise<void>")]
+    pub fn truncate_events_after_wave(
+        &self,
+        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
+        #[wasm_bindgen(js_name = waveIndex, unchecked_param_type = "number")] wave_index: JsValue,
+    ) -> Promise {
+        let args = string_arg(&run_id, "runId", limits::ID_BYTES).and_then(|id| {
+            let wave = integer_arg(&wave_index, "waveIndex", 0, i64::from(u32::MAX))?;
+            Ok((id, wave as u32))
+        });
+        let repo = self.repo.clone();
+        promise(async move {
+            let (run_id, wave) = args?;
+            repo.truncate_events_after_wave(&run_id, wave).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Closes the IndexedDB connection; later calls reject with `Storage`.
+    /// Does nothing for an in-memory store.
+    pub fn close(&self) {
+        if let Some(idb) = &self.idb {
+            idb.close();
+        }
+    }
+}
+
+fn parse_events(events: &JsValue) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
+    let Some(array) = events.dyn_ref::<Array>() else {
+        return Err(constraint(format!(
+            "appendEvents takes an array of events, got {}",
+            describe(events)
+        )));
+    };
+    let mut out = Vec::with_capacity(array.length() as usize);
+    for (i, item) in array.iter().enumerate() {
+        out.push(
+            new_event(&item, "event").map_err(|e| {
+                RepositoryError::Constraint(format!("events[{i}]: {}", e.message()))
+            })?,
+        );
+    }
+    Ok(out)
+}
