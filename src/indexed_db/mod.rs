@@ -448,17 +448,18 @@ impl IndexedDbCouncilRepository {
                 .into_future();
             lookups.push((run_id, count, existing));
         }
+        // Settle every request before judging any: a request future dropped
+        // while pending would leave its event handlers dangling.
+        let mut settled = Vec::with_capacity(lookups.len());
+        for (run_id, count, found) in lookups {
+            settled.push((run_id, count.await, found.await));
+        }
         let mut known_runs: HashMap<&str, bool> = HashMap::new();
         let mut existing: HashMap<(&str, i64), CouncilRunEvent> = HashMap::new();
-        for (run_id, count, found) in lookups {
-            let count = count
-                .await
-                .map_err(|e| storage("cannot look up the run", e))?;
+        for (run_id, count, found) in settled {
+            let count = count.map_err(|e| storage("cannot look up the run", e))?;
             known_runs.insert(run_id, count > 0);
-            for record in found
-                .await
-                .map_err(|e| storage("cannot read stored events", e))?
-            {
+            for record in found.map_err(|e| storage("cannot read stored events", e))? {
                 match decode_event(&record) {
                     Ok(event) => {
                         existing.insert((run_id, event.seq), event);
@@ -600,16 +601,12 @@ impl IndexedDbCouncilRepository {
             .get_all_keys(Some(later_waves), None)
             .map_err(|e| storage("cannot find events to delete", e))?
             .into_future();
-        if count
-            .await
-            .map_err(|e| storage("cannot look up the run", e))?
-            == 0
-        {
+        // Settle both requests before deciding (see `write_events`).
+        let (count, keys) = (count.await, keys.await);
+        if count.map_err(|e| storage("cannot look up the run", e))? == 0 {
             return give_up(tx, run_not_found(run_id));
         }
-        let keys = keys
-            .await
-            .map_err(|e| storage("cannot find events to delete", e))?;
+        let keys = keys.map_err(|e| storage("cannot find events to delete", e))?;
         let mut seqs: Vec<f64> = keys
             .iter()
             .filter_map(|key| Reflect::get_u32(key, 1).ok()?.as_f64())
