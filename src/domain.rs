@@ -272,7 +272,7 @@ fn check_size(what: &str, value: &str, max: usize) -> Result<(), RepositoryError
 /// The rule for a graph given to `update_graph`.
 pub(crate) fn check_graph(run_id: &str, graph_json: &str) -> Result<(), RepositoryError> {
     check_size(
-        &format!("graph_json of run {run_id:?}"),
+        &format!("graph_json of run \"{run_id}\""),
         graph_json,
         limits::JSON_BYTES,
     )
@@ -287,7 +287,7 @@ pub(crate) fn check_new_run(run: &CouncilRun) -> Result<Instant, RepositoryError
     }
     check_size("run id", &run.id, limits::ID_BYTES)?;
     check_size(
-        &format!("goal of run {:?}", run.id),
+        &format!("goal of run \"{}\"", run.id),
         &run.goal,
         limits::GOAL_BYTES,
     )?;
@@ -304,13 +304,13 @@ pub(crate) fn check_new_run(run: &CouncilRun) -> Result<Instant, RepositoryError
     }
     if Instant::parse(&run.updated_at).is_none() {
         return Err(RepositoryError::Constraint(format!(
-            "run {}: updated_at {:?} is not an RFC 3339 timestamp",
+            "run {}: updated_at \"{}\" is not an RFC 3339 timestamp",
             run.id, run.updated_at
         )));
     }
     Instant::parse(&run.created_at).ok_or_else(|| {
         RepositoryError::Constraint(format!(
-            "run {}: created_at {:?} is not an RFC 3339 timestamp",
+            "run {}: created_at \"{}\" is not an RFC 3339 timestamp",
             run.id, run.created_at
         ))
     })
@@ -320,7 +320,7 @@ pub(crate) fn check_new_run(run: &CouncilRun) -> Result<Instant, RepositoryError
 pub(crate) fn check_event(event: &CouncilRunEvent) -> Result<(), RepositoryError> {
     check_size(
         &format!(
-            "event_json of event {} of run {:?}",
+            "event_json of event {} of run \"{}\"",
             event.seq, event.run_id
         ),
         &event.event_json,
@@ -334,7 +334,7 @@ pub(crate) fn check_event(event: &CouncilRunEvent) -> Result<(), RepositoryError
     }
     if Instant::parse(&event.created_at).is_none() {
         return Err(RepositoryError::Constraint(format!(
-            "event {} of run {}: created_at {:?} is not an RFC 3339 timestamp",
+            "event {} of run {}: created_at \"{}\" is not an RFC 3339 timestamp",
             event.seq, event.run_id, event.created_at
         )));
     }
@@ -359,5 +359,5 @@ pub(crate) fn check_duplicate(
 }
 
 pub(crate) fn run_not_found(run_id: &str) -> RepositoryError {
-    RepositoryError::NotFound(format!("run {run_id:?} does not exist"))
+    RepositoryError::NotFound(format!("run \"{run_id}\" does not exist"))
 }

@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::domain::{limits, MAX_SAFE_INTEGER};
-use crate::indexed_db::{decode_event, IndexedDbCouncilRepository};
+use crate::indexed_db::{decode_event, js_text, IndexedDbCouncilRepository};
 use crate::time::now_rfc3339;
 use crate::{
     CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
@@ -178,7 +178,7 @@ fn status_arg(value: &JsValue, what: &str) -> Result<CouncilRunStatus, Repositor
 
 fn one_of<'a>(names: impl Iterator<Item = &'a str>) -> String {
     names
-        .map(|n| format!("{n:?}"))
+        .map(|n| format!("\"{n}\""))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -189,13 +189,13 @@ fn describe(value: &JsValue) -> String {
         "undefined".into()
     } else if value.is_null() {
         "null".into()
-    } else if let Some(n) = value.as_f64() {
-        format!("the number {n}")
+    } else if value.as_f64().is_some() {
+        format!("the number {}", js_text(value))
     } else if let Some(s) = value.dyn_ref::<JsString>() {
         if s.length() > 40 {
             format!("a string of {} characters", s.length())
         } else {
-            format!("the string {:?}", String::from(s))
+            format!("the string \"{}\"", String::from(s))
         }
     } else if Array::is_array(value) {
         "an array".into()
@@ -231,7 +231,7 @@ impl<'a> Fields<'a> {
             let key = key.as_string().unwrap_or_default();
             if !known.contains(&key.as_str()) {
                 return Err(constraint(format!(
-                    "{what} has an unknown field {key:?}; known fields: {}",
+                    "{what} has an unknown field \"{key}\"; known fields: {}",
                     one_of(known.iter().copied())
                 )));
             }
@@ -599,7 +599,7 @@ impl CouncilStore {
                     if bad >= 0 {
                         decode_event(&records.get(bad as u32))?;
                         return Err(RepositoryError::Serialization(format!(
-                            "stored event #{bad} of run {run_id:?} is malformed"
+                            "stored event #{bad} of run \"{run_id}\" is malformed"
                         )));
                     }
                     Ok(records.into())

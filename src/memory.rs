@@ -96,7 +96,7 @@ impl CouncilRepositoryPort for InMemoryCouncilRepository {
         let mut state = self.state();
         if state.runs.contains_key(&run.id) {
             return Err(RepositoryError::AlreadyExists(format!(
-                "run {:?} exists already",
+                "run \"{}\" exists already",
                 run.id
             )));
         }

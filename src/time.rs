@@ -6,12 +6,16 @@
 //! Comparing them as strings mis-orders them, so every comparison here goes
 //! through [`Instant`].
 
-/// Nanoseconds since the Unix epoch, UTC.
+/// A point in time: whole seconds since the Unix epoch (UTC) and the
+/// nanoseconds past them. (Two fields rather than one `i128`, whose
+/// arithmetic and formatting would add kilobytes to the wasm module.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Instant(i128);
+pub(crate) struct Instant {
+    secs: i64,
+    nanos: u32,
+}
 
-const NANOS_PER_SEC: i128 = 1_000_000_000;
-const NANOS_PER_MILLI: i128 = 1_000_000;
+const NANOS_PER_MILLI: u32 = 1_000_000;
 
 impl Instant {
     /// Parses an RFC 3339 `date-time` (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`).
@@ -42,13 +46,13 @@ impl Instant {
             return None;
         }
         let mut pos = 19;
-        let mut nanos: i128 = 0;
+        let mut nanos: u32 = 0;
         if b.get(pos) == Some(&b'.') {
             pos += 1;
             let start = pos;
             while pos < b.len() && b[pos].is_ascii_digit() {
                 if pos - start < 9 {
-                    nanos = nanos * 10 + i128::from(b[pos] - b'0');
+                    nanos = nanos * 10 + u32::from(b[pos] - b'0');
                 }
                 pos += 1;
             }
@@ -81,7 +85,7 @@ impl Instant {
         let local =
             days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
         let utc = local - offset_seconds;
-        Some(Instant(i128::from(utc) * NANOS_PER_SEC + nanos))
+        Some(Instant { secs: utc, nanos })
     }
 
     /// The current time, from the browser clock on wasm32 and the system clock
@@ -89,24 +93,30 @@ impl Instant {
     pub(crate) fn now() -> Instant {
         #[cfg(target_arch = "wasm32")]
         {
-            Instant((js_sys::Date::now() as i128) * NANOS_PER_MILLI)
+            let millis = js_sys::Date::now() as i64;
+            Instant {
+                secs: millis.div_euclid(1000),
+                nanos: millis.rem_euclid(1000) as u32 * NANOS_PER_MILLI,
+            }
         }
         #[cfg(not(target_arch = "wasm32"))]
         {
             let since = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default();
-            Instant(since.as_nanos() as i128)
+            Instant {
+                secs: since.as_secs() as i64,
+                nanos: since.subsec_nanos(),
+            }
         }
     }
 
     /// Formats as `YYYY-MM-DDTHH:MM:SS.mmmZ`, the form
     /// `Date.prototype.toISOString()` writes (sub-millisecond digits are cut).
     pub(crate) fn to_rfc3339_millis(self) -> String {
-        let secs = self.0.div_euclid(NANOS_PER_SEC);
-        let millis = self.0.rem_euclid(NANOS_PER_SEC) / NANOS_PER_MILLI;
-        let days = secs.div_euclid(86_400) as i64;
-        let of_day = secs.rem_euclid(86_400) as u32;
+        let millis = self.nanos / NANOS_PER_MILLI;
+        let days = self.secs.div_euclid(86_400);
+        let of_day = self.secs.rem_euclid(86_400) as u32;
         let (year, month, day) = civil_from_days(days);
         format!(
             "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
@@ -120,16 +130,25 @@ impl Instant {
     /// IndexedDB indexes (which compare strings, and cannot hold an i128).
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn sort_key(self) -> String {
-        // RFC 3339 years are 0000..=9999, so the instant lies within ±4e20 ns of
-        // the epoch; shifting by 1e21 keeps it positive and 22 digits wide.
-        format!("{:022}", self.0 + 1_000_000_000_000_000_000_000)
+        // RFC 3339 years are 0000..=9999, so the instant lies within ±3e11 s
+        // of the epoch; shifting by 1e12 s keeps it positive and 13 digits wide.
+        format!("{:013}{:09}", self.secs + 1_000_000_000_000, self.nanos)
     }
 
     /// The earliest whole millisecond that is strictly later than `self` and
     /// not earlier than now (truncated to the millisecond).
     pub(crate) fn next_after(self) -> Instant {
-        let floor = |t: i128| t.div_euclid(NANOS_PER_MILLI) * NANOS_PER_MILLI;
-        Instant(floor(Instant::now().0).max(floor(self.0) + NANOS_PER_MILLI))
+        let floor = |t: Instant| Instant {
+            secs: t.secs,
+            nanos: t.nanos - t.nanos % NANOS_PER_MILLI,
+        };
+        let mut next = floor(self);
+        next.nanos += NANOS_PER_MILLI;
+        if next.nanos >= 1_000_000_000 {
+            next.secs += 1;
+            next.nanos -= 1_000_000_000;
+        }
+        floor(Instant::now()).max(next)
     }
 }
 
@@ -253,12 +272,15 @@ mod tests {
             at("1969-12-31T23:59:59.999Z").to_rfc3339_millis(),
             "1969-12-31T23:59:59.999Z"
         );
-        assert_eq!(Instant(0).to_rfc3339_millis(), "1970-01-01T00:00:00.000Z");
+        let epoch = Instant { secs: 0, nanos: 0 };
+        assert_eq!(epoch.to_rfc3339_millis(), "1970-01-01T00:00:00.000Z");
     }
 
     #[test]
     fn timestamp_after_is_strictly_later() {
         let far_future = "9000-01-01T00:00:00.123456789+00:00";
+        let end_of_second = "9000-01-01T00:00:00.999999999Z";
+        assert_eq!(timestamp_after(end_of_second), "9000-01-01T00:00:01.000Z");
         let next = timestamp_after(far_future);
         assert!(at(&next) > at(far_future), "{next}");
         let now = now_rfc3339();

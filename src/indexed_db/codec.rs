@@ -13,6 +13,8 @@ use crate::domain::{
 };
 use crate::time::Instant;
 
+use super::js_text;
+
 /// Property names, made once per thread rather than once per record.
 pub(crate) struct Keys {
     pub(crate) id: JsValue,
@@ -58,9 +60,9 @@ pub(crate) fn event_key(run_id: &str, seq: i64) -> JsValue {
 }
 
 fn set(target: &Object, key: &JsValue, value: &JsValue) -> Result<(), RepositoryError> {
-    Reflect::set(target, key, value)
-        .map(|_| ())
-        .map_err(|e| RepositoryError::Serialization(format!("cannot build a record: {e:?}")))
+    Reflect::set(target, key, value).map(|_| ()).map_err(|e| {
+        RepositoryError::Serialization(format!("cannot build a record: {}", js_text(&e)))
+    })
 }
 
 fn opt_str(value: &Option<String>) -> JsValue {
@@ -118,7 +120,7 @@ impl Fields<'_> {
 
     fn bad(&self, key: &JsValue, problem: &str) -> RepositoryError {
         let name = key.as_string().unwrap_or_default();
-        RepositoryError::Serialization(format!("{}: field {name:?} {problem}", self.what))
+        RepositoryError::Serialization(format!("{}: field \"{name}\" {problem}", self.what))
     }
 
     fn string(&self, key: &JsValue) -> Result<String, RepositoryError> {
@@ -144,7 +146,8 @@ impl Fields<'_> {
             .as_f64()
             .ok_or_else(|| self.bad(key, "is missing or not a number"))?;
         if n.fract() != 0.0 || n < min as f64 || n > max as f64 {
-            return Err(self.bad(key, &format!("is {n}, not an integer in {min}..={max}")));
+            let shown = js_text(&value);
+            return Err(self.bad(key, &format!("is {shown}, not an integer in {min}..={max}")));
         }
         Ok(n as i64)
     }
@@ -167,7 +170,8 @@ impl Fields<'_> {
 pub(crate) fn decode_run(record: &JsValue) -> Result<CouncilRun, RepositoryError> {
     if !record.is_object() {
         return Err(RepositoryError::Serialization(format!(
-            "stored run is not an object: {record:?}"
+            "stored run is not an object: {}",
+            js_text(record)
         )));
     }
     with_keys(|k| {
@@ -177,14 +181,14 @@ pub(crate) fn decode_run(record: &JsValue) -> Result<CouncilRun, RepositoryError
             .unwrap_or_else(|| "<no id>".into());
         let f = Fields {
             record,
-            what: format!("stored run {id:?}"),
+            what: format!("stored run \"{id}\""),
         };
         let status_text = f.string(&k.status)?;
         let status = CouncilRunStatus::parse(&status_text)
-            .ok_or_else(|| f.bad(&k.status, &format!("has unknown value {status_text:?}")))?;
+            .ok_or_else(|| f.bad(&k.status, &format!("has unknown value \"{status_text}\"")))?;
         let hitl_text = f.string(&k.hitl_mode)?;
         let hitl_mode = HitlMode::parse(&hitl_text)
-            .ok_or_else(|| f.bad(&k.hitl_mode, &format!("has unknown value {hitl_text:?}")))?;
+            .ok_or_else(|| f.bad(&k.hitl_mode, &format!("has unknown value \"{hitl_text}\"")))?;
         Ok(CouncilRun {
             id: f.string(&k.id)?,
             goal: f.string(&k.goal)?,
@@ -206,7 +210,8 @@ pub(crate) fn decode_run(record: &JsValue) -> Result<CouncilRun, RepositoryError
 pub(crate) fn decode_event(record: &JsValue) -> Result<CouncilRunEvent, RepositoryError> {
     if !record.is_object() {
         return Err(RepositoryError::Serialization(format!(
-            "stored event is not an object: {record:?}"
+            "stored event is not an object: {}",
+            js_text(record)
         )));
     }
     with_keys(|k| {
@@ -217,9 +222,9 @@ pub(crate) fn decode_event(record: &JsValue) -> Result<CouncilRunEvent, Reposito
         let f = Fields {
             record,
             what: format!(
-                "stored event (run {:?}, seq {})",
+                "stored event (run \"{}\", seq {})",
                 run_id.as_deref().unwrap_or("<none>"),
-                seq.map_or_else(|| "<none>".to_string(), |s| s.to_string())
+                seq.map_or_else(|| "<none>".to_string(), |s| js_text(&JsValue::from_f64(s)))
             ),
         };
         Ok(CouncilRunEvent {

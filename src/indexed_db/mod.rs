@@ -89,7 +89,7 @@ impl IndexedDbCouncilRepository {
         let factory = Factory::new().map_err(|e| storage("IndexedDB is not available", e))?;
         let mut request = factory
             .open(db_name, Some(SCHEMA_VERSION))
-            .map_err(|e| storage(&format!("cannot open database {db_name:?}"), e))?;
+            .map_err(|e| storage(&format!("cannot open database \"{db_name}\""), e))?;
 
         let upgrade_error: Rc<RefCell<Option<RepositoryError>>> = Rc::default();
         let slot = upgrade_error.clone();
@@ -131,17 +131,19 @@ impl IndexedDbCouncilRepository {
             Ok(db) => db,
             Err(Blocked) => {
                 return Err(RepositoryError::Storage(format!(
-                    "opening database {db_name:?} is blocked: another connection to it \
+                    "opening database \"{db_name}\" is blocked: another connection to it \
                      is open with an older version and did not close within {BLOCKED_GRACE_MS} ms"
                 )))
             }
-            Err(Failed(e)) => return Err(storage(&format!("cannot open database {db_name:?}"), e)),
+            Err(Failed(e)) => {
+                return Err(storage(&format!("cannot open database \"{db_name}\""), e))
+            }
         };
         let stores = db.store_names();
         if !stores.iter().any(|s| s == RUNS) || !stores.iter().any(|s| s == EVENTS) {
             db.close();
             return Err(RepositoryError::Storage(format!(
-                "NotFoundError: database {db_name:?} has no {RUNS:?} and {EVENTS:?} stores; \
+                "NotFoundError: database \"{db_name}\" has no {RUNS:?} and {EVENTS:?} stores; \
                  it was made by something other than council-idb"
             )));
         }
@@ -180,17 +182,17 @@ impl IndexedDbCouncilRepository {
         let factory = Factory::new().map_err(|e| storage("IndexedDB is not available", e))?;
         let mut request = factory
             .delete(db_name)
-            .map_err(|e| storage(&format!("cannot delete database {db_name:?}"), e))?;
+            .map_err(|e| storage(&format!("cannot delete database \"{db_name}\""), e))?;
         let blocked = Signal::default();
         let signal = blocked.clone();
         request.on_blocked(move |_| signal.raise(None));
         match Blockable::new(request.into_future(), blocked).await {
             Ok(()) => Ok(()),
             Err(Blocked) => Err(RepositoryError::Storage(format!(
-                "deleting database {db_name:?} is blocked: a connection to it did not close \
+                "deleting database \"{db_name}\" is blocked: a connection to it did not close \
                  within {BLOCKED_GRACE_MS} ms (the browser deletes it once that connection closes)"
             ))),
-            Err(Failed(e)) => Err(storage(&format!("cannot delete database {db_name:?}"), e)),
+            Err(Failed(e)) => Err(storage(&format!("cannot delete database \"{db_name}\""), e)),
         }
     }
 
@@ -199,9 +201,12 @@ impl IndexedDbCouncilRepository {
         stores: &[&str],
         mode: TransactionMode,
     ) -> Result<Transaction, RepositoryError> {
-        self.db
-            .transaction(stores, mode)
-            .map_err(|e| storage(&format!("cannot start a transaction on {:?}", self.name), e))
+        self.db.transaction(stores, mode).map_err(|e| {
+            storage(
+                &format!("cannot start a transaction on \"{}\"", self.name),
+                e,
+            )
+        })
     }
 }
 
@@ -256,6 +261,18 @@ fn upgrade(event: &idb::event::VersionChangeEvent) -> Result<(), RepositoryError
     Ok(())
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = String, catch)]
+    fn js_string(value: &JsValue) -> Result<String, JsValue>;
+}
+
+/// `String(value)` for error messages; cheaper in code size than Rust's
+/// float and `Debug` formatting, and it reads as JavaScript would print it.
+pub(crate) fn js_text(value: &JsValue) -> String {
+    js_string(value).unwrap_or_else(|_| "a value".to_owned())
+}
+
 /// A `Storage` error that keeps the browser's words, DOMException name included.
 fn storage(context: &str, err: idb::Error) -> RepositoryError {
     RepositoryError::Storage(format!("{context}: {err}"))
@@ -263,13 +280,13 @@ fn storage(context: &str, err: idb::Error) -> RepositoryError {
 
 fn store(tx: &Transaction, name: &str) -> Result<ObjectStore, RepositoryError> {
     tx.object_store(name)
-        .map_err(|e| storage(&format!("no object store {name:?}"), e))
+        .map_err(|e| storage(&format!("no object store \"{name}\""), e))
 }
 
 fn index(store: &ObjectStore, name: &str) -> Result<Index, RepositoryError> {
     store
         .index(name)
-        .map_err(|e| storage(&format!("no index {name:?}"), e))
+        .map_err(|e| storage(&format!("no index \"{name}\""), e))
 }
 
 /// Commits `tx` and waits for the outcome. `any_store` is a store of the
@@ -304,7 +321,7 @@ fn js_error_text(value: &JsValue) -> String {
     match (field("name"), field("message")) {
         (Some(name), Some(message)) => format!("{name}: {message}"),
         (Some(name), None) => name,
-        _ => format!("{value:?}"),
+        _ => js_text(value),
     }
 }
 
@@ -335,7 +352,9 @@ fn result_array(request: &impl Request) -> Result<Array, RepositoryError> {
         .result()
         .map_err(|e| storage("cannot read the request result", e))?
         .dyn_into::<Array>()
-        .map_err(|v| RepositoryError::Storage(format!("expected an array of records, got {v:?}")))
+        .map_err(|v| {
+            RepositoryError::Storage(format!("expected an array of records, got {}", js_text(&v)))
+        })
 }
 
 impl IndexedDbCouncilRepository {
@@ -352,11 +371,11 @@ impl IndexedDbCouncilRepository {
         if existing > 0 {
             return give_up(
                 tx,
-                RepositoryError::AlreadyExists(format!("run {:?} exists already", run.id)),
+                RepositoryError::AlreadyExists(format!("run \"{}\" exists already", run.id)),
             );
         }
         runs.add(&record, None)
-            .map_err(|e| storage(&format!("cannot store run {:?}", run.id), e))?;
+            .map_err(|e| storage(&format!("cannot store run \"{}\"", run.id), e))?;
         commit(tx, &runs).await
     }
 
@@ -389,7 +408,7 @@ impl IndexedDbCouncilRepository {
         };
         let record = run_record(&run, created)?;
         runs.put(&record, None)
-            .map_err(|e| storage(&format!("cannot store run {run_id:?}"), e))?;
+            .map_err(|e| storage(&format!("cannot store run \"{run_id}\""), e))?;
         commit(tx, &runs).await
     }
 
