@@ -11,7 +11,7 @@
 //! JavaScript class `CouncilStore` (see the npm package `council-idb`).
 //!
 //! ```
-//! # futures_executor::block_on(async {
+//! # futures::executor::block_on(async {
 //! use council_idb::{
 //!     CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
 //!     InMemoryCouncilRepository,
@@ -53,3 +53,8 @@ pub use port::CouncilRepositoryPort;
 pub use indexed_db::IndexedDbCouncilRepository;
 #[cfg(target_arch = "wasm32")]
 pub use js::CouncilStore;
+
+/// The README's Rust example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -16,7 +16,7 @@ use crate::time::{timestamp_after, Instant};
 /// Keeps runs and events in memory; gone when dropped.
 ///
 /// ```
-/// # futures_executor::block_on(async {
+/// # futures::executor::block_on(async {
 /// use council_idb::{CouncilRepositoryPort, CouncilRun, HitlMode, InMemoryCouncilRepository};
 ///
 /// let repo = InMemoryCouncilRepository::new();

@@ -11,7 +11,7 @@ macro_rules! native_cases {
             #[test]
             fn $case() {
                 let repo = InMemoryCouncilRepository::new();
-                futures_executor::block_on(contract::$case(&repo));
+                futures::executor::block_on(contract::$case(&repo));
             }
         )*
     };
@@ -29,7 +29,7 @@ fn port_is_send_and_sync_as_a_trait_object() {
     let handle = {
         let repo = repo.clone();
         std::thread::spawn(move || {
-            futures_executor::block_on(repo.create_run(council_idb::CouncilRun::new(
+            futures::executor::block_on(repo.create_run(council_idb::CouncilRun::new(
                 "from a thread",
                 council_idb::HitlMode::None,
             )))
@@ -37,7 +37,7 @@ fn port_is_send_and_sync_as_a_trait_object() {
     };
     handle.join().unwrap().unwrap();
     assert_eq!(
-        futures_executor::block_on(repo.list_runs(None))
+        futures::executor::block_on(repo.list_runs(None))
             .unwrap()
             .len(),
         1

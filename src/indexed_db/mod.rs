@@ -17,6 +17,7 @@
 //! since a transaction commits as soon as no request is pending.
 
 mod codec;
+mod group_commit;
 mod send;
 
 use std::cell::RefCell;
@@ -43,6 +44,7 @@ use crate::time::timestamp_after;
 
 pub(crate) use self::codec::decode_event;
 use self::codec::{decode_run, event_key, event_record, run_record};
+use self::group_commit::AppendQueue;
 use self::send::{assert_send, SingleThreaded};
 
 /// Version of the object-store layout; raised with every schema change, each
@@ -73,8 +75,15 @@ const EVENTS_BY_WAVE: &str = "by_wave";
 /// ```
 #[derive(Debug)]
 pub struct IndexedDbCouncilRepository {
-    db: SingleThreaded<idb::Database>,
+    conn: SingleThreaded<Rc<Connection>>,
+}
+
+/// One open database, shared with the group-commit writer.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    db: idb::Database,
     name: String,
+    appends: AppendQueue,
 }
 
 impl IndexedDbCouncilRepository {
@@ -156,21 +165,24 @@ impl IndexedDbCouncilRepository {
             }
         });
         Ok(IndexedDbCouncilRepository {
-            db: SingleThreaded(db),
-            name: db_name.to_owned(),
+            conn: SingleThreaded(Rc::new(Connection {
+                db,
+                name: db_name.to_owned(),
+                appends: AppendQueue::default(),
+            })),
         })
     }
 
     /// The database name this repository was opened with.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.conn.name
     }
 
     /// Closes the connection once its running transactions finish. Later
     /// calls fail with a [`Storage`](RepositoryError::Storage) error
     /// (`InvalidStateError`); open the database again to go on.
     pub fn close(&self) {
-        self.db.close();
+        self.conn.db.close();
     }
 
     /// Deletes the database `db_name` and everything in it.
@@ -201,6 +213,16 @@ impl IndexedDbCouncilRepository {
         stores: &[&str],
         mode: TransactionMode,
     ) -> Result<Transaction, RepositoryError> {
+        self.conn.transaction(stores, mode)
+    }
+}
+
+impl Connection {
+    fn transaction(
+        &self,
+        stores: &[&str],
+        mode: TransactionMode,
+    ) -> Result<Transaction, RepositoryError> {
         self.db.transaction(stores, mode).map_err(|e| {
             storage(
                 &format!("cannot start a transaction on \"{}\"", self.name),
@@ -212,7 +234,7 @@ impl IndexedDbCouncilRepository {
 
 impl Drop for IndexedDbCouncilRepository {
     fn drop(&mut self) {
-        self.db.close();
+        self.conn.db.close();
     }
 }
 
@@ -357,61 +379,7 @@ fn result_array(request: &impl Request) -> Result<Array, RepositoryError> {
         })
 }
 
-impl IndexedDbCouncilRepository {
-    async fn create_run_now(&self, run: CouncilRun) -> Result<(), RepositoryError> {
-        let created = check_new_run(&run)?;
-        let record = run_record(&run, created)?;
-        let tx = self.transaction(&[RUNS], TransactionMode::ReadWrite)?;
-        let runs = store(&tx, RUNS)?;
-        let existing = runs
-            .count(Some(Query::Key(JsValue::from_str(&run.id))))
-            .map_err(|e| storage("cannot look up the run", e))?
-            .await
-            .map_err(|e| storage("cannot look up the run", e))?;
-        if existing > 0 {
-            return give_up(
-                tx,
-                RepositoryError::AlreadyExists(format!("run \"{}\" exists already", run.id)),
-            );
-        }
-        runs.add(&record, None)
-            .map_err(|e| storage(&format!("cannot store run \"{}\"", run.id), e))?;
-        commit(tx, &runs).await
-    }
-
-    /// Reads a run, lets `change` edit it, and writes it back with a later
-    /// `updated_at`, in one transaction.
-    async fn change_run(
-        &self,
-        run_id: &str,
-        change: impl FnOnce(&mut CouncilRun),
-    ) -> Result<(), RepositoryError> {
-        let tx = self.transaction(&[RUNS], TransactionMode::ReadWrite)?;
-        let runs = store(&tx, RUNS)?;
-        let found = runs
-            .get(Query::Key(JsValue::from_str(run_id)))
-            .map_err(|e| storage("cannot read the run", e))?
-            .await
-            .map_err(|e| storage("cannot read the run", e))?;
-        let Some(record) = found else {
-            return give_up(tx, run_not_found(run_id));
-        };
-        let mut run = match decode_run(&record) {
-            Ok(run) => run,
-            Err(e) => return give_up(tx, e),
-        };
-        change(&mut run);
-        run.updated_at = timestamp_after(&run.updated_at);
-        let created = match check_new_run(&run) {
-            Ok(created) => created,
-            Err(e) => return give_up(tx, RepositoryError::Serialization(e.to_string())),
-        };
-        let record = run_record(&run, created)?;
-        runs.put(&record, None)
-            .map_err(|e| storage(&format!("cannot store run \"{run_id}\""), e))?;
-        commit(tx, &runs).await
-    }
-
+impl Connection {
     /// Checks and writes `events` in one transaction. Returns a verdict per
     /// event; with `all_or_nothing`, the first failure aborts the whole batch.
     pub(crate) async fn write_events(
@@ -526,6 +494,62 @@ impl IndexedDbCouncilRepository {
         }
         commit(tx, &stored).await?;
         Ok(verdicts)
+    }
+}
+
+impl IndexedDbCouncilRepository {
+    async fn create_run_now(&self, run: CouncilRun) -> Result<(), RepositoryError> {
+        let created = check_new_run(&run)?;
+        let record = run_record(&run, created)?;
+        let tx = self.transaction(&[RUNS], TransactionMode::ReadWrite)?;
+        let runs = store(&tx, RUNS)?;
+        let existing = runs
+            .count(Some(Query::Key(JsValue::from_str(&run.id))))
+            .map_err(|e| storage("cannot look up the run", e))?
+            .await
+            .map_err(|e| storage("cannot look up the run", e))?;
+        if existing > 0 {
+            return give_up(
+                tx,
+                RepositoryError::AlreadyExists(format!("run \"{}\" exists already", run.id)),
+            );
+        }
+        runs.add(&record, None)
+            .map_err(|e| storage(&format!("cannot store run \"{}\"", run.id), e))?;
+        commit(tx, &runs).await
+    }
+
+    /// Reads a run, lets `change` edit it, and writes it back with a later
+    /// `updated_at`, in one transaction.
+    async fn change_run(
+        &self,
+        run_id: &str,
+        change: impl FnOnce(&mut CouncilRun),
+    ) -> Result<(), RepositoryError> {
+        let tx = self.transaction(&[RUNS], TransactionMode::ReadWrite)?;
+        let runs = store(&tx, RUNS)?;
+        let found = runs
+            .get(Query::Key(JsValue::from_str(run_id)))
+            .map_err(|e| storage("cannot read the run", e))?
+            .await
+            .map_err(|e| storage("cannot read the run", e))?;
+        let Some(record) = found else {
+            return give_up(tx, run_not_found(run_id));
+        };
+        let mut run = match decode_run(&record) {
+            Ok(run) => run,
+            Err(e) => return give_up(tx, e),
+        };
+        change(&mut run);
+        run.updated_at = timestamp_after(&run.updated_at);
+        let created = match check_new_run(&run) {
+            Ok(created) => created,
+            Err(e) => return give_up(tx, RepositoryError::Serialization(e.to_string())),
+        };
+        let record = run_record(&run, created)?;
+        runs.put(&record, None)
+            .map_err(|e| storage(&format!("cannot store run \"{run_id}\""), e))?;
+        commit(tx, &runs).await
     }
 
     async fn get_run_now(&self, run_id: &str) -> Result<Option<CouncilRun>, RepositoryError> {
@@ -673,12 +697,11 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
     }
 
     async fn append_event(&self, event: CouncilRunEvent) -> Result<(), RepositoryError> {
-        let verdicts = assert_send(self.write_events(std::slice::from_ref(&event), true)).await?;
-        verdicts.into_iter().next().unwrap_or(Ok(()))
+        assert_send(group_commit::append(&self.conn, event)).await
     }
 
     async fn append_events(&self, events: Vec<CouncilRunEvent>) -> Result<(), RepositoryError> {
-        assert_send(self.write_events(&events, true))
+        assert_send(self.conn.write_events(&events, true))
             .await
             .map(|_| ())
     }

@@ -28,6 +28,7 @@ macro_rules! for_each_contract_case {
             append_retry_with_same_content_is_ok_and_stores_nothing,
             append_conflicting_event_is_constraint_and_keeps_the_stored_one,
             append_events_is_all_or_nothing,
+            concurrent_appends_each_get_their_own_verdict,
             get_run_of_unknown_id_is_none,
             list_runs_is_newest_first_by_instant,
             list_runs_breaks_ties_by_id,
@@ -578,4 +579,39 @@ pub async fn volume_5000_events_over_3_runs_and_10_waves(repo: &impl CouncilRepo
     assert_eq!(seqs(&kept), (0..1000).collect::<Vec<_>>());
     assert_eq!(repo.list_events(&runs[1].id).await.unwrap(), before_1);
     assert_eq!(repo.list_events(&runs[2].id).await.unwrap(), before_2);
+}
+
+pub async fn concurrent_appends_each_get_their_own_verdict(repo: &impl CouncilRepositoryPort) {
+    // Appends issued together (as a streaming executor does) may be written
+    // together, but each call still gets the verdict it would get alone.
+    let run = new_run(repo, "concurrent").await;
+    let mut original = event(&run.id, 5, 0);
+    original.event_json = "original".into();
+    repo.append_event(original.clone()).await.unwrap();
+
+    let mut calls = Vec::new();
+    for seq in 0..300 {
+        calls.push(repo.append_event(event(&run.id, seq, (seq / 100) as u32)));
+    }
+    calls.push(repo.append_event(event("ghost", 0, 0)));
+    calls.push(repo.append_event(event(&run.id, -1, 0)));
+    calls.push(repo.append_event(event(&run.id, 7, 0))); // a faithful retry of seq 7
+    let results = futures::future::join_all(calls).await;
+
+    for (seq, result) in results[..300].iter().enumerate() {
+        if seq == 5 {
+            assert_eq!(result.as_ref().map_err(|e| e.kind()), Err("Constraint"));
+        } else {
+            assert_eq!(result, &Ok(()), "seq {seq}");
+        }
+    }
+    assert_eq!(results[300].as_ref().map_err(|e| e.kind()), Err("NotFound"));
+    assert_eq!(
+        results[301].as_ref().map_err(|e| e.kind()),
+        Err("Constraint")
+    );
+    assert_eq!(results[302], Ok(()));
+    let log = repo.list_events(&run.id).await.unwrap();
+    assert_eq!(seqs(&log), (0..300).collect::<Vec<_>>());
+    assert_eq!(log[5], original);
 }

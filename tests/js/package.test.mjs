@@ -267,6 +267,32 @@ test("hostile input rejects with CouncilStoreError and the store keeps working",
   assert.equal(out.freshOk, true);
 });
 
+test("appends issued at once each settle with their own outcome, in seq order", async () => {
+  const out = await inPage(async (store) => {
+    const run = await store.createRun({ goal: "burst" });
+    const calls = [];
+    for (let seq = 0; seq < 2000; seq++) {
+      calls.push(store.appendEvent({ runId: run.id, seq, waveIndex: seq >> 9, eventJson: `{"t":${seq}}` }));
+    }
+    calls.push(store.appendEvent({ runId: "ghost", seq: 0, waveIndex: 0, eventJson: "{}" }));
+    calls.push(store.appendEvent({ runId: run.id, seq: 10, waveIndex: 0, eventJson: "conflict" }));
+    const settled = await Promise.allSettled(calls);
+    const events = await store.listEvents(run.id);
+    return {
+      fulfilled: settled.slice(0, 2000).every((s) => s.status === "fulfilled"),
+      ghost: settled[2000].reason?.kind,
+      conflict: settled[2001].reason?.kind,
+      seqs: events.map((e) => e.seq),
+      tenth: events[10].eventJson,
+    };
+  });
+  assert.equal(out.fulfilled, true);
+  assert.equal(out.ghost, "NotFound");
+  assert.equal(out.conflict, "Constraint");
+  assert.deepEqual(out.seqs, Array.from({ length: 2000 }, (_, i) => i));
+  assert.equal(out.tenth, '{"t":10}');
+});
+
 test("data survives a page reload", async () => {
   const name = `js-reload-${Date.now()}`;
   const written = await page.evaluate(async (name) => {
