@@ -78,7 +78,7 @@ async function resolveFile(mounts, urlPath) {
   } catch {
     return null;
   }
-  if (decoded.includes("\0") || decoded.includes("\\")) return null;
+  if (decoded.includes("\0") || decoded.includes("\\") || decoded.includes("//")) return null;
   // Encoded slashes would let "%2e%2e%2f" sneak past the segment check below.
   if (/%2f|%5c/i.test(urlPath)) return null;
   const segments = decoded.split("/");
