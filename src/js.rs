@@ -6,6 +6,7 @@
 //! Long strings are measured before they are copied into wasm memory.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use js_sys::{Array, JsString, Object, Promise, Reflect};
@@ -120,8 +121,16 @@ fn constraint(message: String) -> RepositoryError {
     RepositoryError::Constraint(message)
 }
 
+type Work = Pin<Box<dyn Future<Output = Result<JsValue, RepositoryError>>>>;
+
 /// Runs `work` as a promise that rejects with a `CouncilStoreError`.
 fn promise(work: impl Future<Output = Result<JsValue, RepositoryError>> + 'static) -> Promise {
+    run_as_promise(Box::pin(work))
+}
+
+/// One instance for every method: keeps the promise machinery from being
+/// compiled again for each method's future type (about 10 KB of wasm).
+fn run_as_promise(work: Work) -> Promise {
     wasm_bindgen_futures::future_to_promise(async move { work.await.map_err(js_error) })
 }
 
