@@ -50,7 +50,7 @@ pub use memory::InMemoryCouncilRepository;
 pub use port::CouncilRepositoryPort;
 
 #[cfg(target_arch = "wasm32")]
-pub use indexed_db::IndexedDbCouncilRepository;
+pub use indexed_db::{IndexedDbCouncilRepository, SCHEMA_VERSION};
 #[cfg(target_arch = "wasm32")]
 pub use js::CouncilStore;
 

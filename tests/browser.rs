@@ -47,6 +47,16 @@ export function raw_release(name) {
   held.delete(name);
 }
 export function raw_value(json) { return JSON.parse(json); }
+// Makes IndexedDB look absent, as in some private modes and sandboxed frames.
+let saved;
+export function hide_indexed_db() {
+  saved = Object.getOwnPropertyDescriptor(globalThis, "indexedDB");
+  Object.defineProperty(globalThis, "indexedDB", { value: undefined, configurable: true, writable: true });
+}
+export function restore_indexed_db() {
+  if (saved) Object.defineProperty(globalThis, "indexedDB", saved);
+  else delete globalThis.indexedDB;
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(catch)]
@@ -55,6 +65,8 @@ extern "C" {
     async fn raw_hold(name: &str, version: u32) -> Result<JsValue, JsValue>;
     fn raw_release(name: &str);
     fn raw_value(json: &str) -> JsValue;
+    fn hide_indexed_db();
+    fn restore_indexed_db();
 }
 
 fn unique_name(case: &str) -> String {
@@ -379,4 +391,22 @@ async fn an_open_repository_gives_way_to_a_delete_elsewhere() {
 fn the_repository_is_a_send_sync_port() {
     fn assert_port<T: CouncilRepositoryPort>() {}
     assert_port::<IndexedDbCouncilRepository>();
+}
+
+#[wasm_bindgen_test]
+async fn missing_indexed_db_is_a_storage_error() {
+    use futures::FutureExt;
+    // Other tests run interleaved with this one, so IndexedDB is hidden only
+    // while each call is polled once, synchronously: without IndexedDB the
+    // calls fail at once, so one poll settles them.
+    hide_indexed_db();
+    let opened = IndexedDbCouncilRepository::open(&unique_name("absent")).now_or_never();
+    let deleted = IndexedDbCouncilRepository::delete_database("absent").now_or_never();
+    restore_indexed_db();
+    let message = expect_kind(opened.expect("settled in one poll"), "Storage");
+    assert!(message.contains("IndexedDB is not available"), "{message}");
+    expect_kind(deleted.expect("settled in one poll"), "Storage");
+    // And it works again once IndexedDB is back.
+    let (repo, name) = open_fresh("back").await;
+    finish(repo, &name).await;
 }
