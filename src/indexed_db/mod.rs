@@ -323,6 +323,17 @@ async fn commit(tx: Transaction, any_store: &ObjectStore) -> Result<(), Reposito
     }
 }
 
+/// The name of the DOMException behind a failed request.
+fn dom_name(err: &idb::Error) -> Option<String> {
+    let idb::Error::DomException(exception) = err else {
+        return None;
+    };
+    let exception: &JsValue = exception.as_ref();
+    Reflect::get(exception, &JsValue::from_str("name"))
+        .ok()?
+        .as_string()
+}
+
 fn abort_reason(any_store: &ObjectStore) -> RepositoryError {
     let reason = any_store.transaction().error().map_or_else(
         || "AbortError".to_string(),
@@ -503,20 +514,20 @@ impl IndexedDbCouncilRepository {
         let record = run_record(&run, created)?;
         let tx = self.transaction(&[RUNS], TransactionMode::ReadWrite)?;
         let runs = store(&tx, RUNS)?;
-        let existing = runs
-            .count(Some(Query::Key(JsValue::from_str(&run.id))))
-            .map_err(|e| storage("cannot look up the run", e))?
-            .await
-            .map_err(|e| storage("cannot look up the run", e))?;
-        if existing > 0 {
-            return give_up(
-                tx,
+        // One round trip: `add` refuses an existing key with a ConstraintError
+        // (which also aborts the transaction, so nothing is written).
+        let added = runs
+            .add(&record, None)
+            .map_err(|e| storage(&format!("cannot store run \"{}\"", run.id), e))?
+            .into_future()
+            .await;
+        match added {
+            Ok(_) => commit(tx, &runs).await,
+            Err(e) if dom_name(&e).as_deref() == Some("ConstraintError") => Err(
                 RepositoryError::AlreadyExists(format!("run \"{}\" exists already", run.id)),
-            );
+            ),
+            Err(e) => Err(storage(&format!("cannot store run \"{}\"", run.id), e)),
         }
-        runs.add(&record, None)
-            .map_err(|e| storage(&format!("cannot store run \"{}\"", run.id), e))?;
-        commit(tx, &runs).await
     }
 
     /// Reads a run, lets `change` edit it, and writes it back with a later
