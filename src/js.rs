@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::domain::{limits, MAX_SAFE_INTEGER};
-use crate::indexed_db::{decode_event, js_text, IndexedDbCouncilRepository};
+use crate::indexed_db::{decode_event, decode_run, js_text, IndexedDbCouncilRepository};
 use crate::time::now_rfc3339;
 use crate::{
     CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
@@ -392,9 +392,38 @@ fn event_to_js(event: &CouncilRunEvent) -> JsValue {
 }
 
 #[wasm_bindgen(inline_js = r#"
-// Index of the first record that is not a well-formed event, or -1. Runs in
-// JavaScript because it touches every field of every record: crossing into
-// wasm for each would cost more than the check.
+// These run in JavaScript because they touch every field of every record:
+// crossing into wasm for each would cost more than the work. Rust decodes
+// only a record they flag, to say precisely what is wrong with it.
+
+// Index of the first record that is not a well-formed run, or -1.
+export function firstMalformedRun(records, statuses, modes) {
+  const isSafe = (n) => n === null || Number.isSafeInteger(n);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (typeof r !== "object" || r === null || typeof r.id !== "string" ||
+        typeof r.goal !== "string" || !statuses.includes(r.status) ||
+        !modes.includes(r.hitlMode) || typeof r.createdAt !== "string" ||
+        typeof r.updatedAt !== "string" || !isSafe(r.conversationId ?? null) ||
+        !(r.graphJson == null || typeof r.graphJson === "string")) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+// Stored runs as the API shows them: without the sort key, `null` for
+// absent optional fields, newest first.
+export function publicRuns(records) {
+  for (const r of records) {
+    delete r.createdKey;
+    r.graphJson ??= null;
+    r.conversationId ??= null;
+  }
+  return records.reverse();
+}
+
+// Index of the first record that is not a well-formed event, or -1.
 export function firstMalformedEvent(records) {
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
@@ -411,6 +440,32 @@ export function firstMalformedEvent(records) {
 extern "C" {
     #[wasm_bindgen(js_name = firstMalformedEvent)]
     fn first_malformed_event(records: &Array) -> i32;
+    #[wasm_bindgen(js_name = firstMalformedRun)]
+    fn first_malformed_run(records: &Array, statuses: &Array, modes: &Array) -> i32;
+    #[wasm_bindgen(js_name = publicRuns)]
+    fn public_runs(records: Array) -> Array;
+}
+
+/// Checks stored run records in JavaScript and hands them over as they are
+/// (newest first); a record the check refuses is decoded in Rust for the
+/// error message.
+fn checked_runs(records: Array) -> Result<Array, RepositoryError> {
+    let statuses: Array = CouncilRunStatus::ALL
+        .iter()
+        .map(|s| JsValue::from_str(s.as_str()))
+        .collect();
+    let modes: Array = HitlMode::ALL
+        .iter()
+        .map(|m| JsValue::from_str(m.as_str()))
+        .collect();
+    let bad = first_malformed_run(&records, &statuses, &modes);
+    if bad >= 0 {
+        decode_run(&records.get(bad as u32))?;
+        return Err(RepositoryError::Serialization(format!(
+            "stored run #{bad} is malformed"
+        )));
+    }
+    Ok(public_runs(records))
 }
 
 #[wasm_bindgen]
@@ -560,12 +615,23 @@ impl CouncilStore {
     ) -> Promise {
         let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
         let repo = self.repo.clone();
+        let idb = self.idb.clone();
         promise(async move {
-            Ok(repo
-                .get_run(&run_id?)
-                .await?
-                .as_ref()
-                .map_or(JsValue::UNDEFINED, run_to_js))
+            let run_id = run_id?;
+            match idb {
+                Some(idb) => {
+                    let record = idb.run_record_raw(&run_id).await?;
+                    if record.is_undefined() {
+                        return Ok(JsValue::UNDEFINED);
+                    }
+                    Ok(checked_runs(Array::of1(&record))?.get(0))
+                }
+                None => Ok(repo
+                    .get_run(&run_id)
+                    .await?
+                    .as_ref()
+                    .map_or(JsValue::UNDEFINED, run_to_js)),
+            }
         })
     }
 
@@ -582,9 +648,16 @@ impl CouncilStore {
             Some(v) => status_arg(&v, "status").map(Some),
         };
         let repo = self.repo.clone();
+        let idb = self.idb.clone();
         promise(async move {
-            let runs = repo.list_runs(filter?).await?;
-            Ok(runs.iter().map(run_to_js).collect::<Array>().into())
+            let filter = filter?;
+            match idb {
+                Some(idb) => Ok(checked_runs(idb.run_records(filter).await?)?.into()),
+                None => {
+                    let runs = repo.list_runs(filter).await?;
+                    Ok(runs.iter().map(run_to_js).collect::<Array>().into())
+                }
+            }
         })
     }
 

@@ -18,6 +18,7 @@
 
 mod codec;
 mod group_commit;
+mod request;
 mod send;
 
 use std::cell::RefCell;
@@ -42,9 +43,10 @@ use crate::domain::{
 use crate::port::CouncilRepositoryPort;
 use crate::time::timestamp_after;
 
-pub(crate) use self::codec::decode_event;
-use self::codec::{decode_run, event_key, event_record, run_record};
+pub(crate) use self::codec::{decode_event, decode_run};
+use self::codec::{event_key, event_record, run_record};
 use self::group_commit::AppendQueue;
+use self::request::settle;
 use self::send::{assert_send, SingleThreaded};
 
 /// Version of the object-store layout; raised with every schema change, each
@@ -379,17 +381,6 @@ fn prefix_range(first: &JsValue) -> Result<Query, RepositoryError> {
     )
 }
 
-/// The result of a request whose transaction has completed.
-fn result_array(request: &impl Request) -> Result<Array, RepositoryError> {
-    request
-        .result()
-        .map_err(|e| storage("cannot read the request result", e))?
-        .dyn_into::<Array>()
-        .map_err(|v| {
-            RepositoryError::Storage(format!("expected an array of records, got {}", js_text(&v)))
-        })
-}
-
 impl Connection {
     /// Checks and writes `events` in one transaction. Returns a verdict per
     /// event; with `all_or_nothing`, the first failure aborts the whole batch.
@@ -435,15 +426,16 @@ impl Connection {
         // Issue every read before awaiting any, so they run together.
         let mut lookups = Vec::with_capacity(spans.len());
         for (&run_id, &(first, last)) in &spans {
-            let count = runs
-                .count(Some(Query::Key(JsValue::from_str(run_id))))
-                .map_err(|e| storage("cannot look up the run", e))?
-                .into_future();
+            let count = settle(
+                runs.count(Some(Query::Key(JsValue::from_str(run_id))))
+                    .map_err(|e| storage("cannot look up the run", e))?,
+            );
             let range = key_range(&event_key(run_id, first), &event_key(run_id, last))?;
-            let existing = stored
-                .get_all(Some(range), None)
-                .map_err(|e| storage("cannot read stored events", e))?
-                .into_future();
+            let existing = settle(
+                stored
+                    .get_all(Some(range), None)
+                    .map_err(|e| storage("cannot read stored events", e))?,
+            );
             lookups.push((run_id, count, existing));
         }
         // Settle every request before judging any: a request future dropped
@@ -456,8 +448,9 @@ impl Connection {
         let mut existing: HashMap<(&str, i64), CouncilRunEvent> = HashMap::new();
         for (run_id, count, found) in settled {
             let count = count.map_err(|e| storage("cannot look up the run", e))?;
-            known_runs.insert(run_id, count > 0);
-            for record in found.map_err(|e| storage("cannot read stored events", e))? {
+            known_runs.insert(run_id, count.as_f64().unwrap_or(0.0) > 0.0);
+            let found = found.map_err(|e| storage("cannot read stored events", e))?;
+            for record in found.unchecked_into::<Array>().iter() {
                 match decode_event(&record) {
                     Ok(event) => {
                         existing.insert((run_id, event.seq), event);
@@ -516,11 +509,11 @@ impl IndexedDbCouncilRepository {
         let runs = store(&tx, RUNS)?;
         // One round trip: `add` refuses an existing key with a ConstraintError
         // (which also aborts the transaction, so nothing is written).
-        let added = runs
-            .add(&record, None)
-            .map_err(|e| storage(&format!("cannot store run \"{}\"", run.id), e))?
-            .into_future()
-            .await;
+        let added = settle(
+            runs.add(&record, None)
+                .map_err(|e| storage(&format!("cannot store run \"{}\"", run.id), e))?,
+        )
+        .await;
         match added {
             Ok(_) => commit(tx, &runs).await,
             Err(e) if dom_name(&e).as_deref() == Some("ConstraintError") => Err(
@@ -539,14 +532,15 @@ impl IndexedDbCouncilRepository {
     ) -> Result<(), RepositoryError> {
         let tx = self.transaction(&[RUNS], TransactionMode::ReadWrite)?;
         let runs = store(&tx, RUNS)?;
-        let found = runs
-            .get(Query::Key(JsValue::from_str(run_id)))
-            .map_err(|e| storage("cannot read the run", e))?
-            .await
-            .map_err(|e| storage("cannot read the run", e))?;
-        let Some(record) = found else {
+        let record = settle(
+            runs.get(Query::Key(JsValue::from_str(run_id)))
+                .map_err(|e| storage("cannot read the run", e))?,
+        )
+        .await
+        .map_err(|e| storage("cannot read the run", e))?;
+        if record.is_undefined() {
             return give_up(tx, run_not_found(run_id));
-        };
+        }
         let mut run = match decode_run(&record) {
             Ok(run) => run,
             Err(e) => return give_up(tx, e),
@@ -563,21 +557,23 @@ impl IndexedDbCouncilRepository {
         commit(tx, &runs).await
     }
 
-    async fn get_run_now(&self, run_id: &str) -> Result<Option<CouncilRun>, RepositoryError> {
+    /// The stored run record, or `undefined`.
+    pub(crate) async fn run_record_raw(&self, run_id: &str) -> Result<JsValue, RepositoryError> {
         let tx = self.transaction(&[RUNS], TransactionMode::ReadOnly)?;
         let runs = store(&tx, RUNS)?;
-        let found = runs
-            .get(Query::Key(JsValue::from_str(run_id)))
-            .map_err(|e| storage("cannot read the run", e))?
-            .await
-            .map_err(|e| storage("cannot read the run", e))?;
-        found.as_ref().map(decode_run).transpose()
+        settle(
+            runs.get(Query::Key(JsValue::from_str(run_id)))
+                .map_err(|e| storage("cannot read the run", e))?,
+        )
+        .await
+        .map_err(|e| storage("cannot read the run", e))
     }
 
-    async fn list_runs_now(
+    /// The stored run records, oldest first (as the index holds them).
+    pub(crate) async fn run_records(
         &self,
         status_filter: Option<CouncilRunStatus>,
-    ) -> Result<Vec<CouncilRun>, RepositoryError> {
+    ) -> Result<Array, RepositoryError> {
         let tx = self.transaction(&[RUNS], TransactionMode::ReadOnly)?;
         let runs = store(&tx, RUNS)?;
         let request = match status_filter {
@@ -588,14 +584,10 @@ impl IndexedDbCouncilRepository {
             None => index(&runs, RUNS_BY_CREATED)?.get_all(None, None),
         }
         .map_err(|e| storage("cannot list runs", e))?;
-        commit(tx, &runs).await?;
-        let records = result_array(&request)?;
-        // The index is oldest first; walk it backwards.
-        let mut out = Vec::with_capacity(records.length() as usize);
-        for i in (0..records.length()).rev() {
-            out.push(decode_run(&records.get(i))?);
-        }
-        Ok(out)
+        let records = settle(request)
+            .await
+            .map_err(|e| storage("cannot list runs", e))?;
+        Ok(records.unchecked_into())
     }
 
     /// The run's stored event records, in seq order, as IndexedDB returned them.
@@ -605,22 +597,26 @@ impl IndexedDbCouncilRepository {
         let request = events
             .get_all(Some(prefix_range(&JsValue::from_str(run_id))?), None)
             .map_err(|e| storage("cannot list events", e))?;
-        commit(tx, &events).await?;
-        result_array(&request)
+        let records = settle(request)
+            .await
+            .map_err(|e| storage("cannot list events", e))?;
+        Ok(records.unchecked_into())
     }
 
     async fn mark_interrupted_now(&self) -> Result<u64, RepositoryError> {
         let tx = self.transaction(&[RUNS], TransactionMode::ReadWrite)?;
         let runs = store(&tx, RUNS)?;
         let running = JsValue::from_str(CouncilRunStatus::Running.as_str());
-        let records = index(&runs, RUNS_BY_STATUS)?
-            .get_all(Some(prefix_range(&running)?), None)
-            .map_err(|e| storage("cannot list running runs", e))?
-            .await
-            .map_err(|e| storage("cannot list running runs", e))?;
+        let records = settle(
+            index(&runs, RUNS_BY_STATUS)?
+                .get_all(Some(prefix_range(&running)?), None)
+                .map_err(|e| storage("cannot list running runs", e))?,
+        )
+        .await
+        .map_err(|e| storage("cannot list running runs", e))?;
         let mut count = 0;
-        for record in &records {
-            let mut run = match decode_run(record) {
+        for record in records.unchecked_into::<Array>().iter() {
+            let mut run = match decode_run(&record) {
                 Ok(run) => run,
                 Err(e) => return give_up(tx, e),
             };
@@ -643,27 +639,30 @@ impl IndexedDbCouncilRepository {
         let runs = store(&tx, RUNS)?;
         let events = store(&tx, EVENTS)?;
         let id = JsValue::from_str(run_id);
-        let count = runs
-            .count(Some(Query::Key(id.clone())))
-            .map_err(|e| storage("cannot look up the run", e))?
-            .into_future();
+        let count = settle(
+            runs.count(Some(Query::Key(id.clone())))
+                .map_err(|e| storage("cannot look up the run", e))?,
+        );
         let later_waves = key_range(
             &Array::of2(&id, &JsValue::from_f64(f64::from(wave_index) + 1.0)).into(),
             &Array::of2(&id, &Array::new()).into(),
         )?;
-        let keys = index(&events, EVENTS_BY_WAVE)?
-            .get_all_keys(Some(later_waves), None)
-            .map_err(|e| storage("cannot find events to delete", e))?
-            .into_future();
+        let keys = settle(
+            index(&events, EVENTS_BY_WAVE)?
+                .get_all_keys(Some(later_waves), None)
+                .map_err(|e| storage("cannot find events to delete", e))?,
+        );
         // Settle both requests before deciding (see `write_events`).
         let (count, keys) = (count.await, keys.await);
-        if count.map_err(|e| storage("cannot look up the run", e))? == 0 {
+        let count = count.map_err(|e| storage("cannot look up the run", e))?;
+        if count.as_f64().unwrap_or(0.0) == 0.0 {
             return give_up(tx, run_not_found(run_id));
         }
         let keys = keys.map_err(|e| storage("cannot find events to delete", e))?;
         let mut seqs: Vec<f64> = keys
+            .unchecked_into::<Array>()
             .iter()
-            .filter_map(|key| Reflect::get_u32(key, 1).ok()?.as_f64())
+            .filter_map(|key| Reflect::get_u32(&key, 1).ok()?.as_f64())
             .collect();
         seqs.sort_by(f64::total_cmp);
         // Delete runs of consecutive seqs with one range request each: the
@@ -718,14 +717,29 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
     }
 
     async fn get_run(&self, run_id: &str) -> Result<Option<CouncilRun>, RepositoryError> {
-        assert_send(self.get_run_now(run_id)).await
+        assert_send(async {
+            let record = self.run_record_raw(run_id).await?;
+            if record.is_undefined() {
+                return Ok(None);
+            }
+            decode_run(&record).map(Some)
+        })
+        .await
     }
 
     async fn list_runs(
         &self,
         status_filter: Option<CouncilRunStatus>,
     ) -> Result<Vec<CouncilRun>, RepositoryError> {
-        assert_send(self.list_runs_now(status_filter)).await
+        assert_send(async {
+            let records = self.run_records(status_filter).await?;
+            // The index is oldest first; walk it backwards.
+            (0..records.length())
+                .rev()
+                .map(|i| decode_run(&records.get(i)))
+                .collect()
+        })
+        .await
     }
 
     async fn list_events(&self, run_id: &str) -> Result<Vec<CouncilRunEvent>, RepositoryError> {

@@ -1,0 +1,68 @@
+//! Awaiting one IndexedDB request for its raw result.
+//!
+//! The `idb` crate's request futures convert results (a `getAll` array
+//! becomes a `Vec<JsValue>`, element by element) and route each outcome
+//! through a channel. Here the success or error handler only flags the
+//! outcome and wakes the task, and the result is read from the request as
+//! the `JsValue` it is, ready to hand to JavaScript as it stands.
+//!
+//! A `Settled` must be awaited to the end: dropping it while the request is
+//! pending frees the handlers the browser is about to call.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use idb::Request;
+use wasm_bindgen::JsValue;
+
+#[derive(Default)]
+struct Outcome {
+    succeeded: Option<bool>,
+    waker: Option<Waker>,
+}
+
+fn finish(outcome: &RefCell<Outcome>, succeeded: bool) {
+    let mut outcome = outcome.borrow_mut();
+    outcome.succeeded = Some(succeeded);
+    if let Some(waker) = outcome.waker.take() {
+        waker.wake();
+    }
+}
+
+/// A request and the flag its handlers set.
+pub(crate) struct Settled<R> {
+    request: R,
+    outcome: Rc<RefCell<Outcome>>,
+}
+
+/// Watches `request`; await the result to read it.
+pub(crate) fn settle<R: Request>(mut request: R) -> Settled<R> {
+    let outcome: Rc<RefCell<Outcome>> = Rc::default();
+    let (on_success, on_error) = (outcome.clone(), outcome.clone());
+    request.on_success(move |_| finish(&on_success, true));
+    request.on_error(move |_| finish(&on_error, false));
+    Settled { request, outcome }
+}
+
+impl<R: Request + Unpin> Future for Settled<R> {
+    type Output = Result<JsValue, idb::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut outcome = self.outcome.borrow_mut();
+        match outcome.succeeded {
+            Some(true) => Poll::Ready(self.request.result()),
+            Some(false) => Poll::Ready(Err(match self.request.error() {
+                Ok(Some(exception)) => idb::Error::DomException(exception),
+                Ok(None) => idb::Error::DomExceptionNotFound,
+                Err(e) => e,
+            })),
+            None => {
+                outcome.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
