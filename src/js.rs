@@ -14,7 +14,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::domain::{limits, MAX_SAFE_INTEGER};
-use crate::indexed_db::{decode_event, decode_run, js_text, IndexedDbCouncilRepository};
+use crate::indexed_db::{
+    check_event_records, check_run_records, js_text, IndexedDbCouncilRepository,
+};
 use crate::time::now_rfc3339;
 use crate::{
     CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
@@ -392,26 +394,6 @@ fn event_to_js(event: &CouncilRunEvent) -> JsValue {
 }
 
 #[wasm_bindgen(inline_js = r#"
-// These run in JavaScript because they touch every field of every record:
-// crossing into wasm for each would cost more than the work. Rust decodes
-// only a record they flag, to say precisely what is wrong with it.
-
-// Index of the first record that is not a well-formed run, or -1.
-export function firstMalformedRun(records, statuses, modes) {
-  const isSafe = (n) => n === null || Number.isSafeInteger(n);
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i];
-    if (typeof r !== "object" || r === null || typeof r.id !== "string" ||
-        typeof r.goal !== "string" || !statuses.includes(r.status) ||
-        !modes.includes(r.hitlMode) || typeof r.createdAt !== "string" ||
-        typeof r.updatedAt !== "string" || !isSafe(r.conversationId ?? null) ||
-        !(r.graphJson == null || typeof r.graphJson === "string")) {
-      return i;
-    }
-  }
-  return -1;
-}
-
 // Stored runs as the API shows them: without the sort key, `null` for
 // absent optional fields, newest first.
 export function publicRuns(records) {
@@ -422,49 +404,15 @@ export function publicRuns(records) {
   }
   return records.reverse();
 }
-
-// Index of the first record that is not a well-formed event, or -1.
-export function firstMalformedEvent(records) {
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i];
-    if (typeof r !== "object" || r === null || typeof r.runId !== "string" ||
-        !Number.isSafeInteger(r.seq) || r.seq < 0 || typeof r.eventJson !== "string" ||
-        typeof r.createdAt !== "string" || !Number.isInteger(r.waveIndex) ||
-        r.waveIndex < 0 || r.waveIndex > 4294967295) {
-      return i;
-    }
-  }
-  return -1;
-}
 "#)]
 extern "C" {
-    #[wasm_bindgen(js_name = firstMalformedEvent)]
-    fn first_malformed_event(records: &Array) -> i32;
-    #[wasm_bindgen(js_name = firstMalformedRun)]
-    fn first_malformed_run(records: &Array, statuses: &Array, modes: &Array) -> i32;
     #[wasm_bindgen(js_name = publicRuns)]
     fn public_runs(records: Array) -> Array;
 }
 
-/// Checks stored run records in JavaScript and hands them over as they are
-/// (newest first); a record the check refuses is decoded in Rust for the
-/// error message.
+/// Checks stored run records and hands them over as they are, newest first.
 fn checked_runs(records: Array) -> Result<Array, RepositoryError> {
-    let statuses: Array = CouncilRunStatus::ALL
-        .iter()
-        .map(|s| JsValue::from_str(s.as_str()))
-        .collect();
-    let modes: Array = HitlMode::ALL
-        .iter()
-        .map(|m| JsValue::from_str(m.as_str()))
-        .collect();
-    let bad = first_malformed_run(&records, &statuses, &modes);
-    if bad >= 0 {
-        decode_run(&records.get(bad as u32))?;
-        return Err(RepositoryError::Serialization(format!(
-            "stored run #{bad} is malformed"
-        )));
-    }
+    check_run_records(&records)?;
     Ok(public_runs(records))
 }
 
@@ -677,13 +625,7 @@ impl CouncilStore {
                 // every record in it is checked.
                 Some(idb) => {
                     let records = idb.event_records(&run_id).await?;
-                    let bad = first_malformed_event(&records);
-                    if bad >= 0 {
-                        decode_event(&records.get(bad as u32))?;
-                        return Err(RepositoryError::Serialization(format!(
-                            "stored event #{bad} of run \"{run_id}\" is malformed"
-                        )));
-                    }
+                    check_event_records(&records)?;
                     Ok(records.into())
                 }
                 None => {

@@ -6,6 +6,7 @@
 //! record it could not read; it never falls back to a default.
 
 use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
 use crate::domain::{
@@ -235,4 +236,78 @@ pub(crate) fn decode_event(record: &JsValue) -> Result<CouncilRunEvent, Reposito
             wave_index: f.integer(&k.wave_index, 0, i64::from(u32::MAX))? as u32,
         })
     })
+}
+
+#[wasm_bindgen(inline_js = r#"
+// These run in JavaScript because they touch every field of every record:
+// crossing into wasm for each would cost more than the check.
+
+// Index of the first record that is not a well-formed run, or -1.
+export function firstMalformedRun(records, statuses, modes) {
+  const isSafe = (n) => n === null || Number.isSafeInteger(n);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (typeof r !== "object" || r === null || typeof r.id !== "string" ||
+        typeof r.goal !== "string" || !statuses.includes(r.status) ||
+        !modes.includes(r.hitlMode) || typeof r.createdAt !== "string" ||
+        typeof r.updatedAt !== "string" || !isSafe(r.conversationId ?? null) ||
+        !(r.graphJson == null || typeof r.graphJson === "string")) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+// Index of the first record that is not a well-formed event, or -1.
+export function firstMalformedEvent(records) {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (typeof r !== "object" || r === null || typeof r.runId !== "string" ||
+        !Number.isSafeInteger(r.seq) || r.seq < 0 || typeof r.eventJson !== "string" ||
+        typeof r.createdAt !== "string" || !Number.isInteger(r.waveIndex) ||
+        r.waveIndex < 0 || r.waveIndex > 4294967295) {
+      return i;
+    }
+  }
+  return -1;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = firstMalformedRun)]
+    fn first_malformed_run(records: &Array, statuses: &Array, modes: &Array) -> i32;
+    #[wasm_bindgen(js_name = firstMalformedEvent)]
+    fn first_malformed_event(records: &Array) -> i32;
+}
+
+/// Checks many stored runs at once, as [`decode_run`] would; only a record
+/// the quick check refuses is decoded, to name what is wrong with it.
+pub(crate) fn check_run_records(records: &Array) -> Result<(), RepositoryError> {
+    let statuses: Array = CouncilRunStatus::ALL
+        .iter()
+        .map(|s| JsValue::from_str(s.as_str()))
+        .collect();
+    let modes: Array = HitlMode::ALL
+        .iter()
+        .map(|m| JsValue::from_str(m.as_str()))
+        .collect();
+    let bad = first_malformed_run(records, &statuses, &modes);
+    if bad < 0 {
+        return Ok(());
+    }
+    decode_run(&records.get(bad as u32))?;
+    Err(RepositoryError::Serialization(format!(
+        "stored run #{bad} is malformed"
+    )))
+}
+
+/// Checks many stored events at once, as [`decode_event`] would.
+pub(crate) fn check_event_records(records: &Array) -> Result<(), RepositoryError> {
+    let bad = first_malformed_event(records);
+    if bad < 0 {
+        return Ok(());
+    }
+    decode_event(&records.get(bad as u32))?;
+    Err(RepositoryError::Serialization(format!(
+        "stored event #{bad} is malformed"
+    )))
 }

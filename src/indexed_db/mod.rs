@@ -43,8 +43,8 @@ use crate::domain::{
 use crate::port::CouncilRepositoryPort;
 use crate::time::timestamp_after;
 
-pub(crate) use self::codec::{decode_event, decode_run};
-use self::codec::{event_key, event_record, run_record};
+pub(crate) use self::codec::{check_event_records, check_run_records, decode_event, decode_run};
+use self::codec::{event_key, event_record, run_record, with_keys};
 use self::group_commit::AppendQueue;
 use self::request::settle;
 use self::send::{assert_send, SingleThreaded};
@@ -489,12 +489,15 @@ impl Connection {
             let _ = tx.abort();
             return Ok(verdicts);
         }
-        for i in to_write {
-            if let Some(record) = &records[i] {
-                stored
-                    .add(record, None)
-                    .map_err(|e| storage("cannot store the event", e))?;
-            }
+        let written = to_write.into_iter().try_for_each(|i| match &records[i] {
+            Some(record) => stored
+                .add(record, None)
+                .map(|_| ())
+                .map_err(|e| storage("cannot store the event", e)),
+            None => Ok(()),
+        });
+        if let Err(e) = written {
+            return give_up(tx, e);
         }
         commit(tx, &stored).await?;
         Ok(verdicts)
@@ -614,24 +617,34 @@ impl IndexedDbCouncilRepository {
         )
         .await
         .map_err(|e| storage("cannot list running runs", e))?;
-        let mut count = 0;
-        for record in records.unchecked_into::<Array>().iter() {
-            let mut run = match decode_run(&record) {
-                Ok(run) => run,
-                Err(e) => return give_up(tx, e),
-            };
-            run.status = CouncilRunStatus::Interrupted;
-            run.updated_at = timestamp_after(&run.updated_at);
-            let created = match check_new_run(&run) {
-                Ok(created) => created,
-                Err(e) => return give_up(tx, RepositoryError::Serialization(e.to_string())),
-            };
-            runs.put(&run_record(&run, created)?, None)
-                .map_err(|e| storage("cannot store the run", e))?;
-            count += 1;
+        let records: Array = records.unchecked_into();
+        if let Err(e) = check_run_records(&records) {
+            return give_up(tx, e);
+        }
+        // The records are sound, so change them where they lie: two fields
+        // each, rather than a decode and a re-encode.
+        let interrupted = JsValue::from_str(CouncilRunStatus::Interrupted.as_str());
+        let changed = records.iter().try_for_each(|record| {
+            with_keys(|k| {
+                let updated = Reflect::get(&record, &k.updated_at)
+                    .ok()
+                    .and_then(|v| v.as_string())
+                    .unwrap_or_default();
+                let stamp = JsValue::from_str(&timestamp_after(&updated));
+                Reflect::set(&record, &k.status, &interrupted)
+                    .and_then(|_| Reflect::set(&record, &k.updated_at, &stamp))
+                    .map_err(|e| RepositoryError::Serialization(js_text(&e)))
+            })?;
+            runs.put(&record, None)
+                .map(|_| ())
+                .map_err(|e| storage("cannot store the run", e))
+        });
+        // A failure after some writes were issued must not commit them.
+        if let Err(e) = changed {
+            return give_up(tx, e);
         }
         commit(tx, &runs).await?;
-        Ok(count)
+        Ok(u64::from(records.length()))
     }
 
     async fn truncate_now(&self, run_id: &str, wave_index: u32) -> Result<(), RepositoryError> {
@@ -667,20 +680,26 @@ impl IndexedDbCouncilRepository {
         seqs.sort_by(f64::total_cmp);
         // Delete runs of consecutive seqs with one range request each: the
         // seqs are integers, so a range between two found ones holds no other.
-        let mut i = 0;
-        while i < seqs.len() {
-            let mut j = i;
-            while j + 1 < seqs.len() && seqs[j + 1] == seqs[j] + 1.0 {
-                j += 1;
+        let deleted = (|| {
+            let mut i = 0;
+            while i < seqs.len() {
+                let mut j = i;
+                while j + 1 < seqs.len() && seqs[j + 1] == seqs[j] + 1.0 {
+                    j += 1;
+                }
+                let range = key_range(
+                    &Array::of2(&id, &JsValue::from_f64(seqs[i])).into(),
+                    &Array::of2(&id, &JsValue::from_f64(seqs[j])).into(),
+                )?;
+                events
+                    .delete(range)
+                    .map_err(|e| storage("cannot delete events", e))?;
+                i = j + 1;
             }
-            let range = key_range(
-                &Array::of2(&id, &JsValue::from_f64(seqs[i])).into(),
-                &Array::of2(&id, &JsValue::from_f64(seqs[j])).into(),
-            )?;
-            events
-                .delete(range)
-                .map_err(|e| storage("cannot delete events", e))?;
-            i = j + 1;
+            Ok(())
+        })();
+        if let Err(e) = deleted {
+            return give_up(tx, e);
         }
         commit(tx, &events).await
     }
