@@ -19,8 +19,8 @@ test-rust: setup
 test-browser: setup
 	wasm-pack test --headless --chrome --firefox
 
-## Every test: lint, native tests, both browsers, the JS package.
-test: lint test-rust test-browser test-js
+## Every test: lint, native tests, both browsers, the JS package, a benchmark smoke run.
+test: lint test-rust test-browser test-js bench-smoke
 
 ## The npm package in pkg/: bundler build at the root, web build in pkg/web.
 pkg: setup
