@@ -279,18 +279,18 @@ extern "C" {
     fn first_malformed_event(records: &Array) -> i32;
 }
 
+thread_local! {
+    /// The valid status and HITL names, for the JavaScript check.
+    static NAMES: (Array, Array) = (
+        CouncilRunStatus::ALL.iter().map(|s| JsValue::from_str(s.as_str())).collect(),
+        HitlMode::ALL.iter().map(|m| JsValue::from_str(m.as_str())).collect(),
+    );
+}
+
 /// Checks many stored runs at once, as [`decode_run`] would; only a record
 /// the quick check refuses is decoded, to name what is wrong with it.
 pub(crate) fn check_run_records(records: &Array) -> Result<(), RepositoryError> {
-    let statuses: Array = CouncilRunStatus::ALL
-        .iter()
-        .map(|s| JsValue::from_str(s.as_str()))
-        .collect();
-    let modes: Array = HitlMode::ALL
-        .iter()
-        .map(|m| JsValue::from_str(m.as_str()))
-        .collect();
-    let bad = first_malformed_run(records, &statuses, &modes);
+    let bad = NAMES.with(|(statuses, modes)| first_malformed_run(records, statuses, modes));
     if bad < 0 {
         return Ok(());
     }

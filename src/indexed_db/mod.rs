@@ -31,7 +31,7 @@ use std::task::{Context, Poll, Waker};
 use async_trait::async_trait;
 use idb::{
     DatabaseEvent, Factory, Index, KeyPath, KeyRange, ObjectStore, ObjectStoreParams, Query,
-    Request, Transaction, TransactionMode, TransactionResult,
+    Request, Transaction, TransactionMode,
 };
 use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -46,7 +46,7 @@ use crate::time::timestamp_after;
 pub(crate) use self::codec::{check_event_records, check_run_records, decode_event, decode_run};
 use self::codec::{event_key, event_record, run_record, with_keys};
 use self::group_commit::AppendQueue;
-use self::request::settle;
+use self::request::{finished, settle};
 use self::send::{assert_send, SingleThreaded};
 
 /// Version of the object-store layout; raised with every schema change, each
@@ -319,9 +319,10 @@ async fn commit(tx: Transaction, any_store: &ObjectStore) -> Result<(), Reposito
     let tx = tx
         .commit()
         .map_err(|e| storage("cannot commit the transaction", e))?;
-    match tx.await {
-        Ok(TransactionResult::Committed) => Ok(()),
-        Ok(TransactionResult::Aborted) | Err(_) => Err(abort_reason(any_store)),
+    if finished(tx).await {
+        Ok(())
+    } else {
+        Err(abort_reason(any_store))
     }
 }
 
@@ -515,10 +516,20 @@ impl IndexedDbCouncilRepository {
         let added = settle(
             runs.add(&record, None)
                 .map_err(|e| storage(&format!("cannot store run \"{}\"", run.id), e))?,
-        )
-        .await;
+        );
+        // Commit at once, as hand-written code does: the browser need not
+        // come back to us between the add and the commit.
+        let done = match tx.commit() {
+            Ok(tx) => finished(tx),
+            Err(e) => {
+                let _ = added.await;
+                return Err(storage("cannot commit the transaction", e));
+            }
+        };
+        let (added, committed) = (added.await, done.await);
         match added {
-            Ok(_) => commit(tx, &runs).await,
+            Ok(_) if committed => Ok(()),
+            Ok(_) => Err(abort_reason(&runs)),
             Err(e) if dom_name(&e).as_deref() == Some("ConstraintError") => Err(
                 RepositoryError::AlreadyExists(format!("run \"{}\" exists already", run.id)),
             ),

@@ -66,3 +66,34 @@ impl<R: Request + Unpin> Future for Settled<R> {
         }
     }
 }
+
+/// Awaits the end of a transaction: `Ok(true)` when it committed, `Ok(false)`
+/// when it aborted. Only `complete` and `abort` are listened to, and exactly
+/// one of them fires, so no handler is left behind for a later event.
+pub(crate) struct Finished {
+    _tx: idb::Transaction,
+    outcome: Rc<RefCell<Outcome>>,
+}
+
+pub(crate) fn finished(mut tx: idb::Transaction) -> Finished {
+    let outcome: Rc<RefCell<Outcome>> = Rc::default();
+    let (on_complete, on_abort) = (outcome.clone(), outcome.clone());
+    tx.on_complete(move |_| finish(&on_complete, true));
+    tx.on_abort(move |_| finish(&on_abort, false));
+    Finished { _tx: tx, outcome }
+}
+
+impl Future for Finished {
+    type Output = bool;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        let mut outcome = self.outcome.borrow_mut();
+        match outcome.succeeded {
+            Some(committed) => Poll::Ready(committed),
+            None => {
+                outcome.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
