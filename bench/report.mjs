@@ -168,7 +168,9 @@ export function chartSvg(all) {
   }
   const lo = Math.max(-5, Math.min(-1, Math.floor(Math.min(...all2, Math.log2(GROUP_COMMIT_RATIO)))));
   const hi = Math.min(5, Math.max(1, Math.ceil(Math.max(...all2, Math.log2(SCALE_RATIO)))));
-  const left = 330; const plotW = 560; const right = 60;
+  // Room for the longest row label (about 6.8 px a character at 12 px).
+  const left = Math.max(220, Math.ceil(Math.max(...rowDefs.map((r) => r.label.length)) * 6.8) + 24);
+  const plotW = 560; const right = 60;
   const barH = 13; const gap = 3; const groupPad = 14;
   const top = 70;
   const groupH = series.length * (barH + gap) + groupPad;
