@@ -14,17 +14,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startServer } from "../../scripts/serve.mjs";
+import { chromiumArgs } from "./support.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
+const ARGS = chromiumArgs;
 const XSS_GOAL = `<img src=x onerror="window.__pwned=1">`;
 
 /** A raw GET, so paths like /../x reach the server unnormalised. */
