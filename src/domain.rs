@@ -209,11 +209,14 @@ pub enum RepositoryError {
     /// The input breaks a rule of the contract (bad id, `seq` out of range,
     /// conflicting event...).
     Constraint(String),
+    /// The run is owned by another live store (another tab, worker or store
+    /// instance is executing it): writes to it are refused, reads are not.
+    Conflict(String),
 }
 
 impl RepositoryError {
     /// The variant's name: `"NotFound"`, `"AlreadyExists"`, `"Storage"`,
-    /// `"Serialization"` or `"Constraint"`.
+    /// `"Serialization"`, `"Constraint"` or `"Conflict"`.
     pub fn kind(&self) -> &'static str {
         match self {
             RepositoryError::NotFound(_) => "NotFound",
@@ -221,6 +224,7 @@ impl RepositoryError {
             RepositoryError::Storage(_) => "Storage",
             RepositoryError::Serialization(_) => "Serialization",
             RepositoryError::Constraint(_) => "Constraint",
+            RepositoryError::Conflict(_) => "Conflict",
         }
     }
 
@@ -231,7 +235,8 @@ impl RepositoryError {
             | RepositoryError::AlreadyExists(m)
             | RepositoryError::Storage(m)
             | RepositoryError::Serialization(m)
-            | RepositoryError::Constraint(m) => m,
+            | RepositoryError::Constraint(m)
+            | RepositoryError::Conflict(m) => m,
         }
     }
 }

@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
 use js_sys::{Array, JsString, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
@@ -19,8 +20,8 @@ use crate::indexed_db::{
 };
 use crate::time::now_rfc3339;
 use crate::{
-    CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
-    InMemoryCouncilRepository, RepositoryError,
+    CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, InMemoryCouncilRepository,
+    RepositoryError, RunOwnership,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -75,7 +76,7 @@ export interface NewCouncilRunEvent {
   createdAt?: string;
 }
 
-export type CouncilStoreErrorKind = "NotFound" | "AlreadyExists" | "Storage" | "Serialization" | "Constraint";
+export type CouncilStoreErrorKind = "NotFound" | "AlreadyExists" | "Storage" | "Serialization" | "Constraint" | "Conflict";
 
 /** Every rejection of a `CouncilStore` method is one of these. */
 export interface CouncilStoreError extends Error {
@@ -98,7 +99,7 @@ export interface CouncilStoreError extends Error {
 /// ```
 #[wasm_bindgen]
 pub struct CouncilStore {
-    repo: Rc<dyn CouncilRepositoryPort>,
+    repo: Rc<dyn RunOwnership>,
     idb: Option<Rc<IndexedDbCouncilRepository>>,
 }
 
@@ -132,8 +133,19 @@ fn promise(work: impl Future<Output = Result<JsValue, RepositoryError>> + 'stati
 
 /// One instance for every method: keeps the promise machinery from being
 /// compiled again for each method's future type (about 10 KB of wasm).
-fn run_as_promise(work: Work) -> Promise {
-    wasm_bindgen_futures::future_to_promise(async move { work.await.map_err(js_error) })
+///
+/// `work` is polled once at once, inside the JavaScript call, so the store
+/// receives the call in the order JavaScript made it (and a call that is
+/// settled at once costs no trip through the task queue).
+fn run_as_promise(mut work: Work) -> Promise {
+    let mut cx = Context::from_waker(Waker::noop());
+    match work.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(value)) => Promise::resolve(&value),
+        Poll::Ready(Err(e)) => rejected(e),
+        Poll::Pending => {
+            wasm_bindgen_futures::future_to_promise(async move { work.await.map_err(js_error) })
+        }
+    }
 }
 
 fn rejected(err: RepositoryError) -> Promise {
@@ -153,6 +165,13 @@ fn string_arg(value: &JsValue, what: &str, max_bytes: usize) -> Result<String, R
         return Err(constraint(format!(
             "{what} has {} characters, more than the limit of {max_bytes} bytes",
             text.length()
+        )));
+    }
+    let at = lone_surrogate_at(text);
+    if at >= 0 {
+        return Err(constraint(format!(
+            "{what} holds an unpaired UTF-16 surrogate at index {at}; only well-formed \
+             Unicode text can be stored unchanged"
         )));
     }
     let text = String::from(text);
@@ -394,6 +413,14 @@ fn event_to_js(event: &CouncilRunEvent) -> JsValue {
 }
 
 #[wasm_bindgen(inline_js = r#"
+// Index of the first unpaired surrogate of `s`, or -1. In a `u` regex a
+// well-formed pair is one code point, so only a lone half matches.
+export function loneSurrogateAt(s) {
+  if (typeof s.isWellFormed === "function" && s.isWellFormed()) return -1;
+  const found = /\p{Cs}/u.exec(s);
+  return found ? found.index : -1;
+}
+
 // Stored runs as the API shows them: without the sort key, `null` for
 // absent optional fields, newest first.
 export function publicRuns(records) {
@@ -408,6 +435,8 @@ export function publicRuns(records) {
 extern "C" {
     #[wasm_bindgen(js_name = publicRuns)]
     fn public_runs(records: Array) -> Array;
+    #[wasm_bindgen(js_name = loneSurrogateAt)]
+    fn lone_surrogate_at(text: &JsString) -> i32;
 }
 
 /// Checks stored run records and hands them over as they are, newest first.
@@ -667,8 +696,58 @@ impl CouncilStore {
         })
     }
 
-    /// Closes the IndexedDB connection; later calls reject with `Storage`.
-    /// Does nothing for an in-memory store.
+    /// Makes this store the owner of a stored run, so that no other tab,
+    /// worker or store writes to it. Resolves to `true` when this store owns
+    /// it now, `false` when another live store does. Rejects with `NotFound`
+    /// for an unknown run.
+    #[wasm_bindgen(js_name = claimRun, unchecked_return_type = "Promise<boolean>")]
+    pub fn claim_run(
+        &self,
+        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
+    ) -> Promise {
+        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
+        let repo = self.repo.clone();
+        promise(async move {
+            let owned = repo.claim_run(&run_id?).await?;
+            Ok(JsValue::from_bool(owned))
+        })
+    }
+
+    /// Gives up this store's ownership of a run (if it had it), so that
+    /// another tab may claim it.
+    #[wasm_bindgen(js_name = releaseRun, unchecked_return_type = "Promise<void>")]
+    pub fn release_run(
+        &self,
+        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
+    ) -> Promise {
+        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
+        let repo = self.repo.clone();
+        promise(async move {
+            repo.release_run(&run_id?).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Ids of the runs another live store (another tab, worker or store
+    /// instance) owns, sorted: show them as "running elsewhere" rather than
+    /// offering to resume them. Always `[]` for an in-memory store and where
+    /// the browser has no Web Locks.
+    #[wasm_bindgen(js_name = runsOwnedElsewhere, unchecked_return_type = "Promise<string[]>")]
+    pub fn runs_owned_elsewhere(&self) -> Promise {
+        let repo = self.repo.clone();
+        promise(async move {
+            let ids = repo.runs_owned_elsewhere().await?;
+            Ok(ids
+                .iter()
+                .map(|id| JsValue::from_str(id))
+                .collect::<Array>()
+                .into())
+        })
+    }
+
+    /// Closes the IndexedDB connection once the calls made before have run,
+    /// and gives up the runs this store owns; later calls reject with
+    /// `Storage`. Does nothing for an in-memory store.
     pub fn close(&self) {
         if let Some(idb) = &self.idb {
             idb.close();

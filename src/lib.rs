@@ -47,7 +47,7 @@ pub use domain::{
     MAX_SAFE_INTEGER,
 };
 pub use memory::InMemoryCouncilRepository;
-pub use port::CouncilRepositoryPort;
+pub use port::{CouncilRepositoryPort, RunOwnership};
 
 #[cfg(target_arch = "wasm32")]
 pub use indexed_db::{IndexedDbCouncilRepository, SCHEMA_VERSION};

@@ -4,13 +4,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use async_trait::async_trait;
+use std::future::{ready, Future};
+use std::pin::Pin;
 
 use crate::domain::{
     check_duplicate, check_event, check_graph, check_new_run, run_not_found, CouncilRun,
     CouncilRunEvent, CouncilRunStatus, RepositoryError,
 };
-use crate::port::CouncilRepositoryPort;
+use crate::port::{CouncilRepositoryPort, RunOwnership};
 use crate::time::{timestamp_after, Instant};
 
 /// Keeps runs and events in memory; gone when dropped.
@@ -89,9 +90,9 @@ impl State {
     }
 }
 
-#[async_trait]
-impl CouncilRepositoryPort for InMemoryCouncilRepository {
-    async fn create_run(&self, run: CouncilRun) -> Result<(), RepositoryError> {
+/// The operations, done at once: a call takes effect when it is made.
+impl InMemoryCouncilRepository {
+    fn do_create_run(&self, run: CouncilRun) -> Result<(), RepositoryError> {
         let created = check_new_run(&run)?;
         let mut state = self.state();
         if state.runs.contains_key(&run.id) {
@@ -106,7 +107,7 @@ impl CouncilRepositoryPort for InMemoryCouncilRepository {
         Ok(())
     }
 
-    async fn update_run_status(
+    fn do_update_run_status(
         &self,
         run_id: &str,
         status: CouncilRunStatus,
@@ -118,7 +119,7 @@ impl CouncilRepositoryPort for InMemoryCouncilRepository {
         Ok(())
     }
 
-    async fn update_graph(&self, run_id: &str, graph_json: &str) -> Result<(), RepositoryError> {
+    fn do_update_graph(&self, run_id: &str, graph_json: &str) -> Result<(), RepositoryError> {
         check_graph(run_id, graph_json)?;
         let mut state = self.state();
         let run = state.run_mut(run_id)?;
@@ -127,11 +128,11 @@ impl CouncilRepositoryPort for InMemoryCouncilRepository {
         Ok(())
     }
 
-    async fn append_event(&self, event: CouncilRunEvent) -> Result<(), RepositoryError> {
-        self.append_events(vec![event]).await
+    fn do_append_event(&self, event: CouncilRunEvent) -> Result<(), RepositoryError> {
+        self.do_append_events(vec![event])
     }
 
-    async fn append_events(&self, events: Vec<CouncilRunEvent>) -> Result<(), RepositoryError> {
+    fn do_append_events(&self, events: Vec<CouncilRunEvent>) -> Result<(), RepositoryError> {
         let mut state = self.state();
         let mut pending: HashMap<(&str, i64), &CouncilRunEvent> = HashMap::new();
         for event in &events {
@@ -150,11 +151,11 @@ impl CouncilRepositoryPort for InMemoryCouncilRepository {
         Ok(())
     }
 
-    async fn get_run(&self, run_id: &str) -> Result<Option<CouncilRun>, RepositoryError> {
+    fn do_get_run(&self, run_id: &str) -> Result<Option<CouncilRun>, RepositoryError> {
         Ok(self.state().runs.get(run_id).map(|s| s.run.clone()))
     }
 
-    async fn list_runs(
+    fn do_list_runs(
         &self,
         status_filter: Option<CouncilRunStatus>,
     ) -> Result<Vec<CouncilRun>, RepositoryError> {
@@ -168,7 +169,7 @@ impl CouncilRepositoryPort for InMemoryCouncilRepository {
         Ok(runs.into_iter().map(|s| s.run.clone()).collect())
     }
 
-    async fn list_events(&self, run_id: &str) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
+    fn do_list_events(&self, run_id: &str) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
         Ok(self
             .state()
             .events
@@ -177,7 +178,7 @@ impl CouncilRepositoryPort for InMemoryCouncilRepository {
             .unwrap_or_default())
     }
 
-    async fn mark_interrupted_runs(&self) -> Result<u64, RepositoryError> {
+    fn do_mark_interrupted_runs(&self) -> Result<u64, RepositoryError> {
         let mut state = self.state();
         let mut count = 0;
         for stored in state.runs.values_mut() {
@@ -190,7 +191,7 @@ impl CouncilRepositoryPort for InMemoryCouncilRepository {
         Ok(count)
     }
 
-    async fn truncate_events_after_wave(
+    fn do_truncate_events_after_wave(
         &self,
         run_id: &str,
         wave_index: u32,
@@ -203,5 +204,172 @@ impl CouncilRepositoryPort for InMemoryCouncilRepository {
             log.retain(|_, e| e.wave_index <= wave_index);
         }
         Ok(())
+    }
+}
+
+type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RepositoryError>> + Send + 'a>>;
+
+fn done<'a, T: Send + 'a>(outcome: Result<T, RepositoryError>) -> PortFuture<'a, T> {
+    Box::pin(ready(outcome))
+}
+
+/// Each method does its work when called and returns a future that is
+/// already resolved, so calls apply in the order they are made.
+impl CouncilRepositoryPort for InMemoryCouncilRepository {
+    fn create_run<'life0, 'async_trait>(
+        &'life0 self,
+        run: CouncilRun,
+    ) -> PortFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_create_run(run))
+    }
+
+    fn update_run_status<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        run_id: &'life1 str,
+        status: CouncilRunStatus,
+    ) -> PortFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_update_run_status(run_id, status))
+    }
+
+    fn update_graph<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        run_id: &'life1 str,
+        graph_json: &'life2 str,
+    ) -> PortFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_update_graph(run_id, graph_json))
+    }
+
+    fn append_event<'life0, 'async_trait>(
+        &'life0 self,
+        event: CouncilRunEvent,
+    ) -> PortFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_append_event(event))
+    }
+
+    fn append_events<'life0, 'async_trait>(
+        &'life0 self,
+        events: Vec<CouncilRunEvent>,
+    ) -> PortFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_append_events(events))
+    }
+
+    fn get_run<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        run_id: &'life1 str,
+    ) -> PortFuture<'async_trait, Option<CouncilRun>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_get_run(run_id))
+    }
+
+    fn list_runs<'life0, 'async_trait>(
+        &'life0 self,
+        status_filter: Option<CouncilRunStatus>,
+    ) -> PortFuture<'async_trait, Vec<CouncilRun>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_list_runs(status_filter))
+    }
+
+    fn list_events<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        run_id: &'life1 str,
+    ) -> PortFuture<'async_trait, Vec<CouncilRunEvent>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_list_events(run_id))
+    }
+
+    fn mark_interrupted_runs<'life0, 'async_trait>(&'life0 self) -> PortFuture<'async_trait, u64>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_mark_interrupted_runs())
+    }
+
+    fn truncate_events_after_wave<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        run_id: &'life1 str,
+        wave_index: u32,
+    ) -> PortFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_truncate_events_after_wave(run_id, wave_index))
+    }
+}
+
+/// One store, nobody to share with: every run may be written.
+impl RunOwnership for InMemoryCouncilRepository {
+    fn claim_run<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        run_id: &'life1 str,
+    ) -> PortFuture<'async_trait, bool>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(if self.state().runs.contains_key(run_id) {
+            Ok(true)
+        } else {
+            Err(run_not_found(run_id))
+        })
+    }
+
+    fn release_run<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        _run_id: &'life1 str,
+    ) -> PortFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(Ok(()))
+    }
+
+    fn runs_owned_elsewhere<'life0, 'async_trait>(
+        &'life0 self,
+    ) -> PortFuture<'async_trait, Vec<String>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(Ok(Vec::new()))
     }
 }

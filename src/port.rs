@@ -18,6 +18,14 @@ use crate::domain::{CouncilRun, CouncilRunEvent, CouncilRunStatus, RepositoryErr
 ///
 /// Every method is atomic: when it returns an error, storage is as it was.
 ///
+/// # Call order
+///
+/// The adapters of this crate apply calls in the order they are *made*:
+/// the work is queued (or, in memory, done) when the method is called, and
+/// the returned future only reports the outcome. So futures may be awaited
+/// in any order, or joined, and a read sees every write called before it.
+/// Dropping a future does not cancel its call.
+///
 /// # `Send` on wasm32
 ///
 /// The bound is `Send + Sync + 'static` with `Send` futures on every target,
@@ -123,4 +131,33 @@ pub trait CouncilRepositoryPort: Send + Sync + 'static {
         run_id: &str,
         wave_index: u32,
     ) -> Result<(), RepositoryError>;
+}
+
+/// Which live store executes a run, when several share one database (tabs,
+/// workers, store instances).
+///
+/// A store owns the runs it creates or sets back to
+/// [`Running`](CouncilRunStatus::Running), until they reach `Completed`,
+/// `Failed` or `Interrupted`, or the store closes, or its page or worker
+/// goes away. Writes to a run another live store owns fail with
+/// [`Conflict`](RepositoryError::Conflict); reads never do, and
+/// [`mark_interrupted_runs`](CouncilRepositoryPort::mark_interrupted_runs)
+/// leaves such runs alone, since their owner is alive. Where there is
+/// nothing to share (the in-memory adapter, a browser without Web Locks)
+/// every store may write every run and these methods say so.
+#[async_trait]
+pub trait RunOwnership: CouncilRepositoryPort {
+    /// Makes this store the owner of a stored run: `Ok(true)` when it owns
+    /// it now (or already did), `Ok(false)` when another live store does.
+    ///
+    /// # Errors
+    /// [`NotFound`](RepositoryError::NotFound) when the run does not exist.
+    async fn claim_run(&self, run_id: &str) -> Result<bool, RepositoryError>;
+
+    /// Gives up ownership of the run (nothing if this store did not own
+    /// it), so that another store may claim it.
+    async fn release_run(&self, run_id: &str) -> Result<(), RepositoryError>;
+
+    /// Ids of the runs another live store owns, sorted.
+    async fn runs_owned_elsewhere(&self) -> Result<Vec<String>, RepositoryError>;
 }

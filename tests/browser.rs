@@ -7,7 +7,7 @@ mod contract;
 
 use council_idb::{
     CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
-    InMemoryCouncilRepository, IndexedDbCouncilRepository, RepositoryError,
+    InMemoryCouncilRepository, IndexedDbCouncilRepository, RepositoryError, RunOwnership,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
@@ -47,6 +47,19 @@ export function raw_release(name) {
   held.delete(name);
 }
 export function raw_value(json) { return JSON.parse(json); }
+// Makes a database with the given layout: [{name, keyPath, indexes: [[name, keyPath, unique?]]}].
+export async function raw_create(name, layout) {
+  const db = await open(name, 1, (db) => {
+    for (const store of JSON.parse(layout)) {
+      const made = db.createObjectStore(store.name, { keyPath: store.keyPath });
+      for (const [index, keyPath, unique] of store.indexes ?? []) {
+        made.createIndex(index, keyPath, { unique: !!unique });
+      }
+    }
+  });
+  db.close();
+}
+export function sleep(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
 // Makes IndexedDB look absent, as in some private modes and sandboxed frames.
 let saved;
 export function hide_indexed_db() {
@@ -65,6 +78,9 @@ extern "C" {
     async fn raw_hold(name: &str, version: u32) -> Result<JsValue, JsValue>;
     fn raw_release(name: &str);
     fn raw_value(json: &str) -> JsValue;
+    #[wasm_bindgen(catch)]
+    async fn raw_create(name: &str, layout: &str) -> Result<JsValue, JsValue>;
+    async fn sleep(ms: u32) -> JsValue;
     fn hide_indexed_db();
     fn restore_indexed_db();
 }
@@ -375,7 +391,7 @@ async fn a_blocked_delete_is_an_error_not_a_hang() {
 }
 
 #[wasm_bindgen_test]
-async fn an_open_repository_gives_way_to_a_delete_elsewhere() {
+async fn an_open_repository_gives_way_to_a_delete_elsewhere_and_comes_back() {
     let (repo, name) = open_fresh("gives-way").await;
     repo.create_run(CouncilRun::new("x", HitlMode::None))
         .await
@@ -384,7 +400,189 @@ async fn an_open_repository_gives_way_to_a_delete_elsewhere() {
     IndexedDbCouncilRepository::delete_database(&name)
         .await
         .unwrap();
+    // The next call opens the (now empty) database again.
+    assert_eq!(repo.list_runs(None).await.unwrap(), vec![]);
+    let run = CouncilRun::new("after the delete", HitlMode::None);
+    repo.create_run(run.clone()).await.unwrap();
+    assert_eq!(repo.get_run(&run.id).await.unwrap(), Some(run));
+    finish(repo, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_foreign_upgrade_under_an_open_repository_is_a_storage_error_then_none() {
+    let (repo, name) = open_fresh("foreign-upgrade").await;
+    let run = CouncilRun::new("before the upgrade", HitlMode::None);
+    repo.create_run(run.clone()).await.unwrap();
+    // Another page opens the database with a newer version: ours gives way.
+    raw_hold(&name, 2).await.expect("upgrade elsewhere");
+    let message = expect_kind(repo.get_run(&run.id).await, "Storage");
+    assert!(message.contains("VersionError"), "{message}");
+    raw_release(&name);
+    // Still a typed error, not a hang or a trap, on the next call too.
     expect_kind(repo.list_runs(None).await, "Storage");
+    drop(repo);
+    IndexedDbCouncilRepository::delete_database(&name)
+        .await
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_database_with_another_layout_is_refused_saying_what_differs() {
+    let cases = [
+        (
+            "no-indexes",
+            r#"[{"name":"runs","keyPath":"id"},{"name":"events","keyPath":["runId","seq"]}]"#,
+            "has no index \"by_wave\"",
+        ),
+        (
+            "wrong-key",
+            r#"[{"name":"runs","keyPath":"runId","indexes":[["by_created",["createdKey","id"]],["by_status",["status","createdKey","id"]]]},
+                {"name":"events","keyPath":["runId","seq"],"indexes":[["by_wave",["runId","waveIndex"]]]}]"#,
+            "key path \"runId\", not \"id\"",
+        ),
+        (
+            "unique-index",
+            r#"[{"name":"runs","keyPath":"id","indexes":[["by_created",["createdKey","id"],true],["by_status",["status","createdKey","id"]]]},
+                {"name":"events","keyPath":["runId","seq"],"indexes":[["by_wave",["runId","waveIndex"]]]}]"#,
+            "is unique",
+        ),
+        (
+            "wrong-index-path",
+            r#"[{"name":"runs","keyPath":"id","indexes":[["by_created",["createdKey","id"]],["by_status",["status","createdKey","id"]]]},
+                {"name":"events","keyPath":["runId","seq"],"indexes":[["by_wave","waveIndex"]]}]"#,
+            "by_wave\" has key path \"waveIndex\"",
+        ),
+    ];
+    for (case, layout, expected) in cases {
+        let name = unique_name(case);
+        raw_create(&name, layout).await.expect("raw layout");
+        let message = expect_kind(IndexedDbCouncilRepository::open(&name).await, "Storage");
+        assert!(message.contains(expected), "{case}: {message}");
+        // The refused database is closed again: deleting it is not blocked.
+        IndexedDbCouncilRepository::delete_database(&name)
+            .await
+            .unwrap();
+    }
+}
+
+fn event(run_id: &str, seq: i64, wave: u32) -> CouncilRunEvent {
+    CouncilRunEvent::new(run_id, seq, wave, format!(r#"{{"seq":{seq}}}"#))
+}
+
+/// Lock releases reach the browser asynchronously: wait until `repo` sees
+/// no run owned elsewhere (or give up after a second).
+async fn until_nothing_owned_elsewhere(repo: &IndexedDbCouncilRepository) {
+    for _ in 0..100 {
+        if repo.runs_owned_elsewhere().await.unwrap().is_empty() {
+            return;
+        }
+        sleep(10).await;
+    }
+    panic!("runs still owned elsewhere after a second");
+}
+
+#[wasm_bindgen_test]
+async fn a_run_belongs_to_one_live_store() {
+    let (a, name) = open_fresh("owner").await;
+    let b = IndexedDbCouncilRepository::open(&name).await.unwrap();
+    let run = CouncilRun::new("executed by a", HitlMode::None);
+    let id = run.id.clone();
+    a.create_run(run).await.unwrap();
+    a.append_event(event(&id, 0, 0)).await.unwrap();
+
+    // B boots: A's run is alive, so it is not interrupted, and B may not write it.
+    assert_eq!(b.mark_interrupted_runs().await.unwrap(), 0);
+    assert_eq!(b.runs_owned_elsewhere().await.unwrap(), vec![id.clone()]);
+    assert_eq!(
+        a.runs_owned_elsewhere().await.unwrap(),
+        Vec::<String>::new()
+    );
+    for message in [
+        expect_kind(b.append_event(event(&id, 1, 0)).await, "Conflict"),
+        expect_kind(b.append_events(vec![event(&id, 1, 0)]).await, "Conflict"),
+        expect_kind(
+            b.update_run_status(&id, CouncilRunStatus::Running).await,
+            "Conflict",
+        ),
+        expect_kind(b.update_graph(&id, "{}").await, "Conflict"),
+        expect_kind(b.truncate_events_after_wave(&id, 0).await, "Conflict"),
+    ] {
+        assert!(message.contains(&id), "{message}");
+    }
+    assert!(!b.claim_run(&id).await.unwrap());
+    // Reads are never refused, and A goes on writing.
+    assert_eq!(
+        b.get_run(&id).await.unwrap().unwrap().status,
+        CouncilRunStatus::Running
+    );
+    a.append_event(event(&id, 1, 1)).await.unwrap();
+    assert_eq!(b.list_events(&id).await.unwrap().len(), 2);
+
+    // A goes away: its run was left behind, and B takes it over.
+    drop(a);
+    until_nothing_owned_elsewhere(&b).await;
+    assert_eq!(b.mark_interrupted_runs().await.unwrap(), 1);
+    b.update_run_status(&id, CouncilRunStatus::Running)
+        .await
+        .unwrap();
+    let c = IndexedDbCouncilRepository::open(&name).await.unwrap();
+    assert_eq!(c.runs_owned_elsewhere().await.unwrap(), vec![id.clone()]);
+    expect_kind(c.append_event(event(&id, 2, 2)).await, "Conflict");
+    b.append_event(event(&id, 2, 2)).await.unwrap();
+
+    // A final status gives the run up; C may then claim it, and B may not.
+    b.update_run_status(&id, CouncilRunStatus::Completed)
+        .await
+        .unwrap();
+    until_nothing_owned_elsewhere(&c).await;
+    assert!(c.claim_run(&id).await.unwrap());
+    assert!(c.claim_run(&id).await.unwrap(), "claiming twice is fine");
+    expect_kind(b.update_graph(&id, "{}").await, "Conflict");
+    c.release_run(&id).await.unwrap();
+    until_nothing_owned_elsewhere(&b).await;
+    b.update_graph(&id, "{}").await.unwrap();
+    expect_kind(c.claim_run("no such run").await, "NotFound");
+    drop(c);
+    finish(b, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn mark_interrupted_releases_the_callers_own_runs() {
+    let (a, name) = open_fresh("own-interrupt").await;
+    let run = CouncilRun::new("mine", HitlMode::None);
+    a.create_run(run.clone()).await.unwrap();
+    // The caller says its own running runs were left behind: they go too.
+    assert_eq!(a.mark_interrupted_runs().await.unwrap(), 1);
+    let b = IndexedDbCouncilRepository::open(&name).await.unwrap();
+    until_nothing_owned_elsewhere(&b).await;
+    b.update_run_status(&run.id, CouncilRunStatus::Running)
+        .await
+        .unwrap();
+    expect_kind(a.append_event(event(&run.id, 0, 0)).await, "Conflict");
+    drop(b);
+    finish(a, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn close_lets_earlier_calls_finish_and_refuses_later_ones() {
+    let (repo, name) = open_fresh("close-order").await;
+    let run = CouncilRun::new("closing", HitlMode::None);
+    let id = run.id.clone();
+    let created = repo.create_run(run);
+    let appended: Vec<_> = (0..50)
+        .map(|seq| repo.append_event(event(&id, seq, 0)))
+        .collect();
+    repo.close();
+    let late = repo.get_run(&id);
+    created.await.unwrap();
+    for outcome in futures::future::join_all(appended).await {
+        outcome.unwrap();
+    }
+    let message = expect_kind(late.await, "Storage");
+    assert!(message.contains("closed"), "{message}");
+    let reopened = IndexedDbCouncilRepository::open(&name).await.unwrap();
+    assert_eq!(reopened.list_events(&id).await.unwrap().len(), 50);
+    finish(reopened, &name).await;
 }
 
 #[wasm_bindgen_test]

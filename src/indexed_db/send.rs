@@ -29,16 +29,9 @@ impl<T> std::ops::Deref for SingleThreaded<T> {
     }
 }
 
-/// Wraps a `!Send` future so it can be returned from a `Send` trait method.
-pub(crate) fn assert_send<'a, T>(
-    future: impl Future<Output = T> + 'a,
-) -> SingleThreaded<Pin<Box<dyn Future<Output = T> + 'a>>> {
-    SingleThreaded(Box::pin(future))
-}
-
-impl<F: Future + ?Sized> Future for SingleThreaded<Pin<Box<F>>> {
+impl<F: Future + Unpin> Future for SingleThreaded<F> {
     type Output = F::Output;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.0.as_mut().poll(cx)
+        Pin::new(&mut self.0).poll(cx)
     }
 }

@@ -39,7 +39,13 @@ macro_rules! for_each_contract_case {
             truncate_removes_exactly_the_later_waves_of_that_run,
             truncate_of_unknown_run_is_not_found,
             rewind_then_continue_after_last_seq,
-            volume_5000_events_over_3_runs_and_10_waves
+            volume_5000_events_over_3_runs_and_10_waves,
+            calls_take_effect_in_call_order_not_await_order,
+            unawaited_append_then_truncate_leaves_no_later_wave,
+            append_to_a_run_whose_create_is_not_awaited_succeeds,
+            unawaited_updates_and_reads_see_every_earlier_call,
+            interleaved_calls_end_as_if_each_was_awaited,
+            list_runs_orders_sub_millisecond_instants
         );
     };
 }
@@ -614,4 +620,178 @@ pub async fn concurrent_appends_each_get_their_own_verdict(repo: &impl CouncilRe
     let log = repo.list_events(&run.id).await.unwrap();
     assert_eq!(seqs(&log), (0..300).collect::<Vec<_>>());
     assert_eq!(log[5], original);
+}
+
+pub async fn calls_take_effect_in_call_order_not_await_order(repo: &impl CouncilRepositoryPort) {
+    // The truncate is awaited before the append that was called first: the
+    // append must still come first, so the truncate removes it.
+    let run = new_run(repo, "call order").await;
+    let append = repo.append_event(event(&run.id, 0, 3));
+    let truncate = repo.truncate_events_after_wave(&run.id, 1);
+    truncate.await.unwrap();
+    append.await.unwrap();
+    assert!(repo.list_events(&run.id).await.unwrap().is_empty());
+
+    // A read called before a write does not see it, whatever is awaited first.
+    let read = repo.get_run(&run.id);
+    let update = repo.update_run_status(&run.id, CouncilRunStatus::Completed);
+    update.await.unwrap();
+    assert_eq!(
+        read.await.unwrap().unwrap().status,
+        CouncilRunStatus::Running
+    );
+    // A future that is dropped unawaited still took effect.
+    drop(repo.update_graph(&run.id, "dropped but done"));
+    let stored = repo.get_run(&run.id).await.unwrap().unwrap();
+    assert_eq!(stored.graph_json.as_deref(), Some("dropped but done"));
+}
+
+pub async fn unawaited_append_then_truncate_leaves_no_later_wave(
+    repo: &impl CouncilRepositoryPort,
+) {
+    // The defect of issue 8: appends fired without awaiting, then a rewind.
+    let run = new_run(repo, "rewind under load").await;
+    let mut pending = Vec::new();
+    for seq in 0..4 {
+        pending.push(repo.append_event(event(&run.id, seq, seq as u32)));
+    }
+    pending.push(repo.truncate_events_after_wave(&run.id, 1));
+    // After the rewind, seq 2 and 3 are free again for new content.
+    pending.push(repo.append_event(CouncilRunEvent::new(&run.id, 2, 2, "after rewind")));
+    for outcome in futures::future::join_all(pending).await {
+        outcome.unwrap();
+    }
+    let kept = repo.list_events(&run.id).await.unwrap();
+    assert_eq!(seqs(&kept), vec![0, 1, 2]);
+    assert_eq!(kept[2].event_json, "after rewind");
+}
+
+pub async fn append_to_a_run_whose_create_is_not_awaited_succeeds(
+    repo: &impl CouncilRepositoryPort,
+) {
+    let run = CouncilRun::new("created and used at once", HitlMode::None);
+    let create = repo.create_run(run.clone());
+    let first = repo.append_event(event(&run.id, 0, 0));
+    let batch = repo.append_events(vec![event(&run.id, 1, 0), event(&run.id, 2, 1)]);
+    let status = repo.update_run_status(&run.id, CouncilRunStatus::AwaitingApproval);
+    let read = repo.list_events(&run.id);
+    // Await in reverse: the outcome must not depend on it.
+    assert_eq!(seqs(&read.await.unwrap()), vec![0, 1, 2]);
+    status.await.unwrap();
+    batch.await.unwrap();
+    first.await.unwrap();
+    create.await.unwrap();
+    let stored = repo.get_run(&run.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, CouncilRunStatus::AwaitingApproval);
+}
+
+pub async fn unawaited_updates_and_reads_see_every_earlier_call(repo: &impl CouncilRepositoryPort) {
+    let run = new_run(repo, "updates").await;
+    let graph = repo.update_graph(&run.id, "g1");
+    let approval = repo.update_run_status(&run.id, CouncilRunStatus::AwaitingApproval);
+    let seen_between = repo.get_run(&run.id);
+    let graph2 = repo.update_graph(&run.id, "g2");
+    let done = repo.update_run_status(&run.id, CouncilRunStatus::Completed);
+    let seen_after = repo.get_run(&run.id);
+    let listed = repo.list_runs(Some(CouncilRunStatus::Completed));
+    let (after, between) = (
+        seen_after.await.unwrap().unwrap(),
+        seen_between.await.unwrap().unwrap(),
+    );
+    assert_eq!(
+        (between.graph_json.as_deref(), between.status),
+        (Some("g1"), CouncilRunStatus::AwaitingApproval)
+    );
+    assert_eq!(
+        (after.graph_json.as_deref(), after.status),
+        (Some("g2"), CouncilRunStatus::Completed)
+    );
+    assert!(after.updated_at > between.updated_at);
+    assert_eq!(listed.await.unwrap(), vec![after]);
+    for outcome in futures::future::join_all([graph, approval, graph2, done]).await {
+        outcome.unwrap();
+    }
+}
+
+pub async fn interleaved_calls_end_as_if_each_was_awaited(repo: &impl CouncilRepositoryPort) {
+    // One script of calls, run twice: once awaiting each call, once firing
+    // all of them and awaiting none until the end. Same results, same state.
+    async fn script(repo: &impl CouncilRepositoryPort, id: &str, await_each: bool) -> Vec<String> {
+        let run = run_at(id, "2026-01-01T00:00:00Z");
+        let mut calls: Vec<
+            std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send + '_>>,
+        > = Vec::new();
+        macro_rules! call {
+            ($f:expr) => {{
+                let f = $f;
+                let boxed: std::pin::Pin<
+                    Box<dyn std::future::Future<Output = String> + Send + '_>,
+                > = Box::pin(async move { format!("{:?}", f.await) });
+                calls.push(boxed);
+                if await_each {
+                    let last = calls.pop().unwrap();
+                    calls.push(Box::pin(futures::future::ready(last.await)));
+                }
+            }};
+        }
+        call!(repo.create_run(run.clone()));
+        for seq in 0..6 {
+            call!(repo.append_event(event(id, seq, (seq / 2) as u32)));
+        }
+        call!(repo.append_event(event(id, 1, 0))); // a faithful retry
+        call!(repo.append_event(CouncilRunEvent::new(id, 2, 1, "conflicting")));
+        call!(repo.update_graph(id, "graph before rewind"));
+        call!(repo.truncate_events_after_wave(id, 0));
+        call!(repo.append_events(vec![event(id, 2, 1), event(id, 3, 1)]));
+        call!(repo.update_run_status(id, CouncilRunStatus::Completed));
+        call!(repo.append_event(event("nobody", 0, 0)));
+        call!(repo.create_run(run.clone()));
+        let mut out = Vec::new();
+        for call in calls {
+            out.push(call.await);
+        }
+        let events = repo.list_events(id).await.unwrap();
+        out.push(format!(
+            "{:?}",
+            events
+                .iter()
+                .map(|e| (e.seq, e.wave_index, e.event_json.clone()))
+                .collect::<Vec<_>>()
+        ));
+        let stored = repo.get_run(id).await.unwrap().unwrap();
+        out.push(format!("{:?} {:?}", stored.status, stored.graph_json));
+        out
+    }
+    let awaited = script(repo, "awaited", true).await;
+    let fired = script(repo, "fired", false).await;
+    assert_eq!(awaited.len(), fired.len());
+    for (a, f) in awaited.iter().zip(&fired) {
+        assert_eq!(a.replace("awaited", "ID"), f.replace("fired", "ID"));
+    }
+    // And the script did what it says: the conflict and the unknown run failed.
+    assert!(awaited.iter().any(|r| r.contains("Constraint")));
+    assert!(awaited.iter().any(|r| r.contains("NotFound")));
+    assert!(awaited.iter().any(|r| r.contains("AlreadyExists")));
+}
+
+pub async fn list_runs_orders_sub_millisecond_instants(repo: &impl CouncilRepositoryPort) {
+    // Created within one millisecond, written in several RFC 3339 forms.
+    let runs = [
+        run_at("a", "2026-01-01T00:00:00.0002Z"),
+        run_at("b", "2026-01-01T00:00:00.0001Z"),
+        run_at("c", "2026-01-01T00:00:00.00015+00:00"),
+        run_at("d", "2026-01-01T01:00:00.00005+01:00"),
+        run_at("e", "2026-01-01T00:00:00.000199999Z"),
+    ];
+    for run in &runs {
+        repo.create_run(run.clone()).await.unwrap();
+    }
+    let order: Vec<String> = repo
+        .list_runs(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(order, ["a", "e", "c", "b", "d"]);
 }

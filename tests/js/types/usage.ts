@@ -30,6 +30,9 @@ export async function usage(): Promise<void> {
   const json: string = events[0].eventJson;
   const count: number = await store.markInterruptedRuns();
   await store.truncateEventsAfterWave(run.id, 1);
+  const claimed: boolean = await store.claimRun(run.id);
+  await store.releaseRun(run.id);
+  const elsewhere: string[] = await store.runsOwnedElsewhere();
   store.close();
   named.close();
   await CouncilStore.deleteDatabase("my-runs");
@@ -37,10 +40,10 @@ export async function usage(): Promise<void> {
     await memory.getRun("x");
   } catch (e) {
     const err = e as CouncilStoreError;
-    const kind: "NotFound" | "AlreadyExists" | "Storage" | "Serialization" | "Constraint" = err.kind;
+    const kind: "NotFound" | "AlreadyExists" | "Storage" | "Serialization" | "Constraint" | "Conflict" = err.kind;
     console.log(kind, err.message);
   }
-  console.log(status, mode, graph, conversation, maybe, all, some, seq, json, count);
+  console.log(status, mode, graph, conversation, maybe, all, some, seq, json, count, claimed, elsewhere);
 
   // @ts-expect-error goal must be a string
   await store.createRun({ goal: 1 });
@@ -56,5 +59,7 @@ export async function usage(): Promise<void> {
   const sure: CouncilRun = await store.getRun(run.id);
   // @ts-expect-error events are not runs
   const wrong: CouncilRun[] = await store.listEvents(run.id);
-  console.log(sure, wrong);
+  // @ts-expect-error claimRun resolves to a boolean
+  const notIds: string[] = await store.claimRun(run.id);
+  console.log(sure, wrong, notIds);
 }

@@ -1,0 +1,568 @@
+//! One store's connection and its ordered queue of operations.
+//!
+//! Every call becomes an [`Op`] when it is made and joins one queue per
+//! connection. Operations start in queue order, each by creating its
+//! transaction; IndexedDB runs transactions whose scopes overlap in the
+//! order they were created, so every call takes effect in the order it was
+//! made, whether or not its caller awaits it, and a read sees every write
+//! called before it.
+//!
+//! - **Group commit.** Appends that follow each other in the queue go into
+//!   one transaction; while such a batch is being written, newly queued
+//!   appends wait for it and then go together in the next one. An append
+//!   never moves past another kind of call.
+//! - **Ownership.** Before a write starts, the store makes sure it holds
+//!   the run's Web Lock (see [`super::locks`]); a run another live store
+//!   owns is refused with `Conflict` and nothing is written.
+//! - **A connection that comes back.** When another tab upgrades or deletes
+//!   the database, or the browser closes the connection, the next operation
+//!   reopens it first; an operation whose transaction could not even start
+//!   on the lost connection is retried once on the new one.
+//!
+//! An operation that needs nothing asynchronous before its transaction (the
+//! queue is empty, the connection open, the locks held) starts at once,
+//! inside the call.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::domain::{CouncilRunEvent, CouncilRunStatus, RepositoryError};
+
+use super::locks::{Hold, Locks};
+use super::ops;
+use super::raw::{Db, Scope, Tx};
+use super::schema;
+
+/// A call waiting for its turn.
+pub(crate) enum Op {
+    CreateRun {
+        run_id: String,
+        record: JsValue,
+        reply: Reply<()>,
+    },
+    Change {
+        run_id: String,
+        change: Change,
+        reply: Reply<()>,
+    },
+    Append {
+        event: CouncilRunEvent,
+        record: JsValue,
+        reply: Reply<()>,
+    },
+    /// Appends merged by the queue (see [`Connection::take_appends`]).
+    Batch(Batch),
+    AppendAll {
+        events: Vec<CouncilRunEvent>,
+        records: Vec<JsValue>,
+        reply: Reply<()>,
+    },
+    Read {
+        read: Read,
+        reply: Reply<JsValue>,
+    },
+    MarkInterrupted {
+        reply: Reply<u64>,
+    },
+    Truncate {
+        run_id: String,
+        wave: u32,
+        reply: Reply<()>,
+    },
+    Claim {
+        run_id: String,
+        reply: Reply<bool>,
+    },
+    Release {
+        run_id: String,
+        reply: Reply<()>,
+    },
+    Close,
+}
+
+/// What `Op::Change` does to a run.
+pub(crate) enum Change {
+    Status(CouncilRunStatus),
+    Graph(String),
+}
+
+/// The reads, each one request of one transaction.
+pub(crate) enum Read {
+    /// The run record, or `undefined`.
+    Run(String),
+    /// Run records, oldest first, optionally of one status.
+    Runs(Option<CouncilRunStatus>),
+    /// A run's event records in seq order.
+    Events(String),
+}
+
+/// The sending half of an operation's outcome. Dropped unsent (which only a
+/// bug could do), it answers `Storage` rather than leave its caller waiting.
+pub(crate) struct Reply<T>(Option<Rc<Slot<T>>>);
+
+struct Slot<T> {
+    value: RefCell<Option<Result<T, RepositoryError>>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+/// The caller's half: resolves to the outcome.
+pub(crate) struct Answer<T>(Rc<Slot<T>>);
+
+pub(crate) fn reply<T>() -> (Reply<T>, Answer<T>) {
+    let slot = Rc::new(Slot {
+        value: RefCell::new(None),
+        waker: RefCell::new(None),
+    });
+    (Reply(Some(slot.clone())), Answer(slot))
+}
+
+impl<T> Reply<T> {
+    pub(crate) fn send(mut self, outcome: Result<T, RepositoryError>) {
+        if let Some(slot) = self.0.take() {
+            *slot.value.borrow_mut() = Some(outcome);
+            let waker = slot.waker.borrow_mut().take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+    }
+}
+
+impl<T> Drop for Reply<T> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.take() {
+            *slot.value.borrow_mut() = Some(Err(RepositoryError::Storage(
+                "the operation was dropped before it finished".into(),
+            )));
+            let waker = slot.waker.borrow_mut().take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+    }
+}
+
+impl<T> Future for Answer<T> {
+    type Output = Result<T, RepositoryError>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(outcome) = self.0.value.borrow_mut().take() {
+            return Poll::Ready(outcome);
+        }
+        *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// Append batches being written, and who waits for them to end.
+#[derive(Default)]
+pub(crate) struct Flight {
+    batches: Cell<u32>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Flight {
+    fn busy(&self) -> bool {
+        self.batches.get() > 0
+    }
+
+    /// Marks one batch as taking off.
+    pub(crate) fn begin(&self) {
+        self.batches.set(self.batches.get() + 1);
+    }
+
+    /// Marks one batch as landed (committed or failed).
+    pub(crate) fn landed(&self) {
+        self.batches.set(self.batches.get().saturating_sub(1));
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+}
+
+struct Idle<'a>(&'a Flight);
+
+impl Future for Idle<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.busy() {
+            *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+}
+
+/// The open database, if any, and the handler that notices it going away.
+struct Open {
+    db: Db,
+    _on_lost: Closure<dyn FnMut()>,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.db.set_onversionchange(None);
+        self.db.set_onclose(None);
+        self.db.close();
+    }
+}
+
+/// One store's connection, queue and locks.
+pub(crate) struct Connection {
+    pub(crate) name: String,
+    /// `None` once another tab or the browser closed the connection.
+    open: Rc<RefCell<Option<Open>>>,
+    /// `close()` was called: every later call fails.
+    closed: Cell<bool>,
+    queue: RefCell<VecDeque<Op>>,
+    driving: Cell<bool>,
+    pub(crate) flight: Rc<Flight>,
+    pub(crate) locks: Locks,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("name", &self.name)
+            .field("open", &self.open.borrow().is_some())
+            .field("closed", &self.closed.get())
+            .field("queued", &self.queue.borrow().len())
+            .finish()
+    }
+}
+
+/// Takes `db` as the connection in `slot`, closing it (and emptying the
+/// slot) when another tab upgrades or deletes the database or the browser
+/// closes it.
+fn install(slot: &Rc<RefCell<Option<Open>>>, db: Db) {
+    let weak = Rc::downgrade(slot);
+    let this = db.clone();
+    let on_lost = Closure::<dyn FnMut()>::new(move || {
+        let Some(slot) = weak.upgrade() else { return };
+        let mut slot = slot.borrow_mut();
+        // Only if it is still this connection (not a newer one).
+        if slot
+            .as_ref()
+            .is_some_and(|open| JsValue::from(open.db.clone()) == JsValue::from(this.clone()))
+        {
+            // Dropping `Open` closes the connection; the closure itself is
+            // dropped later, outside its own call.
+            let lost = slot.take();
+            wasm_bindgen_futures::spawn_local(async move { drop(lost) });
+        }
+    });
+    let handler: &Function = on_lost.as_ref().unchecked_ref();
+    db.set_onversionchange(Some(handler));
+    db.set_onclose(Some(handler));
+    *slot.borrow_mut() = Some(Open {
+        db,
+        _on_lost: on_lost,
+    });
+}
+
+/// Polls `work` once now, so that it starts its transaction inside the
+/// current call, and leaves the rest to the event loop.
+pub(crate) fn launch(work: impl Future<Output = ()> + 'static) {
+    let mut work = Box::pin(work);
+    let mut cx = Context::from_waker(Waker::noop());
+    if work.as_mut().poll(&mut cx).is_pending() {
+        wasm_bindgen_futures::spawn_local(work);
+    }
+}
+
+fn closed_error(name: &str) -> RepositoryError {
+    RepositoryError::Storage(format!(
+        "InvalidStateError: the store of database \"{name}\" is closed"
+    ))
+}
+
+pub(crate) fn conflict(run_id: &str) -> RepositoryError {
+    RepositoryError::Conflict(format!(
+        "run \"{run_id}\" is owned by another live store (another tab, worker or store \
+         instance is executing it); reads are allowed, writes are not"
+    ))
+}
+
+impl Connection {
+    pub(crate) async fn open(name: &str) -> Result<Rc<Connection>, RepositoryError> {
+        let db = schema::open(name).await?;
+        let conn = Rc::new(Connection {
+            name: name.to_owned(),
+            open: Rc::default(),
+            closed: Cell::new(false),
+            queue: RefCell::default(),
+            driving: Cell::new(false),
+            flight: Rc::default(),
+            locks: Locks::new(name),
+        });
+        install(&conn.open, db);
+        Ok(conn)
+    }
+
+    fn db(&self) -> Option<Db> {
+        self.open.borrow().as_ref().map(|open| open.db.clone())
+    }
+
+    /// Closes the connection once the calls made before have run; later
+    /// calls fail with `Storage`. Owned runs are released.
+    pub(crate) fn close(self: &Rc<Self>) {
+        if self.closed.replace(true) {
+            return;
+        }
+        self.enqueue(Op::Close);
+    }
+
+    /// Closes at once, for a store that is dropped.
+    pub(crate) fn close_now(&self) {
+        self.closed.set(true);
+        self.locks.disown_all();
+        self.open.borrow_mut().take();
+    }
+
+    /// Takes a call: starts it now if nothing is ahead of it, else queues it.
+    pub(crate) fn submit(self: &Rc<Self>, op: Op) {
+        if self.closed.get() {
+            return fail(op, closed_error(&self.name));
+        }
+        if self.queue.borrow().is_empty() && !self.driving.get() {
+            if let Some(op) = self.start_now(op) {
+                self.enqueue(op);
+            }
+        } else {
+            self.enqueue(op);
+        }
+    }
+
+    fn enqueue(self: &Rc<Self>, op: Op) {
+        self.queue.borrow_mut().push_back(op);
+        if !self.driving.replace(true) {
+            wasm_bindgen_futures::spawn_local(drive(self.clone()));
+        }
+    }
+
+    /// Starts `op` within this call if it needs nothing asynchronous first;
+    /// otherwise hands it back.
+    fn start_now(self: &Rc<Self>, op: Op) -> Option<Op> {
+        let Some(db) = self.db() else {
+            return Some(op);
+        };
+        let Some(holds) = self.holds_now(&op) else {
+            return Some(op);
+        };
+        match self.begin(&db, op, holds) {
+            Ok(()) => None,
+            // The connection went away under us: the queue reopens it.
+            Err((op, _)) => {
+                self.open.borrow_mut().take();
+                Some(op)
+            }
+        }
+    }
+
+    /// The locks `op` needs, if this store holds them all already (or needs
+    /// none); `None` when some must be asked for, or `op` must wait.
+    fn holds_now(&self, op: &Op) -> Option<Vec<Hold>> {
+        match op {
+            Op::Read { .. } => Some(Vec::new()),
+            Op::Append { event, .. } if !self.flight.busy() => {
+                Some(vec![self.locks.current(&event.run_id)?])
+            }
+            Op::Change { run_id, .. } | Op::Truncate { run_id, .. } => {
+                Some(vec![self.locks.current(run_id)?])
+            }
+            Op::CreateRun { .. } if !self.locks.enabled() => Some(vec![Hold::Unsupported]),
+            Op::AppendAll { events, .. } => events
+                .iter()
+                .map(|event| self.locks.current(&event.run_id))
+                .collect(),
+            _ => None,
+        }
+    }
+
+    /// Creates `op`'s transaction and launches it. Gives the operation back
+    /// when the transaction cannot start because the connection is lost.
+    fn begin(self: &Rc<Self>, db: &Db, op: Op, holds: Vec<Hold>) -> Result<(), (Op, Vec<Hold>)> {
+        let (scope, write) = scope_of(&op);
+        let tx = match Tx::start(db, scope, write) {
+            Ok(tx) => tx,
+            Err(failure) if failure.connection_lost() => return Err((op, holds)),
+            Err(failure) => {
+                fail(op, failure.into_error(&self.name));
+                return Ok(());
+            }
+        };
+        ops::launch_op(self.clone(), tx, op, holds);
+        Ok(())
+    }
+
+    /// Makes sure the connection is open, reopening it if it was lost.
+    async fn ensure_open(&self) -> Result<Db, RepositoryError> {
+        if let Some(db) = self.db() {
+            return Ok(db);
+        }
+        let db = schema::open(&self.name).await?;
+        install(&self.open, db.clone());
+        Ok(db)
+    }
+
+    /// The locks `op` needs before it may write, taken now.
+    async fn holds_for(&self, op: &Op) -> Vec<Hold> {
+        match op {
+            Op::CreateRun { run_id, .. }
+            | Op::Change { run_id, .. }
+            | Op::Truncate { run_id, .. }
+            | Op::Claim { run_id, .. } => self.locks.hold_all(&[run_id]).await,
+            Op::Append { event, .. } => self.locks.hold_all(&[&event.run_id]).await,
+            Op::Batch(Batch { events, .. }) | Op::AppendAll { events, .. } => {
+                let ids: Vec<&str> = events.iter().map(|e| e.run_id.as_str()).collect();
+                self.locks.hold_all(&ids).await
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Appends queued right behind the first one, merged into one batch.
+    fn take_appends(&self, first: Op) -> Op {
+        let Op::Append {
+            event,
+            record,
+            reply,
+        } = first
+        else {
+            return first;
+        };
+        let mut batch = Batch {
+            events: vec![event],
+            records: vec![record],
+            replies: vec![reply],
+        };
+        let mut queue = self.queue.borrow_mut();
+        while let Some(Op::Append { .. }) = queue.front() {
+            if let Some(Op::Append {
+                event,
+                record,
+                reply,
+            }) = queue.pop_front()
+            {
+                batch.events.push(event);
+                batch.records.push(record);
+                batch.replies.push(reply);
+            }
+        }
+        Op::Batch(batch)
+    }
+}
+
+/// Consecutive single appends, written together.
+pub(crate) struct Batch {
+    pub(crate) events: Vec<CouncilRunEvent>,
+    pub(crate) records: Vec<JsValue>,
+    pub(crate) replies: Vec<Reply<()>>,
+}
+
+/// Answers `op` with `err` without running it.
+pub(crate) fn fail(op: Op, err: RepositoryError) {
+    match op {
+        Op::CreateRun { reply, .. }
+        | Op::Change { reply, .. }
+        | Op::AppendAll { reply, .. }
+        | Op::Truncate { reply, .. }
+        | Op::Release { reply, .. }
+        | Op::Append { reply, .. } => reply.send(Err(err)),
+        Op::Batch(batch) => {
+            for reply in batch.replies {
+                reply.send(Err(err.clone()));
+            }
+        }
+        Op::Read { reply, .. } => reply.send(Err(err)),
+        Op::MarkInterrupted { reply } => reply.send(Err(err)),
+        Op::Claim { reply, .. } => reply.send(Err(err)),
+        Op::Close => {}
+    }
+}
+
+fn scope_of(op: &Op) -> (Scope, bool) {
+    match op {
+        Op::CreateRun { .. } | Op::Change { .. } | Op::MarkInterrupted { .. } => {
+            (Scope::Runs, true)
+        }
+        Op::Append { .. } | Op::Batch(_) | Op::AppendAll { .. } | Op::Truncate { .. } => {
+            (Scope::Both, true)
+        }
+        Op::Read {
+            read: Read::Events(_),
+            ..
+        } => (Scope::Events, false),
+        Op::Read { .. } | Op::Claim { .. } | Op::Release { .. } | Op::Close => (Scope::Runs, false),
+    }
+}
+
+/// Runs the queue until it is empty.
+async fn drive(conn: Rc<Connection>) {
+    loop {
+        let next = conn.queue.borrow_mut().pop_front();
+        let Some(op) = next else {
+            conn.driving.set(false);
+            return;
+        };
+        step(&conn, op).await;
+    }
+}
+
+/// Starts one queued operation (or batch), after whatever it waits for.
+async fn step(conn: &Rc<Connection>, op: Op) {
+    let op = match op {
+        Op::Close => {
+            conn.locks.disown_all();
+            conn.open.borrow_mut().take();
+            return;
+        }
+        Op::Release { run_id, reply } => {
+            conn.locks.disown(&run_id);
+            return reply.send(Ok(()));
+        }
+        Op::Append { .. } => {
+            // Let the batch in flight land, gathering what queues meanwhile.
+            Idle(&conn.flight).await;
+            conn.take_appends(op)
+        }
+        op => op,
+    };
+    let mut op = op;
+    for attempt in 0..2 {
+        let db = match conn.ensure_open().await {
+            Ok(db) => db,
+            Err(e) => return fail(op, e),
+        };
+        if let Op::MarkInterrupted { reply } = op {
+            return ops::mark_interrupted(conn.clone(), db, reply).await;
+        }
+        let holds = conn.holds_for(&op).await;
+        match conn.begin(&db, op, holds) {
+            Ok(()) => return,
+            Err((back, _)) => {
+                // The connection was lost before the transaction started:
+                // nothing was written, so reopen and try once more.
+                conn.open.borrow_mut().take();
+                op = back;
+                if attempt == 1 {
+                    return fail(
+                        op,
+                        RepositoryError::Storage(format!(
+                            "InvalidStateError: the connection to database \"{}\" was lost twice",
+                            conn.name
+                        )),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Which live store owns a run: one Web Lock per database and run.
+//!
+//! A store holds the lock of every run it owns (runs it created or set
+//! back to `running`), and, for the length of one write, the lock of a run
+//! nobody owns. A lock it cannot take is held by another live store, in
+//! this or another tab or worker; the browser releases a page's or worker's
+//! locks when it goes away, so a run whose owner died is free again.
+//!
+//! Where `navigator.locks` does not exist (or refuses this origin) there is
+//! no ownership: every write goes ahead, as in a store without tabs.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::{Rc, Weak};
+
+use js_sys::{Array, Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen(inline_js = r#"
+export function locksExist() {
+  try {
+    return typeof navigator === "object" && navigator !== null &&
+      typeof navigator.locks === "object" && navigator.locks !== null &&
+      typeof navigator.locks.request === "function";
+  } catch {
+    return false;
+  }
+}
+const PREFIX = "council-idb:run:";
+export function lockName(db, run) {
+  return PREFIX + JSON.stringify([db, run]);
+}
+// Locks this realm has let go of whose release the browser has not finished:
+// name -> promise settled once it has. A store that takes a lock again right
+// after letting it go must not find it "held elsewhere" by its own past.
+const releasing = new Map();
+// Takes each lock that nobody holds. Resolves to an array with, per name,
+// the function that releases it, or null where another holder has it.
+export function tryLocks(names) {
+  return Promise.all(names.map(async (name) => {
+    await releasing.get(name);
+    return new Promise((resolve, reject) => {
+      const done = navigator.locks.request(name, { ifAvailable: true }, (lock) => {
+        if (lock === null) {
+          resolve(null);
+          return undefined;
+        }
+        return new Promise((release) => resolve(() => {
+          const gone = done.then(() => {}, () => {}).then(() => {
+            if (releasing.get(name) === gone) releasing.delete(name);
+          });
+          releasing.set(name, gone);
+          release();
+        }));
+      });
+      done.catch(reject);
+    });
+  }));
+}
+// Run ids of database `db` whose lock anyone in the origin holds.
+export async function lockedRuns(db) {
+  const { held } = await navigator.locks.query();
+  const runs = [];
+  for (const { name } of held) {
+    if (typeof name !== "string" || !name.startsWith(PREFIX)) continue;
+    try {
+      const [lockDb, run] = JSON.parse(name.slice(PREFIX.length));
+      if (lockDb === db && typeof run === "string") runs.push(run);
+    } catch {
+      // Not one of ours.
+    }
+  }
+  return runs;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = locksExist)]
+    fn locks_exist() -> bool;
+    #[wasm_bindgen(js_name = lockName)]
+    fn lock_name(db: &str, run: &str) -> JsValue;
+    #[wasm_bindgen(js_name = tryLocks)]
+    fn try_locks(names: &Array) -> Promise;
+    #[wasm_bindgen(js_name = lockedRuns)]
+    fn locked_runs(db: &str) -> Promise;
+}
+
+/// A Web Lock this store holds; dropping the last `Rc` releases it.
+#[derive(Debug)]
+pub(crate) struct Lock {
+    release: Function,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = self.release.call0(&JsValue::NULL);
+    }
+}
+
+/// Whether a store may write to a run.
+#[derive(Debug, Clone)]
+pub(crate) enum Hold {
+    /// No Web Locks here: no ownership, every write goes ahead.
+    Unsupported,
+    /// This store holds the run's lock (as owner or for this write).
+    Mine(Rc<Lock>),
+    /// Another live store owns the run.
+    Elsewhere,
+}
+
+impl Hold {
+    pub(crate) fn allowed(&self) -> bool {
+        !matches!(self, Hold::Elsewhere)
+    }
+}
+
+/// The locks of one store.
+#[derive(Debug)]
+pub(crate) struct Locks {
+    db_name: String,
+    enabled: Cell<bool>,
+    /// Every lock this store holds, owned or for a write in flight.
+    held: RefCell<BTreeMap<String, Weak<Lock>>>,
+    /// The runs this store owns.
+    owned: RefCell<BTreeMap<String, Rc<Lock>>>,
+}
+
+impl Locks {
+    pub(crate) fn new(db_name: &str) -> Self {
+        Locks {
+            db_name: db_name.to_owned(),
+            enabled: Cell::new(locks_exist()),
+            held: RefCell::default(),
+            owned: RefCell::default(),
+        }
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled.get()
+    }
+
+    /// The hold on `run_id` this store has now, without asking the browser:
+    /// `None` when it would have to try the lock.
+    pub(crate) fn current(&self, run_id: &str) -> Option<Hold> {
+        if !self.enabled.get() {
+            return Some(Hold::Unsupported);
+        }
+        let mut held = self.held.borrow_mut();
+        match held.get(run_id).and_then(Weak::upgrade) {
+            Some(lock) => Some(Hold::Mine(lock)),
+            None => {
+                held.remove(run_id);
+                None
+            }
+        }
+    }
+
+    /// Takes the locks of `run_ids` that this store does not hold yet, all
+    /// at once; one `Hold` per id, in order.
+    pub(crate) async fn hold_all(&self, run_ids: &[&str]) -> Vec<Hold> {
+        let mut wanted: Vec<&str> = run_ids
+            .iter()
+            .copied()
+            .filter(|id| self.current(id).is_none())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        // What this round of tries gave, per run id.
+        let mut fresh: Vec<(String, Option<Rc<Lock>>)> = Vec::new();
+        if !wanted.is_empty() {
+            let names: Array = wanted
+                .iter()
+                .map(|id| lock_name(&self.db_name, id))
+                .collect();
+            match JsFuture::from(try_locks(&names)).await {
+                Ok(got) => {
+                    let got: Array = got.unchecked_into();
+                    for (k, id) in wanted.iter().enumerate() {
+                        match got.get(k as u32).dyn_into::<Function>() {
+                            Ok(release) => {
+                                let lock = Rc::new(Lock { release });
+                                self.held
+                                    .borrow_mut()
+                                    .insert((*id).to_owned(), Rc::downgrade(&lock));
+                                // Kept alive below, by the holds handed out.
+                                fresh.push((id.to_string(), Some(lock)));
+                            }
+                            Err(_) => fresh.push((id.to_string(), None)),
+                        }
+                    }
+                }
+                // The browser refuses locks here (an opaque origin, say):
+                // go on without ownership, as where they do not exist.
+                Err(_) => self.enabled.set(false),
+            }
+        }
+        run_ids
+            .iter()
+            .map(|id| {
+                if !self.enabled.get() {
+                    return Hold::Unsupported;
+                }
+                if let Some((_, got)) = fresh.iter().find(|(fresh_id, _)| fresh_id == id) {
+                    return match got {
+                        Some(lock) => Hold::Mine(lock.clone()),
+                        None => Hold::Elsewhere,
+                    };
+                }
+                self.current(id).unwrap_or(Hold::Elsewhere)
+            })
+            .collect()
+    }
+
+    /// Keeps `lock` as the owner's lock of `run_id`.
+    pub(crate) fn own(&self, run_id: &str, lock: &Rc<Lock>) {
+        self.owned
+            .borrow_mut()
+            .insert(run_id.to_owned(), lock.clone());
+    }
+
+    /// Stops owning `run_id`; the lock goes once no write in flight holds it.
+    pub(crate) fn disown(&self, run_id: &str) {
+        self.owned.borrow_mut().remove(run_id);
+    }
+
+    /// Stops owning `run_id` if `lock` is still what owns it.
+    pub(crate) fn disown_if(&self, run_id: &str, lock: &Rc<Lock>) {
+        let mut owned = self.owned.borrow_mut();
+        if owned.get(run_id).is_some_and(|l| Rc::ptr_eq(l, lock)) {
+            owned.remove(run_id);
+        }
+    }
+
+    pub(crate) fn owns(&self, run_id: &str) -> bool {
+        self.owned.borrow().contains_key(run_id)
+    }
+
+    /// Stops owning every run (the store closes).
+    pub(crate) fn disown_all(&self) {
+        self.owned.borrow_mut().clear();
+    }
+
+    /// Runs that another live store owns: locked in the origin, not by us.
+    pub(crate) async fn owned_elsewhere(&self) -> Result<Vec<String>, JsValue> {
+        if !self.enabled.get() {
+            return Ok(Vec::new());
+        }
+        let locked: Array = JsFuture::from(locked_runs(&self.db_name))
+            .await?
+            .unchecked_into();
+        let mut runs: Vec<String> = locked
+            .iter()
+            .filter_map(|id| id.as_string())
+            .filter(|id| self.current(id).is_none())
+            .collect();
+        runs.sort();
+        runs.dedup();
+        Ok(runs)
+    }
+}

@@ -1,0 +1,500 @@
+//! The operations, each one transaction.
+//!
+//! Every body below receives its transaction already started (in queue
+//! order, by [`super::connection`]) and issues its first requests before its
+//! first `await`: [`launch`] polls it once inside the call, so the requests
+//! are made while the transaction is active. Inside a transaction nothing
+//! but its own requests is awaited. An early return drops the `Tx`, which
+//! aborts it: nothing is half-written.
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use js_sys::{Array, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::domain::{
+    check_duplicate, check_new_run, run_not_found, CouncilRunEvent, CouncilRunStatus,
+    RepositoryError,
+};
+use crate::time::timestamp_after;
+
+use super::codec::{check_run_records, decode_event, decode_run, event_key, run_record, with_keys};
+use super::connection::{conflict, launch, Batch, Change, Connection, Op, Read, Reply};
+use super::locks::Hold;
+use super::raw::{error_name, key_range, prefix_range, storage, Db, Scope, Tx, EVENTS, RUNS};
+use super::schema::{EVENTS_BY_WAVE, RUNS_BY_CREATED, RUNS_BY_STATUS};
+
+/// A status after which nobody executes the run any more.
+fn is_final(status: CouncilRunStatus) -> bool {
+    matches!(
+        status,
+        CouncilRunStatus::Completed | CouncilRunStatus::Failed | CouncilRunStatus::Interrupted
+    )
+}
+
+fn first(holds: Vec<Hold>) -> Hold {
+    holds.into_iter().next().unwrap_or(Hold::Unsupported)
+}
+
+/// Launches `op` in `tx`, with the locks the queue took for it.
+pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, op: Op, holds: Vec<Hold>) {
+    match op {
+        Op::CreateRun {
+            run_id,
+            record,
+            reply,
+        } => {
+            let hold = first(holds);
+            if !hold.allowed() {
+                return reply.send(Err(RepositoryError::AlreadyExists(format!(
+                    "run \"{run_id}\" exists already (another live store owns it)"
+                ))));
+            }
+            if let Hold::Mine(lock) = &hold {
+                conn.locks.own(&run_id, lock);
+            }
+            launch(async move {
+                let out = create_run(tx, &run_id, &record).await;
+                if let (Err(_), Hold::Mine(lock)) = (&out, &hold) {
+                    conn.locks.disown_if(&run_id, lock);
+                }
+                reply.send(out);
+            });
+        }
+        Op::Change {
+            run_id,
+            change,
+            reply,
+        } => {
+            let hold = first(holds);
+            if !hold.allowed() {
+                return reply.send(Err(conflict(&run_id)));
+            }
+            // Ownership moves now, so calls queued behind see it.
+            let was_owned = conn.locks.owns(&run_id);
+            let status = match &change {
+                Change::Status(status) => Some(*status),
+                Change::Graph(_) => None,
+            };
+            if let Hold::Mine(lock) = &hold {
+                match status {
+                    Some(CouncilRunStatus::Running) => conn.locks.own(&run_id, lock),
+                    Some(s) if is_final(s) => conn.locks.disown(&run_id),
+                    _ => {}
+                }
+            }
+            launch(async move {
+                let out = change_run(tx, &run_id, change).await;
+                if let (Err(_), Hold::Mine(lock)) = (&out, &hold) {
+                    // The status did not change: neither does ownership.
+                    if was_owned {
+                        conn.locks.own(&run_id, lock);
+                    } else {
+                        conn.locks.disown_if(&run_id, lock);
+                    }
+                }
+                reply.send(out);
+            });
+        }
+        Op::Append {
+            event,
+            record,
+            reply,
+        } => launch_op(
+            conn,
+            tx,
+            Op::Batch(Batch {
+                events: vec![event],
+                records: vec![record],
+                replies: vec![reply],
+            }),
+            holds,
+        ),
+        Op::Batch(Batch {
+            events,
+            records,
+            replies,
+        }) => {
+            let verdicts: Vec<Result<(), RepositoryError>> = events
+                .iter()
+                .zip(&holds)
+                .map(|(event, hold)| {
+                    if hold.allowed() {
+                        Ok(())
+                    } else {
+                        Err(conflict(&event.run_id))
+                    }
+                })
+                .collect();
+            conn.flight.begin();
+            launch(async move {
+                match write_events(tx, &events, &records, verdicts, false).await {
+                    Ok(verdicts) => {
+                        for (reply, verdict) in replies.into_iter().zip(verdicts) {
+                            reply.send(verdict);
+                        }
+                    }
+                    Err(e) => {
+                        for reply in replies {
+                            reply.send(Err(e.clone()));
+                        }
+                    }
+                }
+                conn.flight.landed();
+                drop(holds);
+            });
+        }
+        Op::AppendAll {
+            events,
+            records,
+            reply,
+        } => {
+            if let Some((event, _)) = events.iter().zip(&holds).find(|(_, h)| !h.allowed()) {
+                return reply.send(Err(conflict(&event.run_id)));
+            }
+            let verdicts = vec![Ok(()); events.len()];
+            launch(async move {
+                let out = write_events(tx, &events, &records, verdicts, true).await;
+                reply.send(out.map(|_| ()));
+                drop(holds);
+            });
+        }
+        Op::Read { read, reply } => launch(async move { reply.send(read_records(tx, read).await) }),
+        Op::Truncate {
+            run_id,
+            wave,
+            reply,
+        } => {
+            let hold = first(holds);
+            if !hold.allowed() {
+                return reply.send(Err(conflict(&run_id)));
+            }
+            launch(async move {
+                reply.send(truncate(tx, &run_id, wave).await);
+                drop(hold);
+            });
+        }
+        Op::Claim { run_id, reply } => {
+            let hold = first(holds);
+            if !hold.allowed() {
+                return reply.send(Ok(false));
+            }
+            launch(async move {
+                let out = run_exists(tx, &run_id).await;
+                if out.is_ok() {
+                    if let Hold::Mine(lock) = &hold {
+                        conn.locks.own(&run_id, lock);
+                    }
+                }
+                reply.send(out.map(|()| true));
+            });
+        }
+        // Handled by the queue itself.
+        Op::MarkInterrupted { .. } | Op::Release { .. } | Op::Close => {}
+    }
+}
+
+async fn create_run(tx: Tx, run_id: &str, record: &JsValue) -> Result<(), RepositoryError> {
+    let mut tx = tx;
+    let runs = tx.store(RUNS)?;
+    // One round trip: `add` refuses an existing key with a ConstraintError
+    // (which also aborts the transaction, so nothing is written). Commit at
+    // once, as hand-written code does.
+    let added = runs.add_request(record)?;
+    tx.commit_now();
+    let added = added.await;
+    let ended = tx.ended().await;
+    match added {
+        Ok(_) => ended,
+        Err(e) if error_name(&e).as_deref() == Some("ConstraintError") => Err(
+            RepositoryError::AlreadyExists(format!("run \"{run_id}\" exists already")),
+        ),
+        Err(e) => Err(storage(&format!("cannot store run \"{run_id}\""), &e)),
+    }
+}
+
+/// Reads a run, changes it and writes it back with a later `updatedAt`.
+async fn change_run(tx: Tx, run_id: &str, change: Change) -> Result<(), RepositoryError> {
+    let runs = tx.store(RUNS)?;
+    let record = runs
+        .get_request(&JsValue::from_str(run_id))?
+        .await
+        .map_err(|e| storage("cannot read the run", &e))?;
+    if record.is_undefined() {
+        return Err(run_not_found(run_id));
+    }
+    let mut run = decode_run(&record)?;
+    match change {
+        Change::Status(status) => run.status = status,
+        Change::Graph(graph) => run.graph_json = Some(graph),
+    }
+    run.updated_at = timestamp_after(&run.updated_at);
+    let created = check_new_run(&run).map_err(|e| RepositoryError::Serialization(e.to_string()))?;
+    runs.put_unwatched(&run_record(&run, created)?)?;
+    tx.commit().await
+}
+
+async fn read_records(tx: Tx, read: Read) -> Result<JsValue, RepositoryError> {
+    let mut tx = tx;
+    let request = match read {
+        Read::Run(run_id) => tx.store(RUNS)?.get_request(&JsValue::from_str(&run_id))?,
+        Read::Runs(None) => tx
+            .store(RUNS)?
+            .index_named(RUNS_BY_CREATED)?
+            .get_all_request(&JsValue::UNDEFINED)?,
+        Read::Runs(Some(status)) => tx
+            .store(RUNS)?
+            .index_named(RUNS_BY_STATUS)?
+            .get_all_request(&prefix_range(&JsValue::from_str(status.as_str()))?)?,
+        Read::Events(run_id) => tx
+            .store(EVENTS)?
+            .get_all_request(&prefix_range(&JsValue::from_str(&run_id))?)?,
+    };
+    tx.commit_now();
+    request
+        .await
+        .map_err(|e| storage("cannot read records", &e))
+}
+
+async fn run_exists(tx: Tx, run_id: &str) -> Result<(), RepositoryError> {
+    let mut tx = tx;
+    let count = tx.store(RUNS)?.count_request(&JsValue::from_str(run_id))?;
+    tx.commit_now();
+    let count = count
+        .await
+        .map_err(|e| storage("cannot look up the run", &e))?;
+    if count.as_f64().unwrap_or(0.0) > 0.0 {
+        Ok(())
+    } else {
+        Err(run_not_found(run_id))
+    }
+}
+
+/// Checks and writes `events` in one transaction; `verdicts` holds what is
+/// known of each already (a refused event is skipped). Returns a verdict per
+/// event; with `all_or_nothing`, the first failure aborts the whole batch.
+async fn write_events(
+    tx: Tx,
+    events: &[CouncilRunEvent],
+    records: &[JsValue],
+    mut verdicts: Vec<Result<(), RepositoryError>>,
+    all_or_nothing: bool,
+) -> Result<Vec<Result<(), RepositoryError>>, RepositoryError> {
+    // Per run: the span of seqs to look at for stored duplicates.
+    let mut spans: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for (event, verdict) in events.iter().zip(&verdicts) {
+        if verdict.is_ok() {
+            let span = spans.entry(&event.run_id).or_insert((event.seq, event.seq));
+            span.0 = span.0.min(event.seq);
+            span.1 = span.1.max(event.seq);
+        }
+    }
+    if spans.is_empty() {
+        return Ok(verdicts);
+    }
+    let runs = tx.store(RUNS)?;
+    let stored = tx.store(EVENTS)?;
+    // Issue every read before awaiting any, so they run together. A `?`
+    // below drops the requests made so far, which is safe.
+    let mut lookups = Vec::with_capacity(spans.len());
+    for (&run_id, &(low, high)) in &spans {
+        let count = runs.count_request(&JsValue::from_str(run_id))?;
+        let range = key_range(&event_key(run_id, low), &event_key(run_id, high))?;
+        lookups.push((run_id, count, stored.get_all_request(&range)?));
+    }
+    let mut known_runs: HashMap<&str, bool> = HashMap::new();
+    let mut existing: HashMap<(&str, i64), CouncilRunEvent> = HashMap::new();
+    for (run_id, count, found) in lookups {
+        let count = count
+            .await
+            .map_err(|e| storage("cannot look up the run", &e))?;
+        known_runs.insert(run_id, count.as_f64().unwrap_or(0.0) > 0.0);
+        let found = found
+            .await
+            .map_err(|e| storage("cannot read stored events", &e))?;
+        for record in found.unchecked_into::<Array>().iter() {
+            let event = decode_event(&record)?;
+            existing.insert((run_id, event.seq), event);
+        }
+    }
+
+    let mut to_write = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        if verdicts[i].is_err() {
+            continue;
+        }
+        let verdict = if !known_runs
+            .get(event.run_id.as_str())
+            .copied()
+            .unwrap_or(false)
+        {
+            Err(run_not_found(&event.run_id))
+        } else if let Some(prior) = existing.get(&(event.run_id.as_str(), event.seq)) {
+            check_duplicate(prior, event)
+        } else {
+            existing.insert((event.run_id.as_str(), event.seq), event.clone());
+            to_write.push(i);
+            Ok(())
+        };
+        if all_or_nothing {
+            verdict.clone()?;
+        }
+        verdicts[i] = verdict;
+    }
+    if to_write.is_empty() {
+        return Ok(verdicts);
+    }
+    for i in to_write {
+        stored.add_unwatched(&records[i])?;
+    }
+    tx.commit().await?;
+    Ok(verdicts)
+}
+
+async fn truncate(tx: Tx, run_id: &str, wave_index: u32) -> Result<(), RepositoryError> {
+    let runs = tx.store(RUNS)?;
+    let events = tx.store(EVENTS)?;
+    let id = JsValue::from_str(run_id);
+    let count = runs.count_request(&id)?;
+    let later_waves = key_range(
+        &Array::of2(&id, &JsValue::from_f64(f64::from(wave_index) + 1.0)).into(),
+        &Array::of2(&id, &Array::new()).into(),
+    )?;
+    let keys = events
+        .index_named(EVENTS_BY_WAVE)?
+        .get_all_keys_request(&later_waves)?;
+    let count = count
+        .await
+        .map_err(|e| storage("cannot look up the run", &e))?;
+    if count.as_f64().unwrap_or(0.0) == 0.0 {
+        return Err(run_not_found(run_id));
+    }
+    let keys = keys
+        .await
+        .map_err(|e| storage("cannot find events to delete", &e))?;
+    let mut seqs: Vec<f64> = keys
+        .unchecked_into::<Array>()
+        .iter()
+        .filter_map(|key| Reflect::get_u32(&key, 1).ok()?.as_f64())
+        .collect();
+    seqs.sort_by(f64::total_cmp);
+    // Delete runs of consecutive seqs with one range request each: the
+    // seqs are integers, so a range between two found ones holds no other.
+    let mut i = 0;
+    while i < seqs.len() {
+        let mut j = i;
+        while j + 1 < seqs.len() && seqs[j + 1] == seqs[j] + 1.0 {
+            j += 1;
+        }
+        let range = key_range(
+            &Array::of2(&id, &JsValue::from_f64(seqs[i])).into(),
+            &Array::of2(&id, &JsValue::from_f64(seqs[j])).into(),
+        )?;
+        events.delete_unwatched(&range)?;
+        i = j + 1;
+    }
+    tx.commit().await
+}
+
+/// `markInterruptedRuns`: every `running` run that no other live store owns
+/// becomes `interrupted`. The locks of the candidates are taken first (the
+/// queue waits meanwhile), then one transaction reads the running runs again
+/// and changes those this store may write.
+pub(crate) async fn mark_interrupted(conn: Rc<Connection>, db: Db, reply: Reply<u64>) {
+    let holds: BTreeMap<String, Hold> = if conn.locks.enabled() {
+        let ids = match running_ids(&db).await {
+            Ok(ids) => ids,
+            Err(e) => return reply.send(Err(e)),
+        };
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let holds = conn.locks.hold_all(&refs).await;
+        ids.into_iter().zip(holds).collect()
+    } else {
+        BTreeMap::new()
+    };
+    let tx = match Tx::start(&db, Scope::Runs, true) {
+        Ok(tx) => tx,
+        Err(failure) => return reply.send(Err(failure.into_error(&conn.name))),
+    };
+    launch(async move {
+        let out = mark(&conn, tx, &holds).await;
+        reply.send(out);
+        drop(holds);
+    });
+}
+
+async fn running_ids(db: &Db) -> Result<Vec<String>, RepositoryError> {
+    let mut tx = Tx::start(db, Scope::Runs, false).map_err(|f| f.into_error("this store"))?;
+    let running = JsValue::from_str(CouncilRunStatus::Running.as_str());
+    let keys = tx
+        .store(RUNS)?
+        .index_named(RUNS_BY_STATUS)?
+        .get_all_keys_request(&prefix_range(&running)?)?;
+    tx.commit_now();
+    let keys = keys
+        .await
+        .map_err(|e| storage("cannot list running runs", &e))?;
+    Ok(keys
+        .unchecked_into::<Array>()
+        .iter()
+        .filter_map(|k| k.as_string())
+        .collect())
+}
+
+async fn mark(
+    conn: &Connection,
+    tx: Tx,
+    holds: &BTreeMap<String, Hold>,
+) -> Result<u64, RepositoryError> {
+    let runs = tx.store(RUNS)?;
+    let running = JsValue::from_str(CouncilRunStatus::Running.as_str());
+    let records: Array = runs
+        .index_named(RUNS_BY_STATUS)?
+        .get_all_request(&prefix_range(&running)?)?
+        .await
+        .map_err(|e| storage("cannot list running runs", &e))?
+        .unchecked_into();
+    check_run_records(&records)?;
+    let interrupted = JsValue::from_str(CouncilRunStatus::Interrupted.as_str());
+    let mut marked = Vec::new();
+    for record in records.iter() {
+        let id = with_keys(|k| Reflect::get(&record, &k.id))
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default();
+        let may = match holds.get(&id) {
+            Some(hold) => hold.allowed(),
+            // Set running since the locks were taken: only if by this store.
+            None => matches!(
+                conn.locks.current(&id),
+                Some(Hold::Mine(_) | Hold::Unsupported)
+            ),
+        };
+        if !may {
+            continue;
+        }
+        // The records are sound, so change them where they lie: two fields
+        // each, rather than a decode and a re-encode.
+        with_keys(|k| {
+            let updated = Reflect::get(&record, &k.updated_at)
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default();
+            let stamp = JsValue::from_str(&timestamp_after(&updated));
+            Reflect::set(&record, &k.status, &interrupted)
+                .and_then(|_| Reflect::set(&record, &k.updated_at, &stamp))
+                .map_err(|e| RepositoryError::Serialization(super::js_text(&e)))
+        })?;
+        runs.put_unwatched(&record)?;
+        marked.push(id);
+    }
+    if marked.is_empty() {
+        return Ok(0);
+    }
+    tx.commit().await?;
+    for id in &marked {
+        conn.locks.disown(id);
+    }
+    Ok(marked.len() as u64)
+}

@@ -1,0 +1,425 @@
+//! The transaction and request layer: IndexedDB as this crate needs it,
+//! made safe to drop.
+//!
+//! - A request is sent when it is made; [`Request`] is the future of its
+//!   outcome. Dropped before it settles, it takes its handler off the
+//!   request first, so the browser never calls a freed closure.
+//! - A [`Tx`] that is dropped before [`Tx::commit`] aborts, so an early
+//!   return (a `?`, a failed check) writes nothing and needs no clean-up
+//!   code of its own.
+//! - A transaction commits as soon as no request is pending: between making
+//!   a `Tx` and its last request, await nothing but its own requests.
+//!
+//! The bindings are declared here rather than taken from `web-sys`: a
+//! handful of methods, typed as this crate uses them.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use js_sys::{Array, Function, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::domain::RepositoryError;
+
+#[wasm_bindgen]
+extern "C" {
+    /// An `IDBDatabase`.
+    #[derive(Debug, Clone)]
+    pub(crate) type Db;
+    #[wasm_bindgen(method, catch)]
+    fn transaction(this: &Db, scope: &Array, mode: &str) -> Result<RawTx, JsValue>;
+    #[wasm_bindgen(method)]
+    pub(crate) fn close(this: &Db);
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn version(this: &Db) -> f64;
+    #[wasm_bindgen(method, setter)]
+    pub(crate) fn set_onversionchange(this: &Db, handler: Option<&Function>);
+    #[wasm_bindgen(method, setter)]
+    pub(crate) fn set_onclose(this: &Db, handler: Option<&Function>);
+
+    /// An `IDBTransaction`.
+    #[derive(Debug, Clone)]
+    type RawTx;
+    #[wasm_bindgen(method, catch, js_name = objectStore)]
+    fn object_store(this: &RawTx, name: &str) -> Result<Store, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn abort(this: &RawTx) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn error(this: &RawTx) -> JsValue;
+    #[wasm_bindgen(method, setter)]
+    fn set_oncomplete(this: &RawTx, handler: Option<&Function>);
+    #[wasm_bindgen(method, setter)]
+    fn set_onabort(this: &RawTx, handler: Option<&Function>);
+
+    /// An `IDBObjectStore`.
+    #[derive(Debug, Clone)]
+    pub(crate) type Store;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &Store, key: &JsValue) -> Result<RawRequest, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = getAll)]
+    fn get_all(this: &Store, query: &JsValue) -> Result<RawRequest, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn add(this: &Store, value: &JsValue) -> Result<RawRequest, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn put(this: &Store, value: &JsValue) -> Result<RawRequest, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn delete(this: &Store, query: &JsValue) -> Result<RawRequest, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn count(this: &Store, query: &JsValue) -> Result<RawRequest, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn index(this: &Store, name: &str) -> Result<Index, JsValue>;
+
+    /// An `IDBIndex`.
+    #[derive(Debug, Clone)]
+    pub(crate) type Index;
+    #[wasm_bindgen(method, catch, js_name = getAll)]
+    fn get_all(this: &Index, query: &JsValue) -> Result<RawRequest, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = getAllKeys)]
+    fn get_all_keys(this: &Index, query: &JsValue) -> Result<RawRequest, JsValue>;
+
+    /// An `IDBRequest`.
+    #[derive(Debug, Clone)]
+    type RawRequest;
+    #[wasm_bindgen(method, catch, getter)]
+    fn result(this: &RawRequest) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, getter)]
+    fn error(this: &RawRequest) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, setter)]
+    fn set_onsuccess(this: &RawRequest, handler: Option<&Function>);
+    #[wasm_bindgen(method, setter)]
+    fn set_onerror(this: &RawRequest, handler: Option<&Function>);
+
+    #[wasm_bindgen(catch, js_namespace = IDBKeyRange, js_name = bound)]
+    fn key_range_bound(lower: &JsValue, upper: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+#[wasm_bindgen(inline_js = r#"
+// `transaction.commit()` where the engine has it (every current one); a
+// transaction without it commits by itself once its requests are done.
+export function commitTx(tx) {
+  if (typeof tx.commit === "function") tx.commit();
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = commitTx)]
+    fn commit_tx(tx: &RawTx) -> Result<(), JsValue>;
+}
+
+/// The object stores a transaction covers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope {
+    Runs,
+    Events,
+    Both,
+}
+
+pub(crate) const RUNS: &str = "runs";
+pub(crate) const EVENTS: &str = "events";
+
+thread_local! {
+    /// Scope arrays made once, not per transaction.
+    static SCOPES: [Array; 3] = [
+        Array::of1(&RUNS.into()),
+        Array::of1(&EVENTS.into()),
+        Array::of2(&RUNS.into(), &EVENTS.into()),
+    ];
+}
+
+/// `{name}: {message}` of a DOMException or error, or `String(value)`.
+pub(crate) fn error_text(value: &JsValue) -> String {
+    let field = |name: &str| {
+        Reflect::get(value, &JsValue::from_str(name))
+            .ok()?
+            .as_string()
+    };
+    match (field("name"), field("message")) {
+        (Some(name), Some(message)) if !message.is_empty() => format!("{name}: {message}"),
+        (Some(name), _) => name,
+        _ => super::js_text(value),
+    }
+}
+
+/// The `name` of a DOMException, if `value` is one.
+pub(crate) fn error_name(value: &JsValue) -> Option<String> {
+    Reflect::get(value, &JsValue::from_str("name"))
+        .ok()?
+        .as_string()
+}
+
+/// A `Storage` error that keeps the browser's words, DOMException name first.
+pub(crate) fn storage(context: &str, err: &JsValue) -> RepositoryError {
+    RepositoryError::Storage(format!("{context}: {}", error_text(err)))
+}
+
+/// How a transaction ended.
+#[derive(Default)]
+struct Ending {
+    committed: Cell<Option<bool>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Ending {
+    fn finish(&self, committed: bool) {
+        self.committed.set(Some(committed));
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+}
+
+/// A transaction that aborts unless it is committed.
+pub(crate) struct Tx {
+    raw: RawTx,
+    ending: Rc<Ending>,
+    _on_complete: Closure<dyn FnMut()>,
+    _on_abort: Closure<dyn FnMut()>,
+    committing: bool,
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx").finish_non_exhaustive()
+    }
+}
+
+/// Why a transaction could not be started.
+#[derive(Debug)]
+pub(crate) struct TxFailure {
+    /// The DOMException (`InvalidStateError` on a closed connection).
+    pub(crate) error: JsValue,
+}
+
+impl TxFailure {
+    /// The connection is closed or closing: reopening may help.
+    pub(crate) fn connection_lost(&self) -> bool {
+        error_name(&self.error).as_deref() == Some("InvalidStateError")
+    }
+
+    pub(crate) fn into_error(self, db_name: &str) -> RepositoryError {
+        storage(
+            &format!("cannot start a transaction on database \"{db_name}\""),
+            &self.error,
+        )
+    }
+}
+
+impl Tx {
+    /// Starts a transaction over `scope`.
+    pub(crate) fn start(db: &Db, scope: Scope, write: bool) -> Result<Tx, TxFailure> {
+        let raw = SCOPES
+            .with(|scopes| {
+                let scope = match scope {
+                    Scope::Runs => &scopes[0],
+                    Scope::Events => &scopes[1],
+                    Scope::Both => &scopes[2],
+                };
+                db.transaction(scope, if write { "readwrite" } else { "readonly" })
+            })
+            .map_err(|error| TxFailure { error })?;
+        let ending: Rc<Ending> = Rc::default();
+        let (complete, abort) = (ending.clone(), ending.clone());
+        let on_complete = Closure::<dyn FnMut()>::new(move || complete.finish(true));
+        let on_abort = Closure::<dyn FnMut()>::new(move || abort.finish(false));
+        raw.set_oncomplete(Some(on_complete.as_ref().unchecked_ref()));
+        raw.set_onabort(Some(on_abort.as_ref().unchecked_ref()));
+        Ok(Tx {
+            raw,
+            ending,
+            _on_complete: on_complete,
+            _on_abort: on_abort,
+            committing: false,
+        })
+    }
+
+    /// One of the transaction's stores.
+    pub(crate) fn store(&self, name: &str) -> Result<Store, RepositoryError> {
+        self.raw
+            .object_store(name)
+            .map_err(|e| storage(&format!("no object store \"{name}\""), &e))
+    }
+
+    /// Asks the transaction to commit once its requests are done, without
+    /// waiting; a `Tx` dropped after this is not aborted.
+    pub(crate) fn commit_now(&mut self) {
+        self.committing = true;
+        // `commit()` throws only when the transaction is no longer active,
+        // and then it ends by itself: `ended` tells how.
+        let _ = commit_tx(&self.raw);
+    }
+
+    /// Commits and waits for the outcome; an abort comes back as `Storage`
+    /// naming the transaction's error (`QuotaExceededError`, ...).
+    pub(crate) async fn commit(mut self) -> Result<(), RepositoryError> {
+        self.commit_now();
+        self.ended().await
+    }
+
+    /// Waits for the end of a transaction already asked to commit.
+    pub(crate) async fn ended(self) -> Result<(), RepositoryError> {
+        if Ended(&self.ending).await {
+            Ok(())
+        } else {
+            Err(self.abort_reason())
+        }
+    }
+
+    fn abort_reason(&self) -> RepositoryError {
+        let error = self.raw.error();
+        if error.is_null() || error.is_undefined() {
+            RepositoryError::Storage("transaction aborted: AbortError".into())
+        } else {
+            RepositoryError::Storage(format!("transaction aborted: {}", error_text(&error)))
+        }
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if !self.committing && self.ending.committed.get().is_none() {
+            let _ = self.raw.abort();
+        }
+        // The closures go with `self`; take them off the transaction first.
+        self.raw.set_oncomplete(None);
+        self.raw.set_onabort(None);
+    }
+}
+
+struct Ended<'a>(&'a Ending);
+
+impl Future for Ended<'_> {
+    type Output = bool;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        match self.0.committed.get() {
+            Some(committed) => Poll::Ready(committed),
+            None => {
+                *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Flag {
+    done: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+/// The outcome of one request: its `result`, or the DOMException it failed with.
+pub(crate) struct Request {
+    raw: RawRequest,
+    flag: Rc<Flag>,
+    _handler: Closure<dyn FnMut()>,
+}
+
+impl Request {
+    fn watch(made: Result<RawRequest, JsValue>, what: &str) -> Result<Request, RepositoryError> {
+        let raw = made.map_err(|e| storage(what, &e))?;
+        let flag: Rc<Flag> = Rc::default();
+        let seen = flag.clone();
+        // One handler for both outcomes; `poll` reads which it was.
+        let handler = Closure::<dyn FnMut()>::new(move || {
+            seen.done.set(true);
+            if let Some(waker) = seen.waker.borrow_mut().take() {
+                waker.wake();
+            }
+        });
+        raw.set_onsuccess(Some(handler.as_ref().unchecked_ref()));
+        raw.set_onerror(Some(handler.as_ref().unchecked_ref()));
+        Ok(Request {
+            raw,
+            flag,
+            _handler: handler,
+        })
+    }
+}
+
+impl Future for Request {
+    /// `Err` carries the request's DOMException.
+    type Output = Result<JsValue, JsValue>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if !self.flag.done.get() {
+            *self.flag.waker.borrow_mut() = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        Poll::Ready(match self.raw.error() {
+            Ok(error) if !error.is_null() && !error.is_undefined() => Err(error),
+            Ok(_) => self.raw.result(),
+            Err(e) => Err(e),
+        })
+    }
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        if !self.flag.done.get() {
+            self.raw.set_onsuccess(None);
+            self.raw.set_onerror(None);
+        }
+    }
+}
+
+/// Requests on an object store.
+impl Store {
+    pub(crate) fn get_request(&self, key: &JsValue) -> Result<Request, RepositoryError> {
+        Request::watch(self.get(key), "cannot read a record")
+    }
+    pub(crate) fn get_all_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
+        Request::watch(self.get_all(query), "cannot read records")
+    }
+    pub(crate) fn add_request(&self, value: &JsValue) -> Result<Request, RepositoryError> {
+        Request::watch(self.add(value), "cannot store a record")
+    }
+    /// `add` without watching the outcome: a failure aborts the transaction,
+    /// and the commit reports it.
+    pub(crate) fn add_unwatched(&self, value: &JsValue) -> Result<(), RepositoryError> {
+        self.add(value)
+            .map(|_| ())
+            .map_err(|e| storage("cannot store a record", &e))
+    }
+    pub(crate) fn put_unwatched(&self, value: &JsValue) -> Result<(), RepositoryError> {
+        self.put(value)
+            .map(|_| ())
+            .map_err(|e| storage("cannot store a record", &e))
+    }
+    pub(crate) fn delete_unwatched(&self, query: &JsValue) -> Result<(), RepositoryError> {
+        self.delete(query)
+            .map(|_| ())
+            .map_err(|e| storage("cannot delete records", &e))
+    }
+    pub(crate) fn count_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
+        Request::watch(self.count(query), "cannot count records")
+    }
+    pub(crate) fn index_named(&self, name: &str) -> Result<Index, RepositoryError> {
+        self.index(name)
+            .map_err(|e| storage(&format!("no index \"{name}\""), &e))
+    }
+}
+
+impl Index {
+    pub(crate) fn get_all_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
+        Request::watch(self.get_all(query), "cannot read records")
+    }
+    pub(crate) fn get_all_keys_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
+        Request::watch(self.get_all_keys(query), "cannot read keys")
+    }
+}
+
+/// `IDBKeyRange.bound(lower, upper)`.
+pub(crate) fn key_range(lower: &JsValue, upper: &JsValue) -> Result<JsValue, RepositoryError> {
+    key_range_bound(lower, upper).map_err(|e| storage("cannot build a key range", &e))
+}
+
+/// Every key `[first, ...]`: arrays sort after numbers and strings, so
+/// `[first]..=[first, []]` spans all compound keys that start with `first`.
+pub(crate) fn prefix_range(first: &JsValue) -> Result<JsValue, RepositoryError> {
+    key_range(
+        &Array::of1(first).into(),
+        &Array::of2(first, &Array::new()).into(),
+    )
+}

@@ -1,0 +1,389 @@
+//! Opening the database: creating or upgrading the layout, checking that
+//! an existing database has exactly the layout this crate made, and
+//! deleting a database. A blocked open or delete gives up after a grace
+//! period instead of waiting forever.
+
+use std::cell::RefCell;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use idb::{DatabaseEvent, Factory, KeyPath, ObjectStoreParams, Request};
+use js_sys::{Array, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::domain::RepositoryError;
+
+use super::raw::{Db, EVENTS, RUNS};
+
+/// Version of the object-store layout; raised with every schema change, each
+/// with its own step in `upgrade`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub(crate) const RUNS_BY_CREATED: &str = "by_created";
+pub(crate) const RUNS_BY_STATUS: &str = "by_status";
+pub(crate) const EVENTS_BY_WAVE: &str = "by_wave";
+
+/// One object store of the layout, as `upgrade` makes it and `check` expects it.
+struct StoreSpec {
+    name: &'static str,
+    key_path: &'static [&'static str],
+    indexes: &'static [IndexSpec],
+}
+
+struct IndexSpec {
+    name: &'static str,
+    key_path: &'static [&'static str],
+}
+
+/// The layout of [`SCHEMA_VERSION`]. No store auto-increments and no index is
+/// unique or multi-entry.
+const LAYOUT: [StoreSpec; 2] = [
+    StoreSpec {
+        name: RUNS,
+        key_path: &["id"],
+        indexes: &[
+            IndexSpec {
+                name: RUNS_BY_CREATED,
+                key_path: &["createdKey", "id"],
+            },
+            IndexSpec {
+                name: RUNS_BY_STATUS,
+                key_path: &["status", "createdKey", "id"],
+            },
+        ],
+    },
+    StoreSpec {
+        name: EVENTS,
+        key_path: &["runId", "seq"],
+        indexes: &[IndexSpec {
+            name: EVENTS_BY_WAVE,
+            key_path: &["runId", "waveIndex"],
+        }],
+    },
+];
+
+fn key_path(fields: &[&str]) -> KeyPath {
+    match fields {
+        [single] => KeyPath::new_single(single),
+        _ => KeyPath::new_array(fields.iter().copied()),
+    }
+}
+
+fn idb_error(context: &str, err: idb::Error) -> RepositoryError {
+    RepositoryError::Storage(format!("{context}: {err}"))
+}
+
+/// Creates or upgrades the layout, one step per schema version.
+fn upgrade(event: &idb::event::VersionChangeEvent) -> Result<(), RepositoryError> {
+    let fail = |e| idb_error("cannot upgrade the database layout", e);
+    let old = event.old_version().map_err(fail)?;
+    let db = event.database().map_err(fail)?;
+    if old < 1 {
+        for spec in &LAYOUT {
+            let store = db
+                .create_object_store(
+                    spec.name,
+                    ObjectStoreParams::new()
+                        .key_path(Some(key_path(spec.key_path)))
+                        .clone(),
+                )
+                .map_err(fail)?;
+            for index in spec.indexes {
+                store
+                    .create_index(index.name, key_path(index.key_path), None)
+                    .map_err(fail)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[wasm_bindgen(inline_js = r#"
+// How the database's layout differs from `layout` ([{name, keyPath,
+// indexes: [{name, keyPath}]}]): a list of sentences, empty when it is the same.
+export function layoutDifferences(db, layout) {
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+  const shown = (p) => JSON.stringify(p);
+  const out = [];
+  const names = layout.map((s) => s.name);
+  const missing = names.filter((n) => !db.objectStoreNames.contains(n));
+  for (const n of missing) out.push(`no object store "${n}"`);
+  for (const n of Array.from(db.objectStoreNames)) {
+    if (!names.includes(n)) out.push(`an object store "${n}" that council-idb does not make`);
+  }
+  if (missing.length) return out;
+  const tx = db.transaction(names, "readonly");
+  for (const spec of layout) {
+    const store = tx.objectStore(spec.name);
+    if (!same(store.keyPath, spec.keyPath)) {
+      out.push(`"${spec.name}" has key path ${shown(store.keyPath)}, not ${shown(spec.keyPath)}`);
+    }
+    if (store.autoIncrement) out.push(`"${spec.name}" auto-increments`);
+    const wanted = spec.indexes.map((i) => i.name);
+    for (const name of Array.from(store.indexNames)) {
+      if (!wanted.includes(name)) out.push(`"${spec.name}" has an index "${name}" that council-idb does not make`);
+    }
+    for (const want of spec.indexes) {
+      if (!store.indexNames.contains(want.name)) {
+        out.push(`"${spec.name}" has no index "${want.name}"`);
+        continue;
+      }
+      const index = store.index(want.name);
+      if (!same(index.keyPath, want.keyPath)) {
+        out.push(`index "${spec.name}.${want.name}" has key path ${shown(index.keyPath)}, not ${shown(want.keyPath)}`);
+      }
+      if (index.unique) out.push(`index "${spec.name}.${want.name}" is unique`);
+      if (index.multiEntry) out.push(`index "${spec.name}.${want.name}" is multi-entry`);
+    }
+  }
+  return out;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = layoutDifferences)]
+    fn layout_differences(db: &Db, layout: &JsValue) -> Result<Array, JsValue>;
+}
+
+fn key_path_js(fields: &[&str]) -> JsValue {
+    match fields {
+        [single] => JsValue::from_str(single),
+        _ => fields
+            .iter()
+            .map(|f| JsValue::from_str(f))
+            .collect::<Array>()
+            .into(),
+    }
+}
+
+fn layout_js() -> JsValue {
+    let object = |pairs: &[(&str, JsValue)]| {
+        let o = js_sys::Object::new();
+        for (k, v) in pairs {
+            let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+        }
+        JsValue::from(o)
+    };
+    LAYOUT
+        .iter()
+        .map(|spec| {
+            let indexes: Array = spec
+                .indexes
+                .iter()
+                .map(|i| {
+                    object(&[
+                        ("name", i.name.into()),
+                        ("keyPath", key_path_js(i.key_path)),
+                    ])
+                })
+                .collect();
+            object(&[
+                ("name", spec.name.into()),
+                ("keyPath", key_path_js(spec.key_path)),
+                ("indexes", indexes.into()),
+            ])
+        })
+        .collect::<Array>()
+        .into()
+}
+
+/// Refuses a database whose layout is not exactly ours, saying what differs.
+fn check_layout(db: &Db, db_name: &str) -> Result<(), RepositoryError> {
+    let differences = layout_differences(db, &layout_js())
+        .map_err(|e| super::raw::storage("cannot read the database layout", &e))?;
+    if differences.length() == 0 {
+        return Ok(());
+    }
+    let list: Vec<String> = differences.iter().filter_map(|d| d.as_string()).collect();
+    Err(RepositoryError::Storage(format!(
+        "NotFoundError: database \"{db_name}\" does not have council-idb's layout \
+         (version {SCHEMA_VERSION}): {}",
+        list.join("; ")
+    )))
+}
+
+/// Opens (creating or upgrading as needed) the database `db_name` and checks
+/// its layout.
+pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
+    let factory = Factory::new().map_err(|e| idb_error("IndexedDB is not available", e))?;
+    let mut request = factory
+        .open(db_name, Some(SCHEMA_VERSION))
+        .map_err(|e| idb_error(&format!("cannot open database \"{db_name}\""), e))?;
+
+    let upgrade_error: Rc<RefCell<Option<RepositoryError>>> = Rc::default();
+    let slot = upgrade_error.clone();
+    request.on_upgrade_needed(move |event| {
+        if let Err(err) = upgrade(&event) {
+            *slot.borrow_mut() = Some(err);
+            // Aborting the version change fails the open request.
+            if let Some(tx) = idb::Event::target(&event)
+                .ok()
+                .and_then(|r| r.transaction())
+            {
+                let _ = tx.abort();
+            }
+        }
+    });
+    let blocked = Signal::default();
+    let signal = blocked.clone();
+    request.on_blocked(move |event| {
+        // If the grace period runs out, nobody waits for this open any
+        // more; should it succeed later, close that connection at once.
+        let late = idb::Event::target(&event).ok();
+        signal.raise(Some(Box::new(move || {
+            if let Some(mut late) = late {
+                late.on_success(|event| {
+                    if let Ok(db) = event.database() {
+                        db.close();
+                    }
+                });
+                late.forget_callbacks();
+            }
+        })));
+    });
+
+    let opened = Blockable::new(request.into_future(), blocked).await;
+    if let Some(err) = upgrade_error.borrow_mut().take() {
+        return Err(err);
+    }
+    let db = match opened {
+        Ok(db) => db,
+        Err(Blocked) => {
+            return Err(RepositoryError::Storage(format!(
+                "opening database \"{db_name}\" is blocked: another connection to it \
+                 is open with an older version and did not close within {BLOCKED_GRACE_MS} ms"
+            )))
+        }
+        Err(Failed(e)) => return Err(idb_error(&format!("cannot open database \"{db_name}\""), e)),
+    };
+    let db: Db = JsValue::from(db).unchecked_into();
+    if let Err(e) = check_layout(&db, db_name) {
+        db.close();
+        return Err(e);
+    }
+    Ok(db)
+}
+
+/// Deletes the database `db_name` and everything in it.
+pub(crate) async fn delete(db_name: &str) -> Result<(), RepositoryError> {
+    let factory = Factory::new().map_err(|e| idb_error("IndexedDB is not available", e))?;
+    let mut request = factory
+        .delete(db_name)
+        .map_err(|e| idb_error(&format!("cannot delete database \"{db_name}\""), e))?;
+    let blocked = Signal::default();
+    let signal = blocked.clone();
+    request.on_blocked(move |_| signal.raise(None));
+    match Blockable::new(request.into_future(), blocked).await {
+        Ok(()) => Ok(()),
+        Err(Blocked) => Err(RepositoryError::Storage(format!(
+            "deleting database \"{db_name}\" is blocked: a connection to it did not close \
+             within {BLOCKED_GRACE_MS} ms (the browser deletes it once that connection closes)"
+        ))),
+        Err(Failed(e)) => Err(idb_error(
+            &format!("cannot delete database \"{db_name}\""),
+            e,
+        )),
+    }
+}
+
+/// How long an open or delete may stay blocked before it is given up. Other
+/// connections usually close on `versionchange` once their transactions end,
+/// which takes milliseconds; one that stays open is a tab that will not yield.
+const BLOCKED_GRACE_MS: u32 = 1500;
+
+type OnGiveUp = Box<dyn FnOnce()>;
+
+/// Raised by a `blocked` event; wakes whoever waits.
+#[derive(Clone, Default)]
+struct Signal(Rc<RefCell<SignalState>>);
+
+#[derive(Default)]
+struct SignalState {
+    raised: bool,
+    on_give_up: Option<OnGiveUp>,
+    waker: Option<Waker>,
+}
+
+impl Signal {
+    fn raise(&self, on_give_up: Option<OnGiveUp>) {
+        let mut state = self.0.borrow_mut();
+        state.raised = true;
+        state.on_give_up = on_give_up;
+        if let Some(waker) = state.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+enum OpenFailure {
+    Blocked,
+    Failed(idb::Error),
+}
+use OpenFailure::{Blocked, Failed};
+
+/// An open or delete request that, once blocked, waits [`BLOCKED_GRACE_MS`]
+/// and then fails instead of waiting forever.
+struct Blockable<F> {
+    inner: F,
+    blocked: Signal,
+    grace: Option<wasm_bindgen_futures::JsFuture>,
+}
+
+impl<F> Blockable<F> {
+    fn new(inner: F, blocked: Signal) -> Self {
+        Blockable {
+            inner,
+            blocked,
+            grace: None,
+        }
+    }
+}
+
+/// A promise that resolves after `ms` milliseconds, in windows and workers.
+pub(crate) fn sleep(ms: u32) -> js_sys::Promise {
+    js_sys::Promise::new(&mut |resolve, reject| {
+        let set_timeout = Reflect::get(&js_sys::global(), &JsValue::from_str("setTimeout"))
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let started = set_timeout
+            .map(|f| {
+                f.call2(&JsValue::NULL, &resolve, &JsValue::from(ms))
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        if !started {
+            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("no setTimeout"));
+        }
+    })
+}
+
+impl<T, F: Future<Output = Result<T, idb::Error>> + Unpin> Future for Blockable<F> {
+    type Output = Result<T, OpenFailure>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(result) = Pin::new(&mut self.inner).poll(cx) {
+            return Poll::Ready(result.map_err(Failed));
+        }
+        let raised = {
+            let mut state = self.blocked.0.borrow_mut();
+            state.waker = Some(cx.waker().clone());
+            state.raised
+        };
+        if !raised {
+            return Poll::Pending;
+        }
+        let grace = self
+            .grace
+            .get_or_insert_with(|| wasm_bindgen_futures::JsFuture::from(sleep(BLOCKED_GRACE_MS)));
+        if Pin::new(grace).poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let give_up = self.blocked.0.borrow_mut().on_give_up.take();
+        if let Some(give_up) = give_up {
+            give_up();
+        }
+        Poll::Ready(Err(Blocked))
+    }
+}
