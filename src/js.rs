@@ -510,7 +510,10 @@ impl CouncilStore {
         })
     }
 
-    /// Sets a run's status. Rejects with `NotFound` for an unknown run.
+    /// Sets a run's status. `"running"` makes this store the run's owner;
+    /// `"completed"`, `"failed"` and `"interrupted"` give it up. Rejects
+    /// with `NotFound` for an unknown run, `Conflict` when another live store
+    /// (tab, worker) owns it.
     #[wasm_bindgen(js_name = updateRunStatus, unchecked_return_type = "Promise<void>")]
     pub fn update_run_status(
         &self,
@@ -665,8 +668,9 @@ impl CouncilStore {
         })
     }
 
-    /// Turns every `"running"` run into `"interrupted"`; resolves to how many.
-    /// Call it once when the page loads.
+    /// Turns every `"running"` run into `"interrupted"`, except runs another
+    /// live store (tab, worker) owns; resolves to how many. Call it once when
+    /// the page loads.
     #[wasm_bindgen(js_name = markInterruptedRuns, unchecked_return_type = "Promise<number>")]
     pub fn mark_interrupted_runs(&self) -> Promise {
         let repo = self.repo.clone();

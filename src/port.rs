@@ -39,7 +39,8 @@ pub trait CouncilRepositoryPort: Send + Sync + 'static {
     ///
     /// # Errors
     /// - [`AlreadyExists`](RepositoryError::AlreadyExists) when a run with
-    ///   that id is stored (the stored run is unchanged).
+    ///   that id is stored (the stored run is unchanged), or another live
+    ///   store owns that id.
     /// - [`Constraint`](RepositoryError::Constraint) for an empty id, a
     ///   `created_at` or `updated_at` that is not RFC 3339, or a
     ///   `conversation_id` outside ±(2^53 − 1).
@@ -48,8 +49,13 @@ pub trait CouncilRepositoryPort: Send + Sync + 'static {
     /// Sets the status of a stored run and moves its `updated_at` forward
     /// (strictly later than before, even within one clock tick).
     ///
+    /// Setting `Running` makes the store the run's owner; `Completed`,
+    /// `Failed` and `Interrupted` give it up (see [`RunOwnership`]).
+    ///
     /// # Errors
-    /// [`NotFound`](RepositoryError::NotFound) when the run does not exist.
+    /// - [`NotFound`](RepositoryError::NotFound) when the run does not exist.
+    /// - [`Conflict`](RepositoryError::Conflict) when another live store
+    ///   owns the run.
     async fn update_run_status(
         &self,
         run_id: &str,
@@ -60,7 +66,9 @@ pub trait CouncilRepositoryPort: Send + Sync + 'static {
     /// it is) and moves its `updated_at` forward.
     ///
     /// # Errors
-    /// [`NotFound`](RepositoryError::NotFound) when the run does not exist.
+    /// - [`NotFound`](RepositoryError::NotFound) when the run does not exist.
+    /// - [`Conflict`](RepositoryError::Conflict) when another live store
+    ///   owns the run.
     async fn update_graph(&self, run_id: &str, graph_json: &str) -> Result<(), RepositoryError>;
 
     /// Appends one event to its run's log.
@@ -74,6 +82,8 @@ pub trait CouncilRepositoryPort: Send + Sync + 'static {
     /// - [`Constraint`](RepositoryError::Constraint) when `seq` is outside
     ///   0..=2^53 − 1, `created_at` is not RFC 3339, or the stored event with
     ///   that `seq` has different content (it stays as it was).
+    /// - [`Conflict`](RepositoryError::Conflict) when another live store
+    ///   owns the run.
     async fn append_event(&self, event: CouncilRunEvent) -> Result<(), RepositoryError>;
 
     /// Appends many events, possibly of several runs, all or nothing: each is
@@ -119,13 +129,19 @@ pub trait CouncilRepositoryPort: Send + Sync + 'static {
     /// Turns every `Running` run into `Interrupted` and moves its
     /// `updated_at` forward; other runs are untouched. Returns how many
     /// runs changed. Called once at start-up, for runs whose process died.
+    ///
+    /// Runs that another live store owns are skipped: their executor is
+    /// alive (see [`RunOwnership`]). Runs the calling store owns are marked
+    /// and given up.
     async fn mark_interrupted_runs(&self) -> Result<u64, RepositoryError>;
 
     /// Deletes the run's events whose `wave_index` is strictly greater than
     /// `wave_index`; its other events and every other run's events stay.
     ///
     /// # Errors
-    /// [`NotFound`](RepositoryError::NotFound) when the run does not exist.
+    /// - [`NotFound`](RepositoryError::NotFound) when the run does not exist.
+    /// - [`Conflict`](RepositoryError::Conflict) when another live store
+    ///   owns the run.
     async fn truncate_events_after_wave(
         &self,
         run_id: &str,

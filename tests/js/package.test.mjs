@@ -293,6 +293,131 @@ test("appends issued at once each settle with their own outcome, in seq order", 
   assert.equal(out.tenth, '{"t":10}');
 });
 
+test("calls not awaited take effect in call order (append, then rewind, then append)", async () => {
+  const out = await inPage(async (store) => {
+    // Nothing is awaited until the end, as a streaming orchestrator does.
+    const calls = [store.createRun({ goal: "rewind under load", id: "r" })];
+    for (let seq = 0; seq < 6; seq++) {
+      calls.push(store.appendEvent({ runId: "r", seq, waveIndex: seq, eventJson: `{"first":${seq}}` }));
+    }
+    calls.push(store.truncateEventsAfterWave("r", 1));
+    calls.push(store.updateGraph("r", '{"rewound":1}'));
+    const between = store.listEvents("r");
+    calls.push(store.appendEvent({ runId: "r", seq: 2, waveIndex: 2, eventJson: '{"second":2}' }));
+    calls.push(store.updateRunStatus("r", "completed"));
+    const settled = await Promise.allSettled(calls);
+    return {
+      failures: settled.filter((s) => s.status === "rejected").map((s) => `${s.reason.kind}: ${s.reason.message}`),
+      between: (await between).map((e) => e.seq),
+      after: (await store.listEvents("r")).map((e) => [e.seq, e.eventJson]),
+      run: await store.getRun("r"),
+    };
+  });
+  assert.deepEqual(out.failures, []);
+  assert.deepEqual(out.between, [0, 1], "a read sees every write called before it, and no later one");
+  assert.deepEqual(out.after, [[0, '{"first":0}'], [1, '{"first":1}'], [2, '{"second":2}']]);
+  assert.equal(out.run.status, "completed");
+  assert.equal(out.run.graphJson, '{"rewound":1}');
+});
+
+test("lone surrogates are refused in every string argument; well-formed text round-trips exactly", async () => {
+  const out = await inPage(async (store) => {
+    const text = "emoji \u{1F600} CJK \u4E2D e\u0301 \u2028 nul\u0000 end";
+    const run = await store.createRun({ id: `id-${text}`, goal: text, graphJson: text });
+    await store.appendEvent({ runId: run.id, seq: 0, waveIndex: 0, eventJson: text });
+    await store.appendEvents([{ runId: run.id, seq: 1, waveIndex: 0, eventJson: text }]);
+    const lone = ["x\uD800", "x\uDBFF", "\uDFFFx", "a\uD800b", "\uDC00\uD800"];
+    const cases = [];
+    for (const bad of lone) {
+      cases.push(
+        ["createRun id", () => store.createRun({ goal: "g", id: bad })],
+        ["createRun goal", () => store.createRun({ goal: bad })],
+        ["createRun graphJson", () => store.createRun({ goal: "g", graphJson: bad })],
+        ["getRun", () => store.getRun(bad)],
+        ["listEvents", () => store.listEvents(bad)],
+        ["updateRunStatus", () => store.updateRunStatus(bad, "failed")],
+        ["updateGraph run", () => store.updateGraph(bad, "{}")],
+        ["updateGraph graph", () => store.updateGraph(run.id, bad)],
+        ["appendEvent runId", () => store.appendEvent({ runId: bad, seq: 5, waveIndex: 0, eventJson: "{}" })],
+        ["appendEvent eventJson", () => store.appendEvent({ runId: run.id, seq: 5, waveIndex: 0, eventJson: bad })],
+        ["appendEvents item", () => store.appendEvents([{ runId: run.id, seq: 5, waveIndex: 0, eventJson: "{}" },
+          { runId: run.id, seq: 6, waveIndex: 0, eventJson: bad }])],
+        ["truncate", () => store.truncateEventsAfterWave(bad, 0)],
+        ["claimRun", () => store.claimRun(bad)],
+        ["open", () => window.CouncilStore.open(bad)],
+      );
+    }
+    const results = [];
+    for (const [label, call] of cases) {
+      try {
+        await call();
+        results.push({ label, outcome: "resolved" });
+      } catch (e) {
+        results.push({ label, outcome: `${e.name}/${e.kind}`, message: e.message });
+      }
+    }
+    return {
+      results,
+      text,
+      run: await store.getRun(run.id),
+      events: await store.listEvents(run.id),
+      runs: (await store.listRuns()).length,
+    };
+  });
+  assert.equal(out.results.length, 70);
+  for (const r of out.results) {
+    assert.equal(r.outcome, "CouncilStoreError/Constraint", `${r.label}: ${r.outcome} ${r.message ?? ""}`);
+    assert.match(r.message, /unpaired UTF-16 surrogate/, r.label);
+  }
+  // Nothing of the refused calls was written; the well-formed text came back as it went in.
+  assert.equal(out.runs, 1);
+  assert.equal(out.run.id, `id-${out.text}`);
+  assert.equal(out.run.goal, out.text);
+  assert.equal(out.run.graphJson, out.text);
+  assert.deepEqual(out.events.map((e) => [e.seq, e.eventJson]), [[0, out.text], [1, out.text]]);
+});
+
+test("a database with another layout is refused with a typed error, not a page error", async () => {
+  const out = await page.evaluate(async () => {
+    const make = (name, build) => new Promise((resolve, reject) => {
+      const req = indexedDB.open(name, 1);
+      req.onupgradeneeded = () => build(req.result);
+      req.onsuccess = () => { req.result.close(); resolve(); };
+      req.onerror = () => reject(req.error);
+    });
+    const layouts = {
+      // The defect of issue 8: stores without indexes used to open, and a
+      // truncate then raised an uncaught page error.
+      "no-indexes": (db) => {
+        db.createObjectStore("runs", { keyPath: "id" });
+        db.createObjectStore("events", { keyPath: ["runId", "seq"] });
+      },
+      "wrong-key-path": (db) => {
+        const runs = db.createObjectStore("runs", { keyPath: "key" });
+        runs.createIndex("by_created", ["createdKey", "id"]);
+        runs.createIndex("by_status", ["status", "createdKey", "id"]);
+        db.createObjectStore("events", { keyPath: ["runId", "seq"] }).createIndex("by_wave", ["runId", "waveIndex"]);
+      },
+    };
+    const results = {};
+    for (const [label, build] of Object.entries(layouts)) {
+      const name = `js-layout-${label}-${crypto.randomUUID()}`;
+      await make(name, build);
+      try {
+        const store = await window.CouncilStore.open(name);
+        await store.truncateEventsAfterWave("r", 0).catch(() => {});
+        results[label] = "opened";
+      } catch (e) {
+        results[label] = `${e.kind}: ${e.message}`;
+      }
+      await window.CouncilStore.deleteDatabase(name);
+    }
+    return results;
+  });
+  assert.match(out["no-indexes"], /^Storage: .*has no index "by_created".*has no index "by_wave"/);
+  assert.match(out["wrong-key-path"], /^Storage: .*"runs" has key path "key", not "id"/);
+});
+
 test("data survives a page reload", async () => {
   const name = `js-reload-${Date.now()}`;
   const written = await page.evaluate(async (name) => {
