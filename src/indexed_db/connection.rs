@@ -320,13 +320,6 @@ impl Connection {
         self.enqueue(Op::Close);
     }
 
-    /// Closes at once, for a store that is dropped.
-    pub(crate) fn close_now(&self) {
-        self.closed.set(true);
-        self.locks.disown_all();
-        self.open.borrow_mut().take();
-    }
-
     /// Takes a call: starts it now if nothing is ahead of it, else queues it.
     pub(crate) fn submit(self: &Rc<Self>, op: Op) {
         if self.closed.get() {

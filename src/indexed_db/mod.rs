@@ -186,9 +186,11 @@ impl IndexedDbCouncilRepository {
     }
 }
 
+/// Dropping the repository closes it as [`close`](IndexedDbCouncilRepository::close)
+/// does: the calls made before still run.
 impl Drop for IndexedDbCouncilRepository {
     fn drop(&mut self) {
-        self.conn.close_now();
+        self.conn.close();
     }
 }
 
