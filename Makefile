@@ -16,8 +16,11 @@ lint: setup
 test-rust: setup
 	cargo test
 
+## The Rust browser tests (contract suite and IndexedDB cases), one engine
+## after another: `make test-browser BROWSER=webkit` runs one alone.
+BROWSER ?= chromium firefox webkit
 test-browser: setup
-	wasm-pack test --headless --chrome --firefox
+	@for engine in $(BROWSER); do bash scripts/test-browser.sh $$engine || exit 1; done
 
 ## Every test: lint, native tests, both browsers, the JS package, a benchmark smoke run.
 test: lint test-rust test-browser test-js bench-smoke

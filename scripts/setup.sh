@@ -13,6 +13,9 @@ missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v firefox-esr >/dev/null || missing+=(firefox-esr)
+# WebKit: WebKitGTK's MiniBrowser and its WebDriver, on a virtual display.
+command -v WebKitWebDriver >/dev/null || missing+=(webkit2gtk-driver)
+command -v xvfb-run >/dev/null || missing+=(xvfb)
 if ((${#missing[@]})); then
   say "apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
