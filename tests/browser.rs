@@ -563,6 +563,58 @@ async fn mark_interrupted_releases_the_callers_own_runs() {
     finish(a, &name).await;
 }
 
+/// Appends 0..20 over waves 0..3, a rewind to wave 1, and new content for
+/// seq 10..15, all fired at once; then whatever `lose` does; then checks that
+/// every call succeeded and the log is exactly what call order gives.
+async fn rewind_through(repo: &IndexedDbCouncilRepository, yield_first: bool, lose: impl FnOnce()) {
+    let run = CouncilRun::new("through a lost connection", HitlMode::None);
+    let id = run.id.clone();
+    repo.create_run(run).await.unwrap();
+    let mut calls = Vec::new();
+    for seq in 0..20 {
+        calls.push(repo.append_event(event(&id, seq, (seq / 5) as u32)));
+    }
+    calls.push(repo.truncate_events_after_wave(&id, 1));
+    for seq in 10..15 {
+        calls.push(repo.append_event(CouncilRunEvent::new(&id, seq, 2, "after the rewind")));
+    }
+    calls.push(repo.update_graph(&id, "graph after"));
+    if yield_first {
+        sleep(1).await;
+    }
+    lose();
+    for (i, outcome) in futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        outcome.unwrap_or_else(|e| panic!("yield_first {yield_first}, call {i}: {e}"));
+    }
+    let events = repo.list_events(&id).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (0..15).collect::<Vec<_>>()
+    );
+    assert!(events[10..]
+        .iter()
+        .all(|e| e.event_json == "after the rewind"));
+    let stored = repo.get_run(&id).await.unwrap().unwrap();
+    assert_eq!(stored.graph_json.as_deref(), Some("graph after"));
+}
+
+#[wasm_bindgen_test]
+async fn a_lost_connection_is_reopened_and_calls_go_on_in_order() {
+    let (repo, name) = open_fresh("lost-connection").await;
+    // Lost with transactions in flight (they abort and run again) and calls
+    // still queued; at once, and after the queue had a moment to start more.
+    rewind_through(&repo, false, || repo.simulate_lost_connection(true)).await;
+    rewind_through(&repo, true, || repo.simulate_lost_connection(true)).await;
+    // Lost silently: the next transaction cannot start, and runs again.
+    rewind_through(&repo, false, || repo.simulate_lost_connection(false)).await;
+    rewind_through(&repo, true, || repo.simulate_lost_connection(false)).await;
+    finish(repo, &name).await;
+}
+
 #[wasm_bindgen_test]
 async fn close_lets_earlier_calls_finish_and_refuses_later_ones() {
     let (repo, name) = open_fresh("close-order").await;

@@ -24,7 +24,7 @@
 //! inside the call.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -38,7 +38,7 @@ use crate::domain::{CouncilRunEvent, CouncilRunStatus, RepositoryError};
 
 use super::locks::{Hold, Locks};
 use super::ops;
-use super::raw::{Db, Scope, Tx};
+use super::raw::{Db, Scope, Tx, TxHandle};
 use super::schema;
 
 /// A call waiting for its turn.
@@ -204,6 +204,8 @@ impl Future for Idle<'_> {
 /// The open database, if any, and the handler that notices it going away.
 struct Open {
     db: Db,
+    /// Which opening of the database this is (1, 2, ...).
+    generation: u64,
     _on_lost: Closure<dyn FnMut()>,
 }
 
@@ -222,10 +224,34 @@ pub(crate) struct Connection {
     open: Rc<RefCell<Option<Open>>>,
     /// `close()` was called: every later call fails.
     closed: Cell<bool>,
-    queue: RefCell<VecDeque<Op>>,
+    queue: RefCell<VecDeque<Queued>>,
     driving: Cell<bool>,
+    /// Sequence number of the next call.
+    next_seq: Cell<u64>,
+    /// How many times the database was opened.
+    generation: Cell<u64>,
+    /// Transactions launched and not yet finished, by call sequence number.
+    launched: RefCell<BTreeMap<u64, TxHandle>>,
+    /// The queue, waiting for `launched` to empty before it reopens.
+    drain_waker: RefCell<Option<Waker>>,
     pub(crate) flight: Rc<Flight>,
     pub(crate) locks: Locks,
+}
+
+/// A call in the queue: its place in call order, and whether it runs again
+/// after its connection was lost.
+pub(crate) struct Queued {
+    seq: u64,
+    retried: bool,
+    op: Op,
+}
+
+/// What an operation's body needs to know to finish, or to run again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Launch {
+    seq: u64,
+    retried: bool,
+    generation: u64,
 }
 
 impl std::fmt::Debug for Connection {
@@ -242,7 +268,7 @@ impl std::fmt::Debug for Connection {
 /// Takes `db` as the connection in `slot`, closing it (and emptying the
 /// slot) when another tab upgrades or deletes the database or the browser
 /// closes it.
-fn install(slot: &Rc<RefCell<Option<Open>>>, db: Db) {
+fn install(slot: &Rc<RefCell<Option<Open>>>, db: Db, generation: u64) {
     let weak = Rc::downgrade(slot);
     let this = db.clone();
     let on_lost = Closure::<dyn FnMut()>::new(move || {
@@ -264,6 +290,7 @@ fn install(slot: &Rc<RefCell<Option<Open>>>, db: Db) {
     db.set_onclose(Some(handler));
     *slot.borrow_mut() = Some(Open {
         db,
+        generation,
         _on_lost: on_lost,
     });
 }
@@ -300,10 +327,14 @@ impl Connection {
             closed: Cell::new(false),
             queue: RefCell::default(),
             driving: Cell::new(false),
+            next_seq: Cell::new(0),
+            generation: Cell::new(1),
+            launched: RefCell::default(),
+            drain_waker: RefCell::default(),
             flight: Rc::default(),
             locks: Locks::new(name),
         });
-        install(&conn.open, db);
+        install(&conn.open, db, 1);
         Ok(conn)
     }
 
@@ -317,7 +348,116 @@ impl Connection {
         if self.closed.replace(true) {
             return;
         }
-        self.enqueue(Op::Close);
+        let seq = self.take_seq();
+        self.enqueue(Queued {
+            seq,
+            retried: false,
+            op: Op::Close,
+        });
+    }
+
+    fn take_seq(&self) -> u64 {
+        let seq = self.next_seq.get();
+        self.next_seq.set(seq + 1);
+        seq
+    }
+
+    /// Whether `generation` is the connection open now.
+    fn is_current(&self, generation: u64) -> bool {
+        self.open
+            .borrow()
+            .as_ref()
+            .is_some_and(|open| open.generation == generation)
+    }
+
+    /// Gives up connection `generation` as lost (if it is still the open one).
+    fn lose(&self, generation: u64) {
+        let lost = {
+            let mut open = self.open.borrow_mut();
+            if open.as_ref().is_some_and(|o| o.generation == generation) {
+                open.take()
+            } else {
+                None
+            }
+        };
+        drop(lost);
+    }
+
+    /// Test hook: the browser drops the connection under the store, as
+    /// WebKit does when its IndexedDB server goes away. With `noticed`, the
+    /// transactions in flight abort and the store learns of the loss at once
+    /// (a `close` event); without, the connection just stops working and the
+    /// next transaction fails to start.
+    pub(crate) fn lose_connection(&self, noticed: bool) {
+        if noticed {
+            for tx in self.launched.borrow().values() {
+                tx.abort();
+            }
+            let generation = self.generation.get();
+            self.lose(generation);
+        } else if let Some(db) = self.db() {
+            db.close();
+        }
+    }
+
+    /// An operation launched with `launch` has ended: its outcome is known,
+    /// or it went back to the queue.
+    pub(crate) fn settled(&self, launch: Launch) {
+        self.launched.borrow_mut().remove(&launch.seq);
+        if self.launched.borrow().is_empty() {
+            if let Some(waker) = self.drain_waker.borrow_mut().take() {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Whether a failed operation runs again: once, when it failed because
+    /// its connection was lost (the connection is gone, or the browser says
+    /// `UnknownError` or `InvalidStateError`). A failed transaction wrote
+    /// nothing, so running it again on a new connection is safe.
+    pub(crate) fn should_retry<T>(
+        &self,
+        launch: Launch,
+        outcome: &Result<T, RepositoryError>,
+    ) -> bool {
+        let Err(RepositoryError::Storage(message)) = outcome else {
+            return false;
+        };
+        if launch.retried || self.closed.get() && self.open.borrow().is_none() {
+            return false;
+        }
+        let lost = !self.is_current(launch.generation)
+            || message.contains("UnknownError")
+            || message.contains("InvalidStateError");
+        if lost {
+            self.lose(launch.generation);
+        }
+        lost
+    }
+
+    /// Puts an operation whose connection was lost back in the queue, in
+    /// its place in call order.
+    pub(crate) fn retry(self: &Rc<Self>, launch: Launch, op: Op) {
+        self.requeue(Queued {
+            seq: launch.seq,
+            retried: true,
+            op,
+        });
+    }
+
+    /// Puts `item` in the queue in its place in call order.
+    fn requeue(self: &Rc<Self>, item: Queued) {
+        {
+            let mut queue = self.queue.borrow_mut();
+            let at = queue
+                .iter()
+                .position(|q| q.seq > item.seq)
+                .unwrap_or(queue.len());
+            queue.insert(at, item);
+        }
+        if !self.driving.replace(true) {
+            wasm_bindgen_futures::spawn_local(drive(self.clone()));
+        }
     }
 
     /// Takes a call: starts it now if nothing is ahead of it, else queues it.
@@ -325,17 +465,22 @@ impl Connection {
         if self.closed.get() {
             return fail(op, closed_error(&self.name));
         }
+        let item = Queued {
+            seq: self.take_seq(),
+            retried: false,
+            op,
+        };
         if self.queue.borrow().is_empty() && !self.driving.get() {
-            if let Some(op) = self.start_now(op) {
-                self.enqueue(op);
+            if let Some(item) = self.start_now(item) {
+                self.enqueue(item);
             }
         } else {
-            self.enqueue(op);
+            self.enqueue(item);
         }
     }
 
-    fn enqueue(self: &Rc<Self>, op: Op) {
-        self.queue.borrow_mut().push_back(op);
+    fn enqueue(self: &Rc<Self>, item: Queued) {
+        self.queue.borrow_mut().push_back(item);
         if !self.driving.replace(true) {
             wasm_bindgen_futures::spawn_local(drive(self.clone()));
         }
@@ -343,19 +488,19 @@ impl Connection {
 
     /// Starts `op` within this call if it needs nothing asynchronous first;
     /// otherwise hands it back.
-    fn start_now(self: &Rc<Self>, op: Op) -> Option<Op> {
+    fn start_now(self: &Rc<Self>, item: Queued) -> Option<Queued> {
         let Some(db) = self.db() else {
-            return Some(op);
+            return Some(item);
         };
-        let Some(holds) = self.holds_now(&op) else {
-            return Some(op);
+        let Some(holds) = self.holds_now(&item.op) else {
+            return Some(item);
         };
-        match self.begin(&db, op, holds) {
+        match self.begin(&db, item, holds) {
             Ok(()) => None,
             // The connection went away under us: the queue reopens it.
-            Err((op, _)) => {
+            Err((item, _)) => {
                 self.open.borrow_mut().take();
-                Some(op)
+                Some(item)
             }
         }
     }
@@ -382,27 +527,43 @@ impl Connection {
 
     /// Creates `op`'s transaction and launches it. Gives the operation back
     /// when the transaction cannot start because the connection is lost.
-    fn begin(self: &Rc<Self>, db: &Db, op: Op, holds: Vec<Hold>) -> Result<(), (Op, Vec<Hold>)> {
-        let (scope, write) = scope_of(&op);
+    fn begin(
+        self: &Rc<Self>,
+        db: &Db,
+        item: Queued,
+        holds: Vec<Hold>,
+    ) -> Result<(), (Queued, Vec<Hold>)> {
+        let (scope, write) = scope_of(&item.op);
         let tx = match Tx::start(db, scope, write) {
             Ok(tx) => tx,
-            Err(failure) if failure.connection_lost() => return Err((op, holds)),
+            Err(failure) if failure.connection_lost() => return Err((item, holds)),
             Err(failure) => {
-                fail(op, failure.into_error(&self.name));
+                fail(item.op, failure.into_error(&self.name));
                 return Ok(());
             }
         };
-        ops::launch_op(self.clone(), tx, op, holds);
+        let launch = Launch {
+            seq: item.seq,
+            retried: item.retried,
+            generation: self.generation.get(),
+        };
+        self.launched.borrow_mut().insert(item.seq, tx.handle());
+        ops::launch_op(self.clone(), tx, launch, item.op, holds);
         Ok(())
     }
 
-    /// Makes sure the connection is open, reopening it if it was lost.
+    /// Makes sure the connection is open. A lost one is reopened once every
+    /// operation launched on it has ended (or come back to the queue), so
+    /// that the queue goes on in call order.
     async fn ensure_open(&self) -> Result<Db, RepositoryError> {
         if let Some(db) = self.db() {
             return Ok(db);
         }
+        Drained(self).await;
         let db = schema::open(&self.name).await?;
-        install(&self.open, db.clone());
+        let generation = self.generation.get() + 1;
+        self.generation.set(generation);
+        install(&self.open, db.clone(), generation);
         Ok(db)
     }
 
@@ -424,6 +585,16 @@ impl Connection {
 
     /// Appends queued right behind the first one, merged into one batch.
     fn take_appends(&self, first: Op) -> Op {
+        let more = |queue: &VecDeque<Queued>| {
+            matches!(
+                queue.front(),
+                Some(Queued {
+                    op: Op::Append { .. },
+                    retried: false,
+                    ..
+                })
+            )
+        };
         let Op::Append {
             event,
             record,
@@ -438,11 +609,15 @@ impl Connection {
             replies: vec![reply],
         };
         let mut queue = self.queue.borrow_mut();
-        while let Some(Op::Append { .. }) = queue.front() {
-            if let Some(Op::Append {
-                event,
-                record,
-                reply,
+        while more(&queue) {
+            if let Some(Queued {
+                op:
+                    Op::Append {
+                        event,
+                        record,
+                        reply,
+                    },
+                ..
             }) = queue.pop_front()
             {
                 batch.events.push(event);
@@ -498,20 +673,36 @@ fn scope_of(op: &Op) -> (Scope, bool) {
     }
 }
 
+/// Waits until no launched operation is left.
+struct Drained<'a>(&'a Connection);
+
+impl Future for Drained<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.launched.borrow().is_empty() {
+            Poll::Ready(())
+        } else {
+            *self.0.drain_waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
 /// Runs the queue until it is empty.
 async fn drive(conn: Rc<Connection>) {
     loop {
         let next = conn.queue.borrow_mut().pop_front();
-        let Some(op) = next else {
+        let Some(item) = next else {
             conn.driving.set(false);
             return;
         };
-        step(&conn, op).await;
+        step(&conn, item).await;
     }
 }
 
 /// Starts one queued operation (or batch), after whatever it waits for.
-async fn step(conn: &Rc<Connection>, op: Op) {
+async fn step(conn: &Rc<Connection>, item: Queued) {
+    let Queued { seq, retried, op } = item;
     let op = match op {
         Op::Close => {
             conn.locks.disown_all();
@@ -522,33 +713,43 @@ async fn step(conn: &Rc<Connection>, op: Op) {
             conn.locks.disown(&run_id);
             return reply.send(Ok(()));
         }
-        Op::Append { .. } => {
+        Op::Append { .. } if !retried => {
             // Let the batch in flight land, gathering what queues meanwhile.
             Idle(&conn.flight).await;
             conn.take_appends(op)
         }
         op => op,
     };
-    let mut op = op;
+    let mut item = Queued { seq, retried, op };
     for attempt in 0..2 {
         let db = match conn.ensure_open().await {
             Ok(db) => db,
-            Err(e) => return fail(op, e),
+            Err(e) => return fail(item.op, e),
         };
-        if let Op::MarkInterrupted { reply } = op {
+        if let Op::MarkInterrupted { reply } = item.op {
             return ops::mark_interrupted(conn.clone(), db, reply).await;
         }
-        let holds = conn.holds_for(&op).await;
-        match conn.begin(&db, op, holds) {
+        let holds = conn.holds_for(&item.op).await;
+        // While this waited, an earlier call may have come back to the queue
+        // (its connection was lost): it goes first.
+        if conn
+            .queue
+            .borrow()
+            .front()
+            .is_some_and(|q| q.seq < item.seq)
+        {
+            return conn.requeue(item);
+        }
+        match conn.begin(&db, item, holds) {
             Ok(()) => return,
             Err((back, _)) => {
                 // The connection was lost before the transaction started:
                 // nothing was written, so reopen and try once more.
                 conn.open.borrow_mut().take();
-                op = back;
+                item = back;
                 if attempt == 1 {
                     return fail(
-                        op,
+                        item.op,
                         RepositoryError::Storage(format!(
                             "InvalidStateError: the connection to database \"{}\" was lost twice",
                             conn.name

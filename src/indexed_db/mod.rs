@@ -129,6 +129,15 @@ impl IndexedDbCouncilRepository {
         schema::delete(db_name).await
     }
 
+    /// Test hook, not part of the API: makes the browser lose this store's
+    /// connection, as WebKit does when its IndexedDB server goes away. With
+    /// `noticed`, transactions in flight abort and the loss is signalled at
+    /// once; without, the connection silently stops working.
+    #[doc(hidden)]
+    pub fn simulate_lost_connection(&self, noticed: bool) {
+        self.conn.lose_connection(noticed);
+    }
+
     /// Queues the operation `make` builds; its answer resolves when it is done.
     fn call<T>(&self, make: impl FnOnce(connection::Reply<T>) -> Op) -> Answer<T> {
         let (reply, answer) = reply();

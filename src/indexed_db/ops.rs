@@ -20,7 +20,7 @@ use crate::domain::{
 use crate::time::timestamp_after;
 
 use super::codec::{check_run_records, decode_event, decode_run, event_key, run_record, with_keys};
-use super::connection::{conflict, launch, Batch, Change, Connection, Op, Read, Reply};
+use super::connection::{conflict, launch, Batch, Change, Connection, Launch, Op, Read, Reply};
 use super::locks::Hold;
 use super::raw::{error_name, key_range, prefix_range, storage, Db, Scope, Tx, EVENTS, RUNS};
 use super::schema::{EVENTS_BY_WAVE, RUNS_BY_CREATED, RUNS_BY_STATUS};
@@ -37,8 +37,10 @@ fn first(holds: Vec<Hold>) -> Hold {
     holds.into_iter().next().unwrap_or(Hold::Unsupported)
 }
 
-/// Launches `op` in `tx`, with the locks the queue took for it.
-pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, op: Op, holds: Vec<Hold>) {
+/// Launches `op` in `tx`, with the locks the queue took for it. When the
+/// transaction fails because the connection was lost, the operation goes
+/// back to the queue once (see [`Connection::should_retry`]).
+pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, holds: Vec<Hold>) {
     match op {
         Op::CreateRun {
             run_id,
@@ -47,6 +49,7 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, op: Op, holds: Vec<Hold>) 
         } => {
             let hold = first(holds);
             if !hold.allowed() {
+                conn.settled(launch);
                 return reply.send(Err(RepositoryError::AlreadyExists(format!(
                     "run \"{run_id}\" exists already (another live store owns it)"
                 ))));
@@ -54,12 +57,24 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, op: Op, holds: Vec<Hold>) 
             if let Hold::Mine(lock) = &hold {
                 conn.locks.own(&run_id, lock);
             }
-            launch(async move {
+            self::launch(async move {
                 let out = create_run(tx, &run_id, &record).await;
                 if let (Err(_), Hold::Mine(lock)) = (&out, &hold) {
                     conn.locks.disown_if(&run_id, lock);
                 }
-                reply.send(out);
+                if conn.should_retry(launch, &out) {
+                    conn.retry(
+                        launch,
+                        Op::CreateRun {
+                            run_id,
+                            record,
+                            reply,
+                        },
+                    );
+                } else {
+                    reply.send(out);
+                }
+                conn.settled(launch);
             });
         }
         Op::Change {
@@ -69,6 +84,7 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, op: Op, holds: Vec<Hold>) 
         } => {
             let hold = first(holds);
             if !hold.allowed() {
+                conn.settled(launch);
                 return reply.send(Err(conflict(&run_id)));
             }
             // Ownership moves now, so calls queued behind see it.
@@ -84,8 +100,8 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, op: Op, holds: Vec<Hold>) 
                     _ => {}
                 }
             }
-            launch(async move {
-                let out = change_run(tx, &run_id, change).await;
+            self::launch(async move {
+                let out = change_run(tx, &run_id, &change).await;
                 if let (Err(_), Hold::Mine(lock)) = (&out, &hold) {
                     // The status did not change: neither does ownership.
                     if was_owned {
@@ -94,7 +110,19 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, op: Op, holds: Vec<Hold>) 
                         conn.locks.disown_if(&run_id, lock);
                     }
                 }
-                reply.send(out);
+                if conn.should_retry(launch, &out) {
+                    conn.retry(
+                        launch,
+                        Op::Change {
+                            run_id,
+                            change,
+                            reply,
+                        },
+                    );
+                } else {
+                    reply.send(out);
+                }
+                conn.settled(launch);
             });
         }
         Op::Append {
@@ -104,6 +132,7 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, op: Op, holds: Vec<Hold>) 
         } => launch_op(
             conn,
             tx,
+            launch,
             Op::Batch(Batch {
                 events: vec![event],
                 records: vec![record],
@@ -111,12 +140,9 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, op: Op, holds: Vec<Hold>) 
             }),
             holds,
         ),
-        Op::Batch(Batch {
-            events,
-            records,
-            replies,
-        }) => {
-            let verdicts: Vec<Result<(), RepositoryError>> = events
+        Op::Batch(batch) => {
+            let verdicts: Vec<Result<(), RepositoryError>> = batch
+                .events
                 .iter()
                 .zip(&holds)
                 .map(|(event, hold)| {
@@ -128,21 +154,27 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, op: Op, holds: Vec<Hold>) 
                 })
                 .collect();
             conn.flight.begin();
-            launch(async move {
-                match write_events(tx, &events, &records, verdicts, false).await {
-                    Ok(verdicts) => {
-                        for (reply, verdict) in replies.into_iter().zip(verdicts) {
-                            reply.send(verdict);
+            self::launch(async move {
+                let out = write_events(tx, &batch.events, &batch.records, verdicts, false).await;
+                conn.flight.landed();
+                drop(holds);
+                if conn.should_retry(launch, &out) {
+                    conn.retry(launch, Op::Batch(batch));
+                } else {
+                    match out {
+                        Ok(verdicts) => {
+                            for (reply, verdict) in batch.replies.into_iter().zip(verdicts) {
+                                reply.send(verdict);
+                            }
                         }
-                    }
-                    Err(e) => {
-                        for reply in replies {
-                            reply.send(Err(e.clone()));
+                        Err(e) => {
+                            for reply in batch.replies {
+                                reply.send(Err(e.clone()));
+                            }
                         }
                     }
                 }
-                conn.flight.landed();
-                drop(holds);
+                conn.settled(launch);
             });
         }
         Op::AppendAll {
@@ -151,16 +183,39 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, op: Op, holds: Vec<Hold>) 
             reply,
         } => {
             if let Some((event, _)) = events.iter().zip(&holds).find(|(_, h)| !h.allowed()) {
+                conn.settled(launch);
                 return reply.send(Err(conflict(&event.run_id)));
             }
             let verdicts = vec![Ok(()); events.len()];
-            launch(async move {
-                let out = write_events(tx, &events, &records, verdicts, true).await;
-                reply.send(out.map(|_| ()));
+            self::launch(async move {
+                let out = write_events(tx, &events, &records, verdicts, true)
+                    .await
+                    .map(|_| ());
                 drop(holds);
+                if conn.should_retry(launch, &out) {
+                    conn.retry(
+                        launch,
+                        Op::AppendAll {
+                            events,
+                            records,
+                            reply,
+                        },
+                    );
+                } else {
+                    reply.send(out);
+                }
+                conn.settled(launch);
             });
         }
-        Op::Read { read, reply } => launch(async move { reply.send(read_records(tx, read).await) }),
+        Op::Read { read, reply } => self::launch(async move {
+            let out = read_records(tx, &read).await;
+            if conn.should_retry(launch, &out) {
+                conn.retry(launch, Op::Read { read, reply });
+            } else {
+                reply.send(out);
+            }
+            conn.settled(launch);
+        }),
         Op::Truncate {
             run_id,
             wave,
@@ -168,30 +223,50 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, op: Op, holds: Vec<Hold>) 
         } => {
             let hold = first(holds);
             if !hold.allowed() {
+                conn.settled(launch);
                 return reply.send(Err(conflict(&run_id)));
             }
-            launch(async move {
-                reply.send(truncate(tx, &run_id, wave).await);
+            self::launch(async move {
+                let out = truncate(tx, &run_id, wave).await;
                 drop(hold);
+                if conn.should_retry(launch, &out) {
+                    conn.retry(
+                        launch,
+                        Op::Truncate {
+                            run_id,
+                            wave,
+                            reply,
+                        },
+                    );
+                } else {
+                    reply.send(out);
+                }
+                conn.settled(launch);
             });
         }
         Op::Claim { run_id, reply } => {
             let hold = first(holds);
             if !hold.allowed() {
+                conn.settled(launch);
                 return reply.send(Ok(false));
             }
-            launch(async move {
+            self::launch(async move {
                 let out = run_exists(tx, &run_id).await;
                 if out.is_ok() {
                     if let Hold::Mine(lock) = &hold {
                         conn.locks.own(&run_id, lock);
                     }
                 }
-                reply.send(out.map(|()| true));
+                if conn.should_retry(launch, &out) {
+                    conn.retry(launch, Op::Claim { run_id, reply });
+                } else {
+                    reply.send(out.map(|()| true));
+                }
+                conn.settled(launch);
             });
         }
         // Handled by the queue itself.
-        Op::MarkInterrupted { .. } | Op::Release { .. } | Op::Close => {}
+        Op::MarkInterrupted { .. } | Op::Release { .. } | Op::Close => conn.settled(launch),
     }
 }
 
@@ -215,7 +290,7 @@ async fn create_run(tx: Tx, run_id: &str, record: &JsValue) -> Result<(), Reposi
 }
 
 /// Reads a run, changes it and writes it back with a later `updatedAt`.
-async fn change_run(tx: Tx, run_id: &str, change: Change) -> Result<(), RepositoryError> {
+async fn change_run(tx: Tx, run_id: &str, change: &Change) -> Result<(), RepositoryError> {
     let runs = tx.store(RUNS)?;
     let record = runs
         .get_request(&JsValue::from_str(run_id))?
@@ -226,8 +301,8 @@ async fn change_run(tx: Tx, run_id: &str, change: Change) -> Result<(), Reposito
     }
     let mut run = decode_run(&record)?;
     match change {
-        Change::Status(status) => run.status = status,
-        Change::Graph(graph) => run.graph_json = Some(graph),
+        Change::Status(status) => run.status = *status,
+        Change::Graph(graph) => run.graph_json = Some(graph.clone()),
     }
     run.updated_at = timestamp_after(&run.updated_at);
     let created = check_new_run(&run).map_err(|e| RepositoryError::Serialization(e.to_string()))?;
@@ -235,10 +310,10 @@ async fn change_run(tx: Tx, run_id: &str, change: Change) -> Result<(), Reposito
     tx.commit().await
 }
 
-async fn read_records(tx: Tx, read: Read) -> Result<JsValue, RepositoryError> {
+async fn read_records(tx: Tx, read: &Read) -> Result<JsValue, RepositoryError> {
     let mut tx = tx;
     let request = match read {
-        Read::Run(run_id) => tx.store(RUNS)?.get_request(&JsValue::from_str(&run_id))?,
+        Read::Run(run_id) => tx.store(RUNS)?.get_request(&JsValue::from_str(run_id))?,
         Read::Runs(None) => tx
             .store(RUNS)?
             .index_named(RUNS_BY_CREATED)?
@@ -249,7 +324,7 @@ async fn read_records(tx: Tx, read: Read) -> Result<JsValue, RepositoryError> {
             .get_all_request(&prefix_range(&JsValue::from_str(status.as_str()))?)?,
         Read::Events(run_id) => tx
             .store(EVENTS)?
-            .get_all_request(&prefix_range(&JsValue::from_str(&run_id))?)?,
+            .get_all_request(&prefix_range(&JsValue::from_str(run_id))?)?,
     };
     tx.commit_now();
     request

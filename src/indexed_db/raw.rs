@@ -207,7 +207,22 @@ impl TxFailure {
     }
 }
 
+/// A handle that can abort a transaction from outside (the test hook that
+/// loses the connection).
+#[derive(Debug)]
+pub(crate) struct TxHandle(RawTx);
+
+impl TxHandle {
+    pub(crate) fn abort(&self) {
+        let _ = self.0.abort();
+    }
+}
+
 impl Tx {
+    pub(crate) fn handle(&self) -> TxHandle {
+        TxHandle(self.raw.clone())
+    }
+
     /// Starts a transaction over `scope`.
     pub(crate) fn start(db: &Db, scope: Scope, write: bool) -> Result<Tx, TxFailure> {
         let raw = SCOPES
