@@ -192,6 +192,43 @@ impl CouncilRunEvent {
     }
 }
 
+/// An event for the store to number: [`RunLog::append_next`](crate::RunLog::append_next)
+/// gives it the seq after the last one of its run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextEvent {
+    /// The run the event belongs to.
+    pub run_id: String,
+    /// 0-based wave at which the event was emitted.
+    pub wave_index: u32,
+    /// One serialised orchestrator event, stored and returned as given.
+    pub event_json: String,
+    /// RFC 3339 time the event was emitted.
+    pub created_at: String,
+}
+
+impl NextEvent {
+    /// An event stamped now.
+    pub fn new(run_id: impl Into<String>, wave_index: u32, event_json: impl Into<String>) -> Self {
+        NextEvent {
+            run_id: run_id.into(),
+            wave_index,
+            event_json: event_json.into(),
+            created_at: now_rfc3339(),
+        }
+    }
+
+    /// The event with `seq`.
+    pub(crate) fn numbered(self, seq: i64) -> CouncilRunEvent {
+        CouncilRunEvent {
+            run_id: self.run_id,
+            seq,
+            event_json: self.event_json,
+            created_at: self.created_at,
+            wave_index: self.wave_index,
+        }
+    }
+}
+
 /// Why a repository call failed.
 ///
 /// Each variant carries a message naming the run, event or field concerned.

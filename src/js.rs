@@ -20,8 +20,8 @@ use crate::indexed_db::{
 };
 use crate::time::now_rfc3339;
 use crate::{
-    CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, InMemoryCouncilRepository,
-    RepositoryError, RunOwnership,
+    CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, InMemoryCouncilRepository, NextEvent,
+    RepositoryError, RunLog, RunOwnership,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -67,6 +67,13 @@ export interface NewCouncilRun {
   createdAt?: string;
 }
 
+/** What `appendNext` takes: an event without a seq; `createdAt` defaults to now. */
+export interface NextCouncilRunEvent {
+  eventJson: string;
+  waveIndex: number;
+  createdAt?: string;
+}
+
 /** What `appendEvent` takes; `createdAt` defaults to now. */
 export interface NewCouncilRunEvent {
   runId: string;
@@ -99,7 +106,7 @@ export interface CouncilStoreError extends Error {
 /// ```
 #[wasm_bindgen]
 pub struct CouncilStore {
-    repo: Rc<dyn RunOwnership>,
+    repo: Rc<dyn Backend>,
     idb: Option<Rc<IndexedDbCouncilRepository>>,
 }
 
@@ -110,6 +117,11 @@ impl std::fmt::Debug for CouncilStore {
             .finish()
     }
 }
+
+/// Everything `CouncilStore` asks of an adapter: the port, ownership and the
+/// run log.
+trait Backend: RunOwnership + RunLog {}
+impl<T: RunOwnership + RunLog> Backend for T {}
 
 /// The error every rejection carries: an `Error` named `CouncilStoreError`
 /// with the variant in `kind`.
@@ -365,6 +377,23 @@ fn new_event(input: &JsValue, what: &'static str) -> Result<CouncilRunEvent, Rep
     Ok(CouncilRunEvent {
         run_id: f.string("runId", limits::ID_BYTES)?,
         seq: f.integer("seq", 0, MAX_SAFE_INTEGER)?,
+        event_json: f.string("eventJson", limits::JSON_BYTES)?,
+        wave_index: f.integer("waveIndex", 0, i64::from(u32::MAX))? as u32,
+        created_at: match f.opt_string("createdAt", 64, false)? {
+            Some(at) => at,
+            None => now_rfc3339(),
+        },
+    })
+}
+
+fn next_event(run_id: String, input: &JsValue) -> Result<NextEvent, RepositoryError> {
+    let f = Fields::new(
+        input,
+        "appendNext event",
+        &["eventJson", "waveIndex", "createdAt"],
+    )?;
+    Ok(NextEvent {
+        run_id,
         event_json: f.string("eventJson", limits::JSON_BYTES)?,
         wave_index: f.integer("waveIndex", 0, i64::from(u32::MAX))? as u32,
         created_at: match f.opt_string("createdAt", 64, false)? {
@@ -696,6 +725,58 @@ impl CouncilStore {
         promise(async move {
             let (run_id, wave) = args?;
             repo.truncate_events_after_wave(&run_id, wave).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The seq after the last stored event of the run (0 for an empty log),
+    /// read from the last key rather than the log. Rejects with `NotFound`
+    /// for an unknown run.
+    #[wasm_bindgen(js_name = nextSeq, unchecked_return_type = "Promise<number>")]
+    pub fn next_seq(
+        &self,
+        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
+    ) -> Promise {
+        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
+        let repo = self.repo.clone();
+        promise(async move {
+            let seq = repo.next_seq(&run_id?).await?;
+            Ok(JsValue::from_f64(seq as f64))
+        })
+    }
+
+    /// Appends an event with the seq after the last one of its run, given in
+    /// the transaction that writes it, and resolves to that seq. Calls not
+    /// awaited get consecutive seqs in call order and share transactions;
+    /// after a rewind, numbering goes on after the last kept event. Rejects
+    /// as `appendEvent` does.
+    #[wasm_bindgen(js_name = appendNext, unchecked_return_type = "Promise<number>")]
+    pub fn append_next(
+        &self,
+        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "NextCouncilRunEvent")] event: JsValue,
+    ) -> Promise {
+        let event = string_arg(&run_id, "runId", limits::ID_BYTES)
+            .and_then(|run_id| next_event(run_id, &event));
+        let repo = self.repo.clone();
+        promise(async move {
+            let seq = repo.append_next(event?).await?;
+            Ok(JsValue::from_f64(seq as f64))
+        })
+    }
+
+    /// Deletes a run and all its events in one transaction. Rejects with
+    /// `NotFound` for an unknown run and `Conflict` when another live store
+    /// owns it.
+    #[wasm_bindgen(js_name = deleteRun, unchecked_return_type = "Promise<void>")]
+    pub fn delete_run(
+        &self,
+        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
+    ) -> Promise {
+        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
+        let repo = self.repo.clone();
+        promise(async move {
+            repo.delete_run(&run_id?).await?;
             Ok(JsValue::UNDEFINED)
         })
     }

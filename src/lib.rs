@@ -43,11 +43,11 @@ mod indexed_db;
 mod js;
 
 pub use domain::{
-    limits, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, RepositoryError,
+    limits, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, NextEvent, RepositoryError,
     MAX_SAFE_INTEGER,
 };
 pub use memory::InMemoryCouncilRepository;
-pub use port::{CouncilRepositoryPort, RunOwnership};
+pub use port::{CouncilRepositoryPort, RunLog, RunOwnership};
 
 #[cfg(target_arch = "wasm32")]
 pub use indexed_db::{IndexedDbCouncilRepository, SCHEMA_VERSION};

@@ -9,9 +9,9 @@ use std::pin::Pin;
 
 use crate::domain::{
     check_duplicate, check_event, check_graph, check_new_run, run_not_found, CouncilRun,
-    CouncilRunEvent, CouncilRunStatus, RepositoryError,
+    CouncilRunEvent, CouncilRunStatus, NextEvent, RepositoryError,
 };
-use crate::port::{CouncilRepositoryPort, RunOwnership};
+use crate::port::{CouncilRepositoryPort, RunLog, RunOwnership};
 use crate::time::{timestamp_after, Instant};
 
 /// Keeps runs and events in memory; gone when dropped.
@@ -371,5 +371,71 @@ impl RunOwnership for InMemoryCouncilRepository {
         Self: 'async_trait,
     {
         done(Ok(Vec::new()))
+    }
+}
+
+impl InMemoryCouncilRepository {
+    fn do_next_seq(&self, run_id: &str) -> Result<i64, RepositoryError> {
+        let state = self.state();
+        if !state.runs.contains_key(run_id) {
+            return Err(run_not_found(run_id));
+        }
+        Ok(state
+            .events
+            .get(run_id)
+            .and_then(|log| log.keys().next_back())
+            .map_or(0, |last| last + 1))
+    }
+
+    fn do_append_next(&self, event: NextEvent) -> Result<i64, RepositoryError> {
+        let seq = self.do_next_seq(&event.run_id)?;
+        self.do_append_events(vec![event.numbered(seq)])?;
+        Ok(seq)
+    }
+
+    fn do_delete_run(&self, run_id: &str) -> Result<(), RepositoryError> {
+        let mut state = self.state();
+        if state.runs.remove(run_id).is_none() {
+            return Err(run_not_found(run_id));
+        }
+        state.events.remove(run_id);
+        Ok(())
+    }
+}
+
+impl RunLog for InMemoryCouncilRepository {
+    fn next_seq<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        run_id: &'life1 str,
+    ) -> PortFuture<'async_trait, i64>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_next_seq(run_id))
+    }
+
+    fn append_next<'life0, 'async_trait>(
+        &'life0 self,
+        event: NextEvent,
+    ) -> PortFuture<'async_trait, i64>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_append_next(event))
+    }
+
+    fn delete_run<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        run_id: &'life1 str,
+    ) -> PortFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_delete_run(run_id))
     }
 }

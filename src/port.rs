@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{CouncilRun, CouncilRunEvent, CouncilRunStatus, RepositoryError};
+use crate::domain::{CouncilRun, CouncilRunEvent, CouncilRunStatus, NextEvent, RepositoryError};
 
 /// Where an orchestrator keeps its runs and their event logs.
 ///
@@ -176,4 +176,42 @@ pub trait RunOwnership: CouncilRepositoryPort {
 
     /// Ids of the runs another live store owns, sorted.
     async fn runs_owned_elsewhere(&self) -> Result<Vec<String>, RepositoryError>;
+}
+
+/// What a store adds beside the port for a run's log: it numbers events
+/// itself, and deletes runs.
+///
+/// An executor that resumes or rewinds a run goes on with
+/// [`append_next`](Self::append_next) and never computes a seq: the SQLite
+/// original restarted its counter at 0 and silently lost every new event
+/// below the old maximum.
+#[async_trait]
+pub trait RunLog: CouncilRepositoryPort {
+    /// The seq after the last stored event of the run (0 for an empty log),
+    /// read from the last key, not from the log.
+    ///
+    /// # Errors
+    /// [`NotFound`](RepositoryError::NotFound) when the run does not exist.
+    async fn next_seq(&self, run_id: &str) -> Result<i64, RepositoryError>;
+
+    /// Appends `event` with the seq after the last one of its run, assigned
+    /// in the transaction that writes it, and returns that seq. Calls not
+    /// awaited get consecutive seqs in call order (and share transactions
+    /// with the appends around them). After
+    /// [`truncate_events_after_wave`](CouncilRepositoryPort::truncate_events_after_wave)
+    /// numbering goes on after the last kept event.
+    ///
+    /// # Errors
+    /// As [`append_event`](CouncilRepositoryPort::append_event): `NotFound`,
+    /// `Constraint` for a bad `created_at` or an oversized `event_json`,
+    /// `Conflict`.
+    async fn append_next(&self, event: NextEvent) -> Result<i64, RepositoryError>;
+
+    /// Deletes the run and all its events, in one transaction.
+    ///
+    /// # Errors
+    /// - [`NotFound`](RepositoryError::NotFound) when the run does not exist.
+    /// - [`Conflict`](RepositoryError::Conflict) when another live store
+    ///   owns the run.
+    async fn delete_run(&self, run_id: &str) -> Result<(), RepositoryError>;
 }

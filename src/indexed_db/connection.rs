@@ -53,16 +53,18 @@ pub(crate) enum Op {
         change: Change,
         reply: Reply<()>,
     },
+    /// One event; without a record, the store numbers it (`append_next`)
+    /// and builds the record once the seq is known.
     Append {
         event: CouncilRunEvent,
-        record: JsValue,
-        reply: Reply<()>,
+        record: Option<JsValue>,
+        reply: AppendReply,
     },
     /// Appends merged by the queue (see [`Connection::take_appends`]).
     Batch(Batch),
     AppendAll {
         events: Vec<CouncilRunEvent>,
-        records: Vec<JsValue>,
+        records: Vec<Option<JsValue>>,
         reply: Reply<()>,
     },
     Read {
@@ -81,11 +83,35 @@ pub(crate) enum Op {
         run_id: String,
         reply: Reply<bool>,
     },
+    NextSeq {
+        run_id: String,
+        reply: Reply<i64>,
+    },
+    DeleteRun {
+        run_id: String,
+        reply: Reply<()>,
+    },
     Release {
         run_id: String,
         reply: Reply<()>,
     },
     Close,
+}
+
+/// Who waits for an append: `append_event` (no value) or `append_next`
+/// (the seq the store gave the event).
+pub(crate) enum AppendReply {
+    Done(Reply<()>),
+    Numbered(Reply<i64>),
+}
+
+impl AppendReply {
+    pub(crate) fn send(self, outcome: Result<i64, RepositoryError>) {
+        match self {
+            AppendReply::Done(reply) => reply.send(outcome.map(|_| ())),
+            AppendReply::Numbered(reply) => reply.send(outcome),
+        }
+    }
 }
 
 /// What `Op::Change` does to a run.
@@ -513,9 +539,10 @@ impl Connection {
             Op::Append { event, .. } if !self.flight.busy() => {
                 Some(vec![self.locks.current(&event.run_id)?])
             }
-            Op::Change { run_id, .. } | Op::Truncate { run_id, .. } => {
-                Some(vec![self.locks.current(run_id)?])
-            }
+            Op::Change { run_id, .. }
+            | Op::Truncate { run_id, .. }
+            | Op::DeleteRun { run_id, .. } => Some(vec![self.locks.current(run_id)?]),
+            Op::NextSeq { .. } => Some(Vec::new()),
             Op::CreateRun { .. } if !self.locks.enabled() => Some(vec![Hold::Unsupported]),
             Op::AppendAll { events, .. } => events
                 .iter()
@@ -573,6 +600,7 @@ impl Connection {
             Op::CreateRun { run_id, .. }
             | Op::Change { run_id, .. }
             | Op::Truncate { run_id, .. }
+            | Op::DeleteRun { run_id, .. }
             | Op::Claim { run_id, .. } => self.locks.hold_all(&[run_id]).await,
             Op::Append { event, .. } => self.locks.hold_all(&[&event.run_id]).await,
             Op::Batch(Batch { events, .. }) | Op::AppendAll { events, .. } => {
@@ -632,8 +660,8 @@ impl Connection {
 /// Consecutive single appends, written together.
 pub(crate) struct Batch {
     pub(crate) events: Vec<CouncilRunEvent>,
-    pub(crate) records: Vec<JsValue>,
-    pub(crate) replies: Vec<Reply<()>>,
+    pub(crate) records: Vec<Option<JsValue>>,
+    pub(crate) replies: Vec<AppendReply>,
 }
 
 /// Answers `op` with `err` without running it.
@@ -644,7 +672,9 @@ pub(crate) fn fail(op: Op, err: RepositoryError) {
         | Op::AppendAll { reply, .. }
         | Op::Truncate { reply, .. }
         | Op::Release { reply, .. }
-        | Op::Append { reply, .. } => reply.send(Err(err)),
+        | Op::DeleteRun { reply, .. } => reply.send(Err(err)),
+        Op::Append { reply, .. } => reply.send(Err(err)),
+        Op::NextSeq { reply, .. } => reply.send(Err(err)),
         Op::Batch(batch) => {
             for reply in batch.replies {
                 reply.send(Err(err.clone()));
@@ -662,9 +692,12 @@ fn scope_of(op: &Op) -> (Scope, bool) {
         Op::CreateRun { .. } | Op::Change { .. } | Op::MarkInterrupted { .. } => {
             (Scope::Runs, true)
         }
-        Op::Append { .. } | Op::Batch(_) | Op::AppendAll { .. } | Op::Truncate { .. } => {
-            (Scope::Both, true)
-        }
+        Op::Append { .. }
+        | Op::Batch(_)
+        | Op::AppendAll { .. }
+        | Op::Truncate { .. }
+        | Op::DeleteRun { .. } => (Scope::Both, true),
+        Op::NextSeq { .. } => (Scope::Both, false),
         Op::Read {
             read: Read::Events(_),
             ..

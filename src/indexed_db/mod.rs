@@ -37,13 +37,13 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::domain::{
     check_event, check_graph, check_new_run, CouncilRun, CouncilRunEvent, CouncilRunStatus,
-    RepositoryError,
+    NextEvent, RepositoryError,
 };
-use crate::port::{CouncilRepositoryPort, RunOwnership};
+use crate::port::{CouncilRepositoryPort, RunLog, RunOwnership};
 
 pub(crate) use self::codec::{check_event_records, check_run_records, decode_event, decode_run};
 use self::codec::{event_record, run_record};
-use self::connection::{reply, Answer, Change, Connection, Op, Read};
+use self::connection::{reply, Answer, AppendReply, Change, Connection, Op, Read};
 pub use self::schema::SCHEMA_VERSION;
 use self::send::SingleThreaded;
 
@@ -182,7 +182,7 @@ impl IndexedDbCouncilRepository {
     fn append_all(&self, events: Vec<CouncilRunEvent>) -> Answer<()> {
         let records = events
             .iter()
-            .map(|e| check_event(e).and_then(|()| event_record(e)))
+            .map(|e| check_event(e).and_then(|()| event_record(e)).map(Some))
             .collect::<Result<Vec<_>, _>>();
         match records {
             Err(e) => settled(Err(e)),
@@ -277,8 +277,8 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
             Err(e) => settled(Err(e)),
             Ok(record) => self.call(|reply| Op::Append {
                 event,
-                record,
-                reply,
+                record: Some(record),
+                reply: AppendReply::Done(reply),
             }),
         })
     }
@@ -416,6 +416,54 @@ impl RunOwnership for IndexedDbCouncilRepository {
                 .await
                 .map_err(|e| raw::storage("cannot list the Web Locks held", &e))
         })
+    }
+}
+
+impl RunLog for IndexedDbCouncilRepository {
+    fn next_seq<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        run_id: &'life1 str,
+    ) -> PortFuture<'async_trait, i64>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        let run_id = run_id.to_owned();
+        boxed(self.call(|reply| Op::NextSeq { run_id, reply }))
+    }
+
+    fn append_next<'life0, 'async_trait>(
+        &'life0 self,
+        event: NextEvent,
+    ) -> PortFuture<'async_trait, i64>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        let event = event.numbered(0);
+        // The seq is not known yet: check the rest with a seq that passes.
+        if let Err(e) = check_event(&event) {
+            return boxed(settled(Err(e)));
+        }
+        boxed(self.call(|reply| Op::Append {
+            event,
+            record: None,
+            reply: AppendReply::Numbered(reply),
+        }))
+    }
+
+    fn delete_run<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        run_id: &'life1 str,
+    ) -> PortFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        let run_id = run_id.to_owned();
+        boxed(self.call(|reply| Op::DeleteRun { run_id, reply }))
     }
 }
 

@@ -14,15 +14,19 @@ use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::domain::{
-    check_duplicate, check_new_run, run_not_found, CouncilRunEvent, CouncilRunStatus,
+    check_duplicate, check_event, check_new_run, run_not_found, CouncilRunEvent, CouncilRunStatus,
     RepositoryError,
 };
 use crate::time::timestamp_after;
 
-use super::codec::{check_run_records, decode_event, decode_run, event_key, run_record, with_keys};
+use super::codec::{
+    check_run_records, decode_event, decode_run, event_key, event_record, run_record, with_keys,
+};
 use super::connection::{conflict, launch, Batch, Change, Connection, Launch, Op, Read, Reply};
 use super::locks::Hold;
-use super::raw::{error_name, key_range, prefix_range, storage, Db, Scope, Tx, EVENTS, RUNS};
+use super::raw::{
+    error_name, key_range, prefix_range, storage, Db, Request, Scope, Store, Tx, EVENTS, RUNS,
+};
 use super::schema::{EVENTS_BY_WAVE, RUNS_BY_CREATED, RUNS_BY_STATUS};
 
 /// A status after which nobody executes the run any more.
@@ -141,13 +145,13 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
             holds,
         ),
         Op::Batch(batch) => {
-            let verdicts: Vec<Result<(), RepositoryError>> = batch
+            let verdicts: Vec<Result<i64, RepositoryError>> = batch
                 .events
                 .iter()
                 .zip(&holds)
                 .map(|(event, hold)| {
                     if hold.allowed() {
-                        Ok(())
+                        Ok(event.seq)
                     } else {
                         Err(conflict(&event.run_id))
                     }
@@ -186,7 +190,7 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
                 conn.settled(launch);
                 return reply.send(Err(conflict(&event.run_id)));
             }
-            let verdicts = vec![Ok(()); events.len()];
+            let verdicts = events.iter().map(|e| Ok(e.seq)).collect();
             self::launch(async move {
                 let out = write_events(tx, &events, &records, verdicts, true)
                     .await
@@ -261,6 +265,38 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
                     conn.retry(launch, Op::Claim { run_id, reply });
                 } else {
                     reply.send(out.map(|()| true));
+                }
+                conn.settled(launch);
+            });
+        }
+        Op::NextSeq { run_id, reply } => self::launch(async move {
+            let out = next_seq(tx, &run_id).await;
+            if conn.should_retry(launch, &out) {
+                conn.retry(launch, Op::NextSeq { run_id, reply });
+            } else {
+                reply.send(out);
+            }
+            conn.settled(launch);
+        }),
+        Op::DeleteRun { run_id, reply } => {
+            let hold = first(holds);
+            if !hold.allowed() {
+                conn.settled(launch);
+                return reply.send(Err(conflict(&run_id)));
+            }
+            // A deleted run has no owner; calls queued behind see that now.
+            let was_owned = conn.locks.owns(&run_id);
+            conn.locks.disown(&run_id);
+            self::launch(async move {
+                let out = delete_run(tx, &run_id).await;
+                if let (Err(_), Hold::Mine(lock), true) = (&out, &hold, was_owned) {
+                    conn.locks.own(&run_id, lock);
+                }
+                drop(hold);
+                if conn.should_retry(launch, &out) {
+                    conn.retry(launch, Op::DeleteRun { run_id, reply });
+                } else {
+                    reply.send(out);
                 }
                 conn.settled(launch);
             });
@@ -346,71 +382,166 @@ async fn run_exists(tx: Tx, run_id: &str) -> Result<(), RepositoryError> {
     }
 }
 
-/// Checks and writes `events` in one transaction; `verdicts` holds what is
-/// known of each already (a refused event is skipped). Returns a verdict per
-/// event; with `all_or_nothing`, the first failure aborts the whole batch.
+/// The seq after the last stored event of `run_id` (0 for an empty log),
+/// from the key range's last key: the log itself is not read.
+fn last_key_request(events: &Store, run_id: &str) -> Result<Request, RepositoryError> {
+    events.last_key_request(&prefix_range(&JsValue::from_str(run_id))?)
+}
+
+fn seq_after(cursor: &JsValue) -> i64 {
+    if cursor.is_null() || cursor.is_undefined() {
+        return 0;
+    }
+    Reflect::get(cursor, &JsValue::from_str("primaryKey"))
+        .ok()
+        .and_then(|key| Reflect::get_u32(&key, 1).ok())
+        .and_then(|seq| seq.as_f64())
+        .map_or(0, |seq| seq as i64 + 1)
+}
+
+async fn next_seq(tx: Tx, run_id: &str) -> Result<i64, RepositoryError> {
+    let mut tx = tx;
+    let count = tx.store(RUNS)?.count_request(&JsValue::from_str(run_id))?;
+    let last = last_key_request(&tx.store(EVENTS)?, run_id)?;
+    tx.commit_now();
+    let count = count
+        .await
+        .map_err(|e| storage("cannot look up the run", &e))?;
+    let last = last.await.map_err(|e| storage("cannot read keys", &e))?;
+    if count.as_f64().unwrap_or(0.0) == 0.0 {
+        return Err(run_not_found(run_id));
+    }
+    Ok(seq_after(&last))
+}
+
+async fn delete_run(tx: Tx, run_id: &str) -> Result<(), RepositoryError> {
+    let runs = tx.store(RUNS)?;
+    let id = JsValue::from_str(run_id);
+    let count = runs
+        .count_request(&id)?
+        .await
+        .map_err(|e| storage("cannot look up the run", &e))?;
+    if count.as_f64().unwrap_or(0.0) == 0.0 {
+        return Err(run_not_found(run_id));
+    }
+    runs.delete_unwatched(&id)?;
+    tx.store(EVENTS)?.delete_unwatched(&prefix_range(&id)?)?;
+    tx.commit().await
+}
+
+/// Checks and writes `events` in one transaction. `verdicts` holds what is
+/// known of each already (a refused event is skipped). An event without a
+/// record is numbered here: it gets the seq after the last one of its run,
+/// stored or written before it in this batch. Returns, per event, its seq
+/// or why it was refused; with `all_or_nothing`, the first failure aborts
+/// the whole batch.
 async fn write_events(
     tx: Tx,
     events: &[CouncilRunEvent],
-    records: &[JsValue],
-    mut verdicts: Vec<Result<(), RepositoryError>>,
+    records: &[Option<JsValue>],
+    mut verdicts: Vec<Result<i64, RepositoryError>>,
     all_or_nothing: bool,
-) -> Result<Vec<Result<(), RepositoryError>>, RepositoryError> {
-    // Per run: the span of seqs to look at for stored duplicates.
-    let mut spans: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-    for (event, verdict) in events.iter().zip(&verdicts) {
-        if verdict.is_ok() {
-            let span = spans.entry(&event.run_id).or_insert((event.seq, event.seq));
+) -> Result<Vec<Result<i64, RepositoryError>>, RepositoryError> {
+    // Per run: the span of explicit seqs to look at for stored duplicates,
+    // and whether the run's last seq is needed to number events.
+    #[derive(Default)]
+    struct Need {
+        span: Option<(i64, i64)>,
+        numbered: bool,
+    }
+    let mut needs: BTreeMap<&str, Need> = BTreeMap::new();
+    for ((event, record), verdict) in events.iter().zip(records).zip(&verdicts) {
+        if verdict.is_err() {
+            continue;
+        }
+        let need = needs.entry(&event.run_id).or_default();
+        if record.is_none() {
+            need.numbered = true;
+        } else {
+            let span = need.span.get_or_insert((event.seq, event.seq));
             span.0 = span.0.min(event.seq);
             span.1 = span.1.max(event.seq);
         }
     }
-    if spans.is_empty() {
+    if needs.is_empty() {
         return Ok(verdicts);
     }
     let runs = tx.store(RUNS)?;
     let stored = tx.store(EVENTS)?;
     // Issue every read before awaiting any, so they run together. A `?`
     // below drops the requests made so far, which is safe.
-    let mut lookups = Vec::with_capacity(spans.len());
-    for (&run_id, &(low, high)) in &spans {
+    let mut lookups = Vec::with_capacity(needs.len());
+    for (&run_id, need) in &needs {
         let count = runs.count_request(&JsValue::from_str(run_id))?;
-        let range = key_range(&event_key(run_id, low), &event_key(run_id, high))?;
-        lookups.push((run_id, count, stored.get_all_request(&range)?));
+        let found = match need.span {
+            Some((low, high)) => Some(stored.get_all_request(&key_range(
+                &event_key(run_id, low),
+                &event_key(run_id, high),
+            )?)?),
+            None => None,
+        };
+        let last = if need.numbered {
+            Some(last_key_request(&stored, run_id)?)
+        } else {
+            None
+        };
+        lookups.push((run_id, count, found, last));
     }
     let mut known_runs: HashMap<&str, bool> = HashMap::new();
     let mut existing: HashMap<(&str, i64), CouncilRunEvent> = HashMap::new();
-    for (run_id, count, found) in lookups {
+    // The next free seq of each run that numbers events.
+    let mut next: HashMap<&str, i64> = HashMap::new();
+    for (run_id, count, found, last) in lookups {
         let count = count
             .await
             .map_err(|e| storage("cannot look up the run", &e))?;
         known_runs.insert(run_id, count.as_f64().unwrap_or(0.0) > 0.0);
-        let found = found
-            .await
-            .map_err(|e| storage("cannot read stored events", &e))?;
-        for record in found.unchecked_into::<Array>().iter() {
-            let event = decode_event(&record)?;
-            existing.insert((run_id, event.seq), event);
+        if let Some(found) = found {
+            let found = found
+                .await
+                .map_err(|e| storage("cannot read stored events", &e))?;
+            for record in found.unchecked_into::<Array>().iter() {
+                let event = decode_event(&record)?;
+                existing.insert((run_id, event.seq), event);
+            }
+        }
+        if let Some(last) = last {
+            let last = last.await.map_err(|e| storage("cannot read keys", &e))?;
+            next.insert(run_id, seq_after(&last));
         }
     }
 
-    let mut to_write = Vec::new();
+    let mut to_write: Vec<JsValue> = Vec::new();
     for (i, event) in events.iter().enumerate() {
         if verdicts[i].is_err() {
             continue;
         }
-        let verdict = if !known_runs
-            .get(event.run_id.as_str())
-            .copied()
-            .unwrap_or(false)
-        {
-            Err(run_not_found(&event.run_id))
-        } else if let Some(prior) = existing.get(&(event.run_id.as_str(), event.seq)) {
-            check_duplicate(prior, event)
+        let run_id = event.run_id.as_str();
+        let verdict = if !known_runs.get(run_id).copied().unwrap_or(false) {
+            Err(run_not_found(run_id))
+        } else if let Some(record) = &records[i] {
+            match existing.get(&(run_id, event.seq)) {
+                Some(prior) => check_duplicate(prior, event).map(|()| event.seq),
+                None => {
+                    existing.insert((run_id, event.seq), event.clone());
+                    if let Some(free) = next.get_mut(run_id) {
+                        *free = (*free).max(event.seq + 1);
+                    }
+                    to_write.push(record.clone());
+                    Ok(event.seq)
+                }
+            }
         } else {
-            existing.insert((event.run_id.as_str(), event.seq), event.clone());
-            to_write.push(i);
-            Ok(())
+            let free = next.entry(run_id).or_insert(0);
+            let numbered = CouncilRunEvent {
+                seq: *free,
+                ..event.clone()
+            };
+            *free += 1;
+            check_event(&numbered).and_then(|()| {
+                to_write.push(event_record(&numbered)?);
+                Ok(numbered.seq)
+            })
         };
         if all_or_nothing {
             verdict.clone()?;
@@ -420,8 +551,8 @@ async fn write_events(
     if to_write.is_empty() {
         return Ok(verdicts);
     }
-    for i in to_write {
-        stored.add_unwatched(&records[i])?;
+    for record in &to_write {
+        stored.add_unwatched(record)?;
     }
     tx.commit().await?;
     Ok(verdicts)

@@ -70,6 +70,12 @@ extern "C" {
     fn delete(this: &Store, query: &JsValue) -> Result<RawRequest, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn count(this: &Store, query: &JsValue) -> Result<RawRequest, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = openKeyCursor)]
+    fn open_key_cursor(
+        this: &Store,
+        query: &JsValue,
+        direction: &str,
+    ) -> Result<RawRequest, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn index(this: &Store, name: &str) -> Result<Index, JsValue>;
 
@@ -409,6 +415,11 @@ impl Store {
     }
     pub(crate) fn count_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
         Request::watch(self.count(query), "cannot count records")
+    }
+    /// A key cursor on the last key in `query`, or `null` (a cursor going
+    /// backwards starts there).
+    pub(crate) fn last_key_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
+        Request::watch(self.open_key_cursor(query, "prev"), "cannot read keys")
     }
     pub(crate) fn index_named(&self, name: &str) -> Result<Index, RepositoryError> {
         self.index(name)

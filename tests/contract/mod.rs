@@ -6,7 +6,8 @@
 #![allow(dead_code)]
 
 use council_idb::{
-    CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, RepositoryError,
+    CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, NextEvent,
+    RepositoryError, RunLog,
 };
 
 /// Calls `$m!` with the name of every contract case, so each entry file
@@ -45,7 +46,11 @@ macro_rules! for_each_contract_case {
             append_to_a_run_whose_create_is_not_awaited_succeeds,
             unawaited_updates_and_reads_see_every_earlier_call,
             interleaved_calls_end_as_if_each_was_awaited,
-            list_runs_orders_sub_millisecond_instants
+            list_runs_orders_sub_millisecond_instants,
+            next_seq_is_after_the_last_stored_seq,
+            append_next_numbers_events_in_call_order,
+            append_next_goes_on_after_a_rewind,
+            delete_run_removes_the_run_and_its_events_only
         );
     };
 }
@@ -794,4 +799,108 @@ pub async fn list_runs_orders_sub_millisecond_instants(repo: &impl CouncilReposi
         .map(|r| r.id)
         .collect();
     assert_eq!(order, ["a", "e", "c", "b", "d"]);
+}
+
+pub async fn next_seq_is_after_the_last_stored_seq(repo: &impl RunLog) {
+    assert_kind(repo.next_seq("nobody").await, "NotFound");
+    let run = new_run(repo, "numbering").await;
+    assert_eq!(repo.next_seq(&run.id).await.unwrap(), 0);
+    repo.append_events((0..5).map(|seq| event(&run.id, seq, 0)).collect())
+        .await
+        .unwrap();
+    assert_eq!(repo.next_seq(&run.id).await.unwrap(), 5);
+    // A gap the caller made: the next seq is after the highest one.
+    repo.append_event(event(&run.id, 10, 1)).await.unwrap();
+    assert_eq!(repo.next_seq(&run.id).await.unwrap(), 11);
+    // Another run's events do not count.
+    let other = new_run(repo, "other").await;
+    repo.append_event(event(&other.id, 99, 0)).await.unwrap();
+    assert_eq!(repo.next_seq(&run.id).await.unwrap(), 11);
+}
+
+pub async fn append_next_numbers_events_in_call_order(repo: &impl RunLog) {
+    assert_kind(
+        repo.append_next(NextEvent::new("nobody", 0, "{}")).await,
+        "NotFound",
+    );
+    // Created, numbered and read without awaiting anything until the end.
+    let run = CouncilRun::new("numbered", HitlMode::None);
+    let id = run.id.clone();
+    let created = repo.create_run(run);
+    let mut numbered = Vec::new();
+    for i in 0..100 {
+        numbered.push(repo.append_next(NextEvent::new(&id, i / 10, format!("{{\"i\":{i}}}"))));
+    }
+    // An explicit seq in the middle: numbering goes on after it.
+    let explicit = repo.append_event(event(&id, 150, 10));
+    let after = repo.append_next(NextEvent::new(&id, 10, "after explicit"));
+    let mut bad = NextEvent::new(&id, 10, "bad time");
+    bad.created_at = "yesterday".into();
+    let refused = repo.append_next(bad);
+    created.await.unwrap();
+    let seqs: Vec<i64> = futures::future::join_all(numbered)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(seqs, (0..100).collect::<Vec<_>>());
+    explicit.await.unwrap();
+    assert_eq!(after.await.unwrap(), 151);
+    assert_kind(refused.await, "Constraint");
+    let stored = repo.list_events(&id).await.unwrap();
+    assert_eq!(stored.len(), 102);
+    assert_eq!(stored[42].event_json, r#"{"i":42}"#);
+    assert_eq!(stored[42].wave_index, 4);
+    assert_eq!(repo.next_seq(&id).await.unwrap(), 152);
+}
+
+pub async fn append_next_goes_on_after_a_rewind(repo: &impl RunLog) {
+    let run = new_run(repo, "rewind with numbering").await;
+    for wave in 0..4 {
+        for _ in 0..3 {
+            repo.append_next(NextEvent::new(&run.id, wave, "{}"))
+                .await
+                .unwrap();
+        }
+    }
+    // Rewind to wave 1 and go on at once, nothing awaited in between.
+    let truncate = repo.truncate_events_after_wave(&run.id, 1);
+    let first = repo.append_next(NextEvent::new(&run.id, 2, "again"));
+    let second = repo.append_next(NextEvent::new(&run.id, 2, "again"));
+    truncate.await.unwrap();
+    assert_eq!((first.await.unwrap(), second.await.unwrap()), (6, 7));
+    let stored = repo.list_events(&run.id).await.unwrap();
+    assert_eq!(seqs(&stored), (0..8).collect::<Vec<_>>());
+    assert!(stored[6..].iter().all(|e| e.event_json == "again"));
+}
+
+pub async fn delete_run_removes_the_run_and_its_events_only(repo: &impl RunLog) {
+    assert_kind(repo.delete_run("nobody").await, "NotFound");
+    let doomed = new_run(repo, "doomed").await;
+    let kept = new_run(repo, "kept").await;
+    for seq in 0..20 {
+        repo.append_event(event(&doomed.id, seq, 0)).await.unwrap();
+        repo.append_event(event(&kept.id, seq, 0)).await.unwrap();
+    }
+    // Appends fired before the delete are deleted with it; a read after it
+    // sees nothing.
+    let late = repo.append_event(event(&doomed.id, 20, 0));
+    let deleted = repo.delete_run(&doomed.id);
+    let read = repo.get_run(&doomed.id);
+    late.await.unwrap();
+    deleted.await.unwrap();
+    assert_eq!(read.await.unwrap(), None);
+    assert!(repo.list_events(&doomed.id).await.unwrap().is_empty());
+    assert_kind(repo.delete_run(&doomed.id).await, "NotFound");
+    assert_kind(
+        repo.append_event(event(&doomed.id, 21, 0)).await,
+        "NotFound",
+    );
+    assert_eq!(repo.list_events(&kept.id).await.unwrap().len(), 20);
+    assert_eq!(repo.list_runs(None).await.unwrap(), vec![kept]);
+    // The id is free again.
+    let mut again = CouncilRun::new("reborn", HitlMode::None);
+    again.id = doomed.id.clone();
+    repo.create_run(again).await.unwrap();
+    assert_eq!(repo.next_seq(&doomed.id).await.unwrap(), 0);
 }

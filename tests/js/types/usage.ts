@@ -30,6 +30,9 @@ export async function usage(): Promise<void> {
   const json: string = events[0].eventJson;
   const count: number = await store.markInterruptedRuns();
   await store.truncateEventsAfterWave(run.id, 1);
+  const next: number = await store.nextSeq(run.id);
+  const given: number = await store.appendNext(run.id, { waveIndex: 1, eventJson: "{}" });
+  await store.deleteRun(run.id);
   const claimed: boolean = await store.claimRun(run.id);
   await store.releaseRun(run.id);
   const elsewhere: string[] = await store.runsOwnedElsewhere();
@@ -43,7 +46,7 @@ export async function usage(): Promise<void> {
     const kind: "NotFound" | "AlreadyExists" | "Storage" | "Serialization" | "Constraint" | "Conflict" = err.kind;
     console.log(kind, err.message);
   }
-  console.log(status, mode, graph, conversation, maybe, all, some, seq, json, count, claimed, elsewhere);
+  console.log(status, mode, graph, conversation, maybe, all, some, seq, json, count, claimed, elsewhere, next, given);
 
   // @ts-expect-error goal must be a string
   await store.createRun({ goal: 1 });
@@ -59,6 +62,8 @@ export async function usage(): Promise<void> {
   const sure: CouncilRun = await store.getRun(run.id);
   // @ts-expect-error events are not runs
   const wrong: CouncilRun[] = await store.listEvents(run.id);
+  // @ts-expect-error appendNext takes no seq
+  await store.appendNext(run.id, { seq: 1, waveIndex: 1, eventJson: "{}" });
   // @ts-expect-error claimRun resolves to a boolean
   const notIds: string[] = await store.claimRun(run.id);
   console.log(sure, wrong, notIds);
