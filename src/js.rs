@@ -108,6 +108,9 @@ export interface CouncilStoreError extends Error {
 pub struct CouncilStore {
     repo: Rc<dyn Backend>,
     idb: Option<Rc<IndexedDbCouncilRepository>>,
+    /// The in-memory adapter, and the hub its watchers listen on (an
+    /// IndexedDB store's watchers listen on the database's channel).
+    memory: Option<(Rc<InMemoryCouncilRepository>, JsValue)>,
 }
 
 impl std::fmt::Debug for CouncilStore {
@@ -441,7 +444,36 @@ fn event_to_js(event: &CouncilRunEvent) -> JsValue {
     o.into()
 }
 
+#[wasm_bindgen(module = "/src/feed.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = newHub)]
+    fn new_hub() -> JsValue;
+    #[wasm_bindgen(js_name = notifyHub)]
+    fn notify_hub(hub: &JsValue, notice: &Object);
+    #[wasm_bindgen(js_name = watchEvents)]
+    fn watch_events_js(
+        read: &JsValue,
+        channel: Option<String>,
+        hub: &JsValue,
+        run_id: &str,
+        from_seq: f64,
+        signal: &JsValue,
+        on_batch: &js_sys::Function,
+    ) -> js_sys::Function;
+    #[wasm_bindgen(js_name = watchRuns)]
+    fn watch_runs_js(
+        channel: Option<String>,
+        hub: &JsValue,
+        signal: &JsValue,
+        on_change: &js_sys::Function,
+    ) -> js_sys::Function;
+}
+
 #[wasm_bindgen(inline_js = r#"
+export function isAbortSignal(value) {
+  return typeof AbortSignal === "function" && value instanceof AbortSignal;
+}
+
 // Index of the first unpaired surrogate of `s`, or -1. In a `u` regex a
 // well-formed pair is one code point, so only a lone half matches.
 export function loneSurrogateAt(s) {
@@ -455,6 +487,7 @@ export function loneSurrogateAt(s) {
 export function publicRuns(records) {
   for (const r of records) {
     delete r.createdKey;
+    delete r.rewinds;
     r.graphJson ??= null;
     r.conversationId ??= null;
   }
@@ -466,6 +499,8 @@ extern "C" {
     fn public_runs(records: Array) -> Array;
     #[wasm_bindgen(js_name = loneSurrogateAt)]
     fn lone_surrogate_at(text: &JsString) -> i32;
+    #[wasm_bindgen(js_name = isAbortSignal)]
+    fn is_abort_signal(value: &JsValue) -> bool;
 }
 
 /// Checks stored run records and hands them over as they are, newest first.
@@ -493,6 +528,7 @@ impl CouncilStore {
             Ok(CouncilStore {
                 repo: repo.clone(),
                 idb: Some(repo),
+                memory: None,
             }
             .into())
         })
@@ -501,9 +537,11 @@ impl CouncilStore {
     /// A store kept in memory only, gone with the page; same contract.
     #[wasm_bindgen(js_name = inMemory)]
     pub fn in_memory() -> CouncilStore {
+        let repo = Rc::new(InMemoryCouncilRepository::new());
         CouncilStore {
-            repo: Rc::new(InMemoryCouncilRepository::new()),
+            repo: repo.clone(),
             idb: None,
+            memory: Some((repo, new_hub())),
         }
     }
 
@@ -532,9 +570,12 @@ impl CouncilStore {
             Err(e) => return rejected(e),
         };
         let repo = self.repo.clone();
+        let notices = self.notices();
         promise(async move {
             let out = run_to_js(&run);
+            let id = run.id.clone();
             repo.create_run(run).await?;
+            notices.post("created", &id, None);
             Ok(out)
         })
     }
@@ -552,9 +593,11 @@ impl CouncilStore {
         let args = string_arg(&run_id, "runId", limits::ID_BYTES)
             .and_then(|id| Ok((id, status_arg(&status, "status")?)));
         let repo = self.repo.clone();
+        let notices = self.notices();
         promise(async move {
             let (run_id, status) = args?;
             repo.update_run_status(&run_id, status).await?;
+            notices.post("status", &run_id, Some(status.as_str()));
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -574,9 +617,11 @@ impl CouncilStore {
             ))
         });
         let repo = self.repo.clone();
+        let notices = self.notices();
         promise(async move {
             let (run_id, graph) = args?;
             repo.update_graph(&run_id, &graph).await?;
+            notices.post("graph", &run_id, None);
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -594,8 +639,11 @@ impl CouncilStore {
             Err(e) => return rejected(e),
         };
         let repo = self.repo.clone();
+        let notices = self.notices();
         promise(async move {
+            let id = event.run_id.clone();
             repo.append_event(event).await?;
+            notices.post("appended", &id, None);
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -610,8 +658,16 @@ impl CouncilStore {
     ) -> Promise {
         let parsed = parse_events(&events);
         let repo = self.repo.clone();
+        let notices = self.notices();
         promise(async move {
-            repo.append_events(parsed?).await?;
+            let events = parsed?;
+            let mut ids: Vec<String> = events.iter().map(|e| e.run_id.clone()).collect();
+            repo.append_events(events).await?;
+            ids.sort_unstable();
+            ids.dedup();
+            for id in &ids {
+                notices.post("appended", id, None);
+            }
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -703,8 +759,22 @@ impl CouncilStore {
     #[wasm_bindgen(js_name = markInterruptedRuns, unchecked_return_type = "Promise<number>")]
     pub fn mark_interrupted_runs(&self) -> Promise {
         let repo = self.repo.clone();
+        let notices = self.notices();
         promise(async move {
+            // In memory nothing runs in between: the running runs now are
+            // the ones that change.
+            let running = match &notices.0 {
+                Some(_) => repo.list_runs(Some(CouncilRunStatus::Running)).await?,
+                None => Vec::new(),
+            };
             let count = repo.mark_interrupted_runs().await?;
+            for run in &running {
+                notices.post(
+                    "status",
+                    &run.id,
+                    Some(CouncilRunStatus::Interrupted.as_str()),
+                );
+            }
             Ok(JsValue::from_f64(count as f64))
         })
     }
@@ -722,9 +792,11 @@ impl CouncilStore {
             Ok((id, wave as u32))
         });
         let repo = self.repo.clone();
+        let notices = self.notices();
         promise(async move {
             let (run_id, wave) = args?;
             repo.truncate_events_after_wave(&run_id, wave).await?;
+            notices.post("rewound", &run_id, None);
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -759,8 +831,12 @@ impl CouncilStore {
         let event = string_arg(&run_id, "runId", limits::ID_BYTES)
             .and_then(|run_id| next_event(run_id, &event));
         let repo = self.repo.clone();
+        let notices = self.notices();
         promise(async move {
-            let seq = repo.append_next(event?).await?;
+            let event = event?;
+            let id = event.run_id.clone();
+            let seq = repo.append_next(event).await?;
+            notices.post("appended", &id, None);
             Ok(JsValue::from_f64(seq as f64))
         })
     }
@@ -775,8 +851,11 @@ impl CouncilStore {
     ) -> Promise {
         let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
         let repo = self.repo.clone();
+        let notices = self.notices();
         promise(async move {
-            repo.delete_run(&run_id?).await?;
+            let run_id = run_id?;
+            repo.delete_run(&run_id).await?;
+            notices.post("deleted", &run_id, None);
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -830,6 +909,76 @@ impl CouncilStore {
         })
     }
 
+    /// Follows one run's log, live: `onBatch` first receives the stored
+    /// events with `seq >= fromSeq`, then every event committed later by
+    /// this store or any other store of the database in this origin (other
+    /// tabs, workers), as arrays in `seq` order, each event once. A
+    /// truncation delivers `{ rewound: { afterWave, nextSeq } }` before what
+    /// is appended after it (drop your events with `waveIndex > afterWave` or
+    /// `seq >= nextSeq`); a deleted (or unknown) run delivers
+    /// `{ deleted: true }` and ends the watch. Returns the function that stops
+    /// it (so does aborting `signal`). An exception thrown by `onBatch` is
+    /// reported (`reportError`) and the watch goes on.
+    #[wasm_bindgen(js_name = watchEvents, unchecked_return_type = "() => void")]
+    pub fn watch_events(
+        &self,
+        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ fromSeq?: number; signal?: AbortSignal } | undefined"
+        )]
+        options: JsValue,
+        #[wasm_bindgen(
+            js_name = onBatch,
+            unchecked_param_type = "(batch: CouncilRunEvent[] | { rewound: { afterWave: number; nextSeq: number } } | { deleted: true }) => void"
+        )]
+        on_batch: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES).map_err(js_error)?;
+        let (from_seq, signal) = watch_options(&options).map_err(js_error)?;
+        let on_batch = callback_arg(&on_batch, "onBatch").map_err(js_error)?;
+        let read = self.tail_reader(run_id.clone());
+        Ok(watch_events_js(
+            &read,
+            self.channel_name(),
+            &self.hub(),
+            &run_id,
+            from_seq as f64,
+            &signal,
+            &on_batch,
+        )
+        .into())
+    }
+
+    /// Follows every run of the database: `onChange` receives
+    /// `{ kind, runId, status? }` for runs created, whose status or graph
+    /// changed, that got events, were rewound or deleted, or changed owner
+    /// ("created", "status", "graph", "appended", "rewound", "deleted",
+    /// "owner"), in this store or any other of the database in this origin.
+    /// Returns the function that stops it.
+    #[wasm_bindgen(js_name = watchRuns, unchecked_return_type = "() => void")]
+    pub fn watch_runs(
+        &self,
+        #[wasm_bindgen(
+            js_name = onChange,
+            unchecked_param_type = "(change: { kind: string; runId: string; status?: CouncilRunStatus }) => void"
+        )]
+        on_change: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ signal?: AbortSignal }")] options: Option<
+            JsValue,
+        >,
+    ) -> Result<JsValue, JsValue> {
+        let on_change = callback_arg(&on_change, "onChange").map_err(js_error)?;
+        let signal = match options {
+            Some(options) if !options.is_undefined() => {
+                let f =
+                    Fields::new(&options, "watchRuns options", &["signal"]).map_err(js_error)?;
+                signal_arg(f.get("signal").map_err(js_error)?).map_err(js_error)?
+            }
+            _ => JsValue::UNDEFINED,
+        };
+        Ok(watch_runs_js(self.channel_name(), &self.hub(), &signal, &on_change).into())
+    }
+
     /// Closes the IndexedDB connection once the calls made before have run,
     /// and gives up the runs this store owns; later calls reject with
     /// `Storage`. Does nothing for an in-memory store.
@@ -838,6 +987,128 @@ impl CouncilStore {
             idb.close();
         }
     }
+}
+
+/// Where an in-memory store announces its changes to its watchers; an
+/// IndexedDB store announces them itself, on the database's channel.
+struct Notices(Option<JsValue>);
+
+impl Notices {
+    fn post(&self, kind: &str, run_id: &str, status: Option<&str>) {
+        if let Some(hub) = &self.0 {
+            let notice = Object::new();
+            let _ = Reflect::set(&notice, &"kind".into(), &kind.into());
+            let _ = Reflect::set(&notice, &"runId".into(), &run_id.into());
+            if let Some(status) = status {
+                let _ = Reflect::set(&notice, &"status".into(), &status.into());
+            }
+            notify_hub(hub, &notice);
+        }
+    }
+}
+
+impl CouncilStore {
+    fn notices(&self) -> Notices {
+        Notices(self.memory.as_ref().map(|(_, hub)| hub.clone()))
+    }
+
+    fn hub(&self) -> JsValue {
+        self.memory
+            .as_ref()
+            .map_or(JsValue::UNDEFINED, |(_, hub)| hub.clone())
+    }
+
+    fn channel_name(&self) -> Option<String> {
+        self.idb.as_ref().map(|idb| idb.name().to_owned())
+    }
+
+    /// `read(from)` for a watcher of `run_id`: a promise of `{ run, events }`,
+    /// the run's rewinds (or `undefined`) and its events from seq `from` on.
+    fn tail_reader(&self, run_id: String) -> JsValue {
+        let idb = self.idb.clone();
+        let memory = self.memory.as_ref().map(|(repo, _)| repo.clone());
+        Closure::<dyn FnMut(f64) -> Promise>::new(move |from: f64| {
+            let from = from as i64;
+            match (&idb, &memory) {
+                (Some(idb), _) => {
+                    let answer = idb.tail(&run_id, from);
+                    promise(async move {
+                        let tail = answer.await?;
+                        let events: Array = Reflect::get(&tail, &"events".into())
+                            .map(JsCast::unchecked_into)
+                            .unwrap_or_default();
+                        check_event_records(&events)?;
+                        Ok(tail)
+                    })
+                }
+                (None, Some(memory)) => {
+                    let tail = Object::new();
+                    if let Some((rewinds, events)) = memory.tail(&run_id, from) {
+                        let run = Object::new();
+                        let list: Array = rewinds
+                            .iter()
+                            .map(|&(after_wave, next_seq)| {
+                                let r = Object::new();
+                                let _ = Reflect::set(
+                                    &r,
+                                    &"afterWave".into(),
+                                    &JsValue::from_f64(f64::from(after_wave)),
+                                );
+                                let _ = Reflect::set(
+                                    &r,
+                                    &"nextSeq".into(),
+                                    &JsValue::from_f64(next_seq as f64),
+                                );
+                                JsValue::from(r)
+                            })
+                            .collect();
+                        let _ = Reflect::set(&run, &"rewinds".into(), &list);
+                        let _ = Reflect::set(&tail, &"run".into(), &run);
+                        let events: Array = events.iter().map(event_to_js).collect();
+                        let _ = Reflect::set(&tail, &"events".into(), &events);
+                    } else {
+                        let _ = Reflect::set(&tail, &"events".into(), &Array::new());
+                    }
+                    Promise::resolve(&JsValue::from(tail))
+                }
+                (None, None) => Promise::resolve(&JsValue::UNDEFINED),
+            }
+        })
+        .into_js_value()
+    }
+}
+
+fn callback_arg(value: &JsValue, what: &str) -> Result<js_sys::Function, RepositoryError> {
+    value.clone().dyn_into::<js_sys::Function>().map_err(|_| {
+        constraint(format!(
+            "{what} must be a function, got {}",
+            describe(value)
+        ))
+    })
+}
+
+fn signal_arg(value: JsValue) -> Result<JsValue, RepositoryError> {
+    if value.is_undefined() || is_abort_signal(&value) {
+        Ok(value)
+    } else {
+        Err(constraint(format!(
+            "signal must be an AbortSignal, got {}",
+            describe(&value)
+        )))
+    }
+}
+
+/// `{ fromSeq = 0, signal }` of `watchEvents`.
+fn watch_options(options: &JsValue) -> Result<(i64, JsValue), RepositoryError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok((0, JsValue::UNDEFINED));
+    }
+    let f = Fields::new(options, "watchEvents options", &["fromSeq", "signal"])?;
+    let from_seq = match f.optional("fromSeq", false)? {
+        None => 0,
+        Some(v) => integer_arg(&v, "watchEvents options.fromSeq", 0, MAX_SAFE_INTEGER)?,
+    };
+    Ok((from_seq, signal_arg(f.get("signal")?)?))
 }
 
 fn parse_events(events: &JsValue) -> Result<Vec<CouncilRunEvent>, RepositoryError> {

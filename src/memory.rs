@@ -43,7 +43,13 @@ struct State {
 struct StoredRun {
     run: CouncilRun,
     created: Instant,
+    /// `(after_wave, next_seq)` of every truncation, oldest first: what a
+    /// watcher compares against to learn of rewinds.
+    rewinds: Vec<Rewind>,
 }
+
+/// `(after_wave, next_seq)` of one truncation.
+pub(crate) type Rewind = (u32, i64);
 
 impl InMemoryCouncilRepository {
     /// An empty repository.
@@ -101,9 +107,14 @@ impl InMemoryCouncilRepository {
                 run.id
             )));
         }
-        state
-            .runs
-            .insert(run.id.clone(), StoredRun { run, created });
+        state.runs.insert(
+            run.id.clone(),
+            StoredRun {
+                run,
+                created,
+                rewinds: Vec::new(),
+            },
+        );
         Ok(())
     }
 
@@ -200,8 +211,13 @@ impl InMemoryCouncilRepository {
         if !state.runs.contains_key(run_id) {
             return Err(run_not_found(run_id));
         }
+        let mut next_seq = 0;
         if let Some(log) = state.events.get_mut(run_id) {
             log.retain(|_, e| e.wave_index <= wave_index);
+            next_seq = log.keys().next_back().map_or(0, |last| last + 1);
+        }
+        if let Some(stored) = state.runs.get_mut(run_id) {
+            stored.rewinds.push((wave_index, next_seq));
         }
         Ok(())
     }
@@ -375,6 +391,24 @@ impl RunOwnership for InMemoryCouncilRepository {
 }
 
 impl InMemoryCouncilRepository {
+    /// For a watcher: the run's rewinds and its events from seq `from` on,
+    /// or `None` when the run does not exist.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn tail(
+        &self,
+        run_id: &str,
+        from: i64,
+    ) -> Option<(Vec<Rewind>, Vec<CouncilRunEvent>)> {
+        let state = self.state();
+        let stored = state.runs.get(run_id)?;
+        let events = state
+            .events
+            .get(run_id)
+            .map(|log| log.range(from..).map(|(_, e)| e.clone()).collect())
+            .unwrap_or_default();
+        Some((stored.rewinds.clone(), events))
+    }
+
     fn do_next_seq(&self, run_id: &str) -> Result<i64, RepositoryError> {
         let state = self.state();
         if !state.runs.contains_key(run_id) {

@@ -36,6 +36,7 @@ use wasm_bindgen::JsCast;
 
 use crate::domain::{CouncilRunEvent, CouncilRunStatus, RepositoryError};
 
+use super::feed::{Feed, Notice};
 use super::locks::{Hold, Locks};
 use super::ops;
 use super::raw::{Db, Scope, Tx, TxHandle};
@@ -128,6 +129,9 @@ pub(crate) enum Read {
     Runs(Option<CouncilRunStatus>),
     /// A run's event records in seq order.
     Events(String),
+    /// `{run, events}`: the run record (or `undefined`) and its events from
+    /// a seq on, read together for a watcher.
+    Tail(String, i64),
 }
 
 /// The sending half of an operation's outcome. Dropped unsent (which only a
@@ -262,6 +266,7 @@ pub(crate) struct Connection {
     drain_waker: RefCell<Option<Waker>>,
     pub(crate) flight: Rc<Flight>,
     pub(crate) locks: Locks,
+    pub(crate) feed: Feed,
 }
 
 /// A call in the queue: its place in call order, and whether it runs again
@@ -359,6 +364,7 @@ impl Connection {
             drain_waker: RefCell::default(),
             flight: Rc::default(),
             locks: Locks::new(name),
+            feed: Feed::new(name),
         });
         install(&conn.open, db, 1);
         Ok(conn)
@@ -702,6 +708,10 @@ fn scope_of(op: &Op) -> (Scope, bool) {
             read: Read::Events(_),
             ..
         } => (Scope::Events, false),
+        Op::Read {
+            read: Read::Tail(..),
+            ..
+        } => (Scope::Both, false),
         Op::Read { .. } | Op::Claim { .. } | Op::Release { .. } | Op::Close => (Scope::Runs, false),
     }
 }
@@ -738,12 +748,17 @@ async fn step(conn: &Rc<Connection>, item: Queued) {
     let Queued { seq, retried, op } = item;
     let op = match op {
         Op::Close => {
-            conn.locks.disown_all();
+            for run_id in conn.locks.disown_all() {
+                conn.feed.post(&run_id, Notice::Owner);
+            }
             conn.open.borrow_mut().take();
             return;
         }
         Op::Release { run_id, reply } => {
-            conn.locks.disown(&run_id);
+            if conn.locks.owns(&run_id) {
+                conn.locks.disown(&run_id);
+                conn.feed.post(&run_id, Notice::Owner);
+            }
             return reply.send(Ok(()));
         }
         Op::Append { .. } if !retried => {

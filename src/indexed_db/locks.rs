@@ -236,9 +236,11 @@ impl Locks {
         self.owned.borrow().contains_key(run_id)
     }
 
-    /// Stops owning every run (the store closes).
-    pub(crate) fn disown_all(&self) {
-        self.owned.borrow_mut().clear();
+    /// Stops owning every run (the store closes); returns their ids.
+    pub(crate) fn disown_all(&self) -> Vec<String> {
+        std::mem::take(&mut *self.owned.borrow_mut())
+            .into_keys()
+            .collect()
     }
 
     /// Runs that another live store owns: locked in the origin, not by us.

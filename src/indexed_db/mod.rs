@@ -22,6 +22,7 @@
 
 mod codec;
 mod connection;
+mod feed;
 mod locks;
 mod ops;
 mod raw;
@@ -164,6 +165,16 @@ impl IndexedDbCouncilRepository {
             reply,
         });
         async move { Ok(answer.await?.unchecked_into()) }
+    }
+
+    /// For a watcher: `{run, events}`, the run record (or `undefined`) and
+    /// its event records from seq `from` on, read in one transaction.
+    pub(crate) fn tail(&self, run_id: &str, from: i64) -> Answer<JsValue> {
+        let run_id = run_id.to_owned();
+        self.call(|reply| Op::Read {
+            read: Read::Tail(run_id, from),
+            reply,
+        })
     }
 
     /// The run's stored event records, in seq order, as IndexedDB returned them.

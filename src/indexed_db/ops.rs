@@ -23,6 +23,7 @@ use super::codec::{
     check_run_records, decode_event, decode_run, event_key, event_record, run_record, with_keys,
 };
 use super::connection::{conflict, launch, Batch, Change, Connection, Launch, Op, Read, Reply};
+use super::feed::Notice;
 use super::locks::Hold;
 use super::raw::{
     error_name, key_range, prefix_range, storage, Db, Request, Scope, Store, Tx, EVENTS, RUNS,
@@ -66,6 +67,9 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
                 if let (Err(_), Hold::Mine(lock)) = (&out, &hold) {
                     conn.locks.disown_if(&run_id, lock);
                 }
+                if out.is_ok() {
+                    conn.feed.post(&run_id, Notice::Created);
+                }
                 if conn.should_retry(launch, &out) {
                     conn.retry(
                         launch,
@@ -106,6 +110,15 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
             }
             self::launch(async move {
                 let out = change_run(tx, &run_id, &change).await;
+                if out.is_ok() {
+                    conn.feed.post(
+                        &run_id,
+                        match &change {
+                            Change::Status(status) => Notice::Status(status.as_str()),
+                            Change::Graph(_) => Notice::Graph,
+                        },
+                    );
+                }
                 if let (Err(_), Hold::Mine(lock)) = (&out, &hold) {
                     // The status did not change: neither does ownership.
                     if was_owned {
@@ -160,6 +173,9 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
             conn.flight.begin();
             self::launch(async move {
                 let out = write_events(tx, &batch.events, &batch.records, verdicts, false).await;
+                if let Ok(verdicts) = &out {
+                    announce_appends(&conn, &batch.events, verdicts);
+                }
                 conn.flight.landed();
                 drop(holds);
                 if conn.should_retry(launch, &out) {
@@ -192,9 +208,11 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
             }
             let verdicts = events.iter().map(|e| Ok(e.seq)).collect();
             self::launch(async move {
-                let out = write_events(tx, &events, &records, verdicts, true)
-                    .await
-                    .map(|_| ());
+                let out = write_events(tx, &events, &records, verdicts, true).await;
+                if let Ok(verdicts) = &out {
+                    announce_appends(&conn, &events, verdicts);
+                }
+                let out = out.map(|_| ());
                 drop(holds);
                 if conn.should_retry(launch, &out) {
                     conn.retry(
@@ -233,6 +251,14 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
             self::launch(async move {
                 let out = truncate(tx, &run_id, wave).await;
                 drop(hold);
+                if let Ok(next) = &out {
+                    let rewound = Notice::Rewound {
+                        after_wave: wave,
+                        next_seq: *next,
+                    };
+                    conn.feed.post(&run_id, rewound);
+                }
+                let out = out.map(|_| ());
                 if conn.should_retry(launch, &out) {
                     conn.retry(
                         launch,
@@ -259,6 +285,7 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
                 if out.is_ok() {
                     if let Hold::Mine(lock) = &hold {
                         conn.locks.own(&run_id, lock);
+                        conn.feed.post(&run_id, Notice::Owner);
                     }
                 }
                 if conn.should_retry(launch, &out) {
@@ -289,6 +316,9 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
             conn.locks.disown(&run_id);
             self::launch(async move {
                 let out = delete_run(tx, &run_id).await;
+                if out.is_ok() {
+                    conn.feed.post(&run_id, Notice::Deleted);
+                }
                 if let (Err(_), Hold::Mine(lock), true) = (&out, &hold, was_owned) {
                     conn.locks.own(&run_id, lock);
                 }
@@ -342,7 +372,14 @@ async fn change_run(tx: Tx, run_id: &str, change: &Change) -> Result<(), Reposit
     }
     run.updated_at = timestamp_after(&run.updated_at);
     let created = check_new_run(&run).map_err(|e| RepositoryError::Serialization(e.to_string()))?;
-    runs.put_unwatched(&run_record(&run, created)?)?;
+    let updated = run_record(&run, created)?;
+    // Keep what the record holds beside the run's fields (the rewinds).
+    if let Ok(rewinds) = Reflect::get(&record, &JsValue::from_str("rewinds")) {
+        if !rewinds.is_undefined() {
+            let _ = Reflect::set(&updated, &JsValue::from_str("rewinds"), &rewinds);
+        }
+    }
+    runs.put_unwatched(&updated)?;
     tx.commit().await
 }
 
@@ -361,11 +398,33 @@ async fn read_records(tx: Tx, read: &Read) -> Result<JsValue, RepositoryError> {
         Read::Events(run_id) => tx
             .store(EVENTS)?
             .get_all_request(&prefix_range(&JsValue::from_str(run_id))?)?,
+        Read::Tail(run_id, from) => return read_tail(tx, run_id, *from).await,
     };
     tx.commit_now();
     request
         .await
         .map_err(|e| storage("cannot read records", &e))
+}
+
+/// `{run, events}`: the run record (or `undefined`) and its events from
+/// `from` on, in one transaction, for a watcher.
+async fn read_tail(tx: Tx, run_id: &str, from: i64) -> Result<JsValue, RepositoryError> {
+    let mut tx = tx;
+    let id = JsValue::from_str(run_id);
+    let run = tx.store(RUNS)?.get_request(&id)?;
+    let events = tx.store(EVENTS)?.get_all_request(&key_range(
+        &event_key(run_id, from),
+        &Array::of2(&id, &Array::new()).into(),
+    )?)?;
+    tx.commit_now();
+    let run = run.await.map_err(|e| storage("cannot read the run", &e))?;
+    let events = events
+        .await
+        .map_err(|e| storage("cannot read records", &e))?;
+    let tail = js_sys::Object::new();
+    let _ = Reflect::set(&tail, &JsValue::from_str("run"), &run);
+    let _ = Reflect::set(&tail, &JsValue::from_str("events"), &events);
+    Ok(tail.into())
 }
 
 async fn run_exists(tx: Tx, run_id: &str) -> Result<(), RepositoryError> {
@@ -380,6 +439,45 @@ async fn run_exists(tx: Tx, run_id: &str) -> Result<(), RepositoryError> {
     } else {
         Err(run_not_found(run_id))
     }
+}
+
+/// Tells watchers which runs got events.
+fn announce_appends(
+    conn: &Connection,
+    events: &[CouncilRunEvent],
+    verdicts: &[Result<i64, RepositoryError>],
+) {
+    let mut runs: Vec<&str> = events
+        .iter()
+        .zip(verdicts)
+        .filter(|(_, v)| v.is_ok())
+        .map(|(e, _)| e.run_id.as_str())
+        .collect();
+    runs.sort_unstable();
+    runs.dedup();
+    for run_id in runs {
+        conn.feed.post(run_id, Notice::Appended);
+    }
+}
+
+/// Appends `{afterWave, nextSeq}` to the run record's `rewinds`, the list
+/// watchers compare against to learn of rewinds they have not seen.
+fn record_rewind(record: &JsValue, after_wave: u32, next_seq: i64) -> Result<(), RepositoryError> {
+    let key = JsValue::from_str("rewinds");
+    let list = Reflect::get(record, &key)
+        .ok()
+        .and_then(|v| v.dyn_into::<Array>().ok())
+        .unwrap_or_default();
+    let rewind = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| Reflect::set(&rewind, &JsValue::from_str(k), &v);
+    set("afterWave", JsValue::from_f64(f64::from(after_wave)))
+        .and_then(|_| set("nextSeq", JsValue::from_f64(next_seq as f64)))
+        .and_then(|_| {
+            list.push(&rewind);
+            Reflect::set(record, &key, &list)
+        })
+        .map(|_| ())
+        .map_err(|e| RepositoryError::Serialization(super::js_text(&e)))
 }
 
 /// The seq after the last stored event of `run_id` (0 for an empty log),
@@ -558,11 +656,14 @@ async fn write_events(
     Ok(verdicts)
 }
 
-async fn truncate(tx: Tx, run_id: &str, wave_index: u32) -> Result<(), RepositoryError> {
+/// Deletes the run's events after `wave_index` and records the rewind in
+/// the run (`rewinds`, read by watchers); returns the seq after the last
+/// kept event.
+async fn truncate(tx: Tx, run_id: &str, wave_index: u32) -> Result<i64, RepositoryError> {
     let runs = tx.store(RUNS)?;
     let events = tx.store(EVENTS)?;
     let id = JsValue::from_str(run_id);
-    let count = runs.count_request(&id)?;
+    let record = runs.get_request(&id)?;
     let later_waves = key_range(
         &Array::of2(&id, &JsValue::from_f64(f64::from(wave_index) + 1.0)).into(),
         &Array::of2(&id, &Array::new()).into(),
@@ -570,10 +671,10 @@ async fn truncate(tx: Tx, run_id: &str, wave_index: u32) -> Result<(), Repositor
     let keys = events
         .index_named(EVENTS_BY_WAVE)?
         .get_all_keys_request(&later_waves)?;
-    let count = count
+    let record = record
         .await
         .map_err(|e| storage("cannot look up the run", &e))?;
-    if count.as_f64().unwrap_or(0.0) == 0.0 {
+    if record.is_undefined() {
         return Err(run_not_found(run_id));
     }
     let keys = keys
@@ -600,7 +701,16 @@ async fn truncate(tx: Tx, run_id: &str, wave_index: u32) -> Result<(), Repositor
         events.delete_unwatched(&range)?;
         i = j + 1;
     }
-    tx.commit().await
+    // Requests run in order: this one sees the log after the deletes.
+    let next = seq_after(
+        &last_key_request(&events, run_id)?
+            .await
+            .map_err(|e| storage("cannot read keys", &e))?,
+    );
+    record_rewind(&record, wave_index, next)?;
+    runs.put_unwatched(&record)?;
+    tx.commit().await?;
+    Ok(next)
 }
 
 /// `markInterruptedRuns`: every `running` run that no other live store owns
@@ -701,6 +811,8 @@ async fn mark(
     tx.commit().await?;
     for id in &marked {
         conn.locks.disown(id);
+        conn.feed
+            .post(id, Notice::Status(CouncilRunStatus::Interrupted.as_str()));
     }
     Ok(marked.len() as u64)
 }

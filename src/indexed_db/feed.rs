@@ -1,0 +1,105 @@
+//! Change notices for watchers: after each committed write the store posts
+//! what changed (a run id, a kind, a little detail) on a `BroadcastChannel`
+//! named after the database. Every other channel object of that name in the
+//! origin receives it: other tabs and workers, and the watchers of this very
+//! store, which listen on channel objects of their own. Notices carry no
+//! events: a watcher reads those from IndexedDB, so a late notice delays an
+//! event but cannot duplicate one or show one that is not committed.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(inline_js = r#"
+export function openChannel(name) {
+  try {
+    return typeof BroadcastChannel === "function" ? new BroadcastChannel(`council-idb:${name}`) : null;
+  } catch {
+    return null;
+  }
+}
+export function postNotice(channel, kind, run, a, b) {
+  const notice = { kind, runId: run };
+  if (kind === "rewound") {
+    notice.afterWave = a;
+    notice.nextSeq = b;
+  } else if (kind === "status") {
+    notice.status = a;
+  }
+  try {
+    channel.postMessage(notice);
+  } catch {
+    // A closed channel: nobody to tell.
+  }
+}
+export function closeChannel(channel) {
+  channel.close();
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = openChannel)]
+    fn open_channel(name: &str) -> JsValue;
+    #[wasm_bindgen(js_name = postNotice)]
+    fn post_notice(channel: &JsValue, kind: &str, run: &str, a: JsValue, b: JsValue);
+    #[wasm_bindgen(js_name = closeChannel)]
+    fn close_channel(channel: &JsValue);
+}
+
+/// What changed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Notice {
+    Created,
+    Appended,
+    Status(&'static str),
+    Graph,
+    Rewound { after_wave: u32, next_seq: i64 },
+    Deleted,
+    Owner,
+}
+
+/// The channel a store posts its notices on.
+#[derive(Debug)]
+pub(crate) struct Feed {
+    channel: JsValue,
+}
+
+impl Feed {
+    pub(crate) fn new(db_name: &str) -> Self {
+        Feed {
+            channel: open_channel(db_name),
+        }
+    }
+
+    pub(crate) fn post(&self, run_id: &str, notice: Notice) {
+        if self.channel.is_null() {
+            return;
+        }
+        let none = JsValue::UNDEFINED;
+        match notice {
+            Notice::Created => post_notice(&self.channel, "created", run_id, none.clone(), none),
+            Notice::Appended => post_notice(&self.channel, "appended", run_id, none.clone(), none),
+            Notice::Status(status) => {
+                post_notice(&self.channel, "status", run_id, status.into(), none)
+            }
+            Notice::Graph => post_notice(&self.channel, "graph", run_id, none.clone(), none),
+            Notice::Rewound {
+                after_wave,
+                next_seq,
+            } => post_notice(
+                &self.channel,
+                "rewound",
+                run_id,
+                JsValue::from_f64(f64::from(after_wave)),
+                JsValue::from_f64(next_seq as f64),
+            ),
+            Notice::Deleted => post_notice(&self.channel, "deleted", run_id, none.clone(), none),
+            Notice::Owner => post_notice(&self.channel, "owner", run_id, none.clone(), none),
+        }
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        if !self.channel.is_null() {
+            close_channel(&self.channel);
+        }
+    }
+}
