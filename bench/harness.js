@@ -2,6 +2,13 @@
 // database per trial, warm-up trials first, then at least five timed trials
 // per implementation with the implementations' order rotated each trial, and
 // median/min/max of the timed parts.
+//
+// A row may also declare `impls` (the implementations it applies to; the
+// others show "–"), `baseline` ({ label(p), impls, run, check? }: a second
+// timed part on the same implementation, trialled in the same rotation, that
+// the row is measured against), and `measure(ctx, result)` (the trial's
+// figure is then { ms, p99 } from the result rather than the wall time of
+// run(), e.g. a latency).
 
 import { rows as allRows, conformance } from './workloads.js';
 
@@ -33,7 +40,7 @@ function describe(e) {
 
 async function loadImpl(key) {
   const mod = await import(`./impl/${key}.js`);
-  return { key, label: mod.label, open: mod.open, deleteDb: mod.deleteDb };
+  return { key, label: mod.label, open: mod.open, deleteDb: mod.deleteDb, follow: mod.follow };
 }
 
 async function withFreshDb(impl, name, body) {
@@ -48,11 +55,15 @@ async function withFreshDb(impl, name, body) {
   }
 }
 
-/** One trial: setup, the timed part, the check. Returns milliseconds. */
-async function trial(impl, row, p, tag, hooks) {
-  const name = `bench-${token}-${impl.key}-${row.key}-${tag}`;
+/**
+ * One trial: setup, the timed part, the check. Returns milliseconds, or
+ * { ms, p99 } for a row with `measure`. `part` is the row or its baseline.
+ */
+async function trial(impl, row, p, tag, hooks, part = row) {
+  const name = `bench-${token}-${impl.key}-${row.key}${part === row ? '' : '-base'}-${tag}`;
   return withFreshDb(impl, name, async (store) => {
-    const ctx = await row.setup(store, p);
+    const env = { impl: impl.key, dbName: name, follow: impl.follow };
+    const ctx = await row.setup(store, p, env);
     // Let the setup's garbage and background work settle outside the timer.
     if (typeof globalThis.gc === 'function') globalThis.gc();
     await sleep(100);
@@ -63,10 +74,11 @@ async function trial(impl, row, p, tag, hooks) {
     for (let i = 0; i < (row.repeat ?? 1); i++) {
       if (hooks.before) await hooks.before({ row: row.key, impl: impl.key, tag });
       const t0 = performance.now();
-      const result = await row.run(store, ctx);
+      const result = await part.run(store, ctx);
       const ms = performance.now() - t0;
       if (hooks.after) await hooks.after({ row: row.key, impl: impl.key, tag, ms });
-      await row.check(store, ctx, result);
+      await (part.check ?? row.check).call(part, store, ctx, result);
+      if (row.measure) return row.measure(ctx, result);
       times.push(ms);
     }
     times.sort((a, b) => a - b);
@@ -118,34 +130,59 @@ export async function runBench(options = {}) {
 
   for (const row of rowList) {
     const p = row.params(smoke);
-    const samples = Object.fromEntries(impls.map((i) => [i.key, []]));
+    const rowImpls = impls.filter((i) => !row.impls || row.impls.includes(i.key));
+    if (rowImpls.length === 0) continue;
+    // What is trialled: each implementation's run, and its baseline if any.
+    const parts = rowImpls.flatMap((impl) => [
+      { impl, part: row, id: impl.key },
+      ...(row.baseline && (!row.baseline.impls || row.baseline.impls.includes(impl.key))
+        ? [{ impl, part: row.baseline, id: `${impl.key}/baseline` }] : []),
+    ]);
+    const samples = Object.fromEntries(parts.map((x) => [x.id, []]));
+    const p99s = Object.fromEntries(parts.map((x) => [x.id, []]));
     const failed = {};
-    const attempt = async (impl, tag) => {
-      if (failed[impl.key]) return;
+    const attempt = async ({ impl, part, id }, tag) => {
+      if (failed[id]) return;
       try {
-        const ms = await trial(impl, row, p, tag, tag.startsWith('w') ? {} : hooks);
-        if (!tag.startsWith('w')) samples[impl.key].push(ms);
+        const got = await trial(impl, row, p, tag, tag.startsWith('w') ? {} : hooks, part);
+        if (!tag.startsWith('w')) {
+          samples[id].push(typeof got === 'number' ? got : got.ms);
+          if (typeof got === 'object' && got.p99 != null) p99s[id].push(got.p99);
+        }
       } catch (e) {
-        failed[impl.key] = describe(e);
-        out.errors.push({ impl: impl.key, row: row.key, phase: tag, error: describe(e) });
-        log(`${row.key} ${impl.key} ${tag}: FAILED ${describe(e)}`);
+        failed[id] = describe(e);
+        out.errors.push({ impl: id, row: row.key, phase: tag, error: describe(e) });
+        log(`${row.key} ${id} ${tag}: FAILED ${describe(e)}`);
       }
     };
     for (let w = 0; w < warmup; w++) {
-      for (const impl of impls) await attempt(impl, `w${w}`);
+      for (const x of parts) await attempt(x, `w${w}`);
     }
     for (let t = 0; t < trials; t++) {
       // Rotate who goes first, so drift over the run hits everyone alike.
-      for (let k = 0; k < impls.length; k++) await attempt(impls[(t + k) % impls.length], `t${t}`);
+      for (let k = 0; k < parts.length; k++) await attempt(parts[(t + k) % parts.length], `t${t}`);
     }
+    const summarise = (id) => {
+      if (failed[id]) return { error: failed[id] };
+      const s = stats(samples[id]);
+      // Latency rows: the median over trials of each trial's p99, and the worst.
+      if (p99s[id].length) s.p99 = { ...stats(p99s[id]), samples: undefined };
+      return s;
+    };
     const result = { key: row.key, label: row.label(p), note: row.note, params: p, impls: {} };
-    for (const impl of impls) {
-      result.impls[impl.key] = failed[impl.key]
-        ? { error: failed[impl.key] }
-        : stats(samples[impl.key]);
+    if (row.info) result.info = row.info();
+    for (const x of parts) {
+      if (x.part === row) result.impls[x.impl.key] = summarise(x.id);
+      else {
+        result.baseline ??= { label: row.baseline.label(p), impls: {} };
+        result.baseline.impls[x.impl.key] = summarise(x.id);
+      }
     }
     out.rows.push(result);
-    const summary = impls.map((i) => `${i.key} ${result.impls[i.key].median?.toFixed(2) ?? 'FAILED'}`).join(' | ');
+    const summary = parts.map((x) => {
+      const s = x.part === row ? result.impls[x.impl.key] : result.baseline.impls[x.impl.key];
+      return `${x.id} ${s.median?.toFixed(2) ?? 'FAILED'}${s.p99 ? ` (p99 ${s.p99.median.toFixed(2)})` : ''}`;
+    }).join(' | ');
     log(`${row.key}: ${summary} ms`);
   }
   out.meta.finished = new Date().toISOString();

@@ -5,6 +5,10 @@ const IMPL_ORDER = ['plain', 'council', 'dexie'];
 const TARGET_RATIO = 1.15;
 const GROUP_COMMIT_RATIO = 1 / 5;
 const SCALE_RATIO = 1.5;
+// liveLatency: council-idb's median commit-to-callback latency, and how many
+// times lower than Dexie's it must be.
+const LIVE_MEDIAN_MS = 10;
+const LIVE_VS_DEXIE = 3;
 
 const fmtMs = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const fmtRatio = (x) => (x == null || !Number.isFinite(x) ? '–' : x >= 10 ? `${x.toFixed(1)}×` : `${x.toFixed(2)}×`);
@@ -30,6 +34,19 @@ export function analyse(run) {
     if (c.error) {
       targets.push({ row: row.key, target: 'runs without error', met: false, detail: c.error });
       continue;
+    }
+    if (row.key === 'liveLatency') {
+      targets.push({ row: row.key, target: `median ≤ ${LIVE_MEDIAN_MS} ms`, met: c.median <= LIVE_MEDIAN_MS, value: c.median, unit: 'ms' });
+      if (d && d.median != null) {
+        targets.push({ row: row.key, target: `≥${LIVE_VS_DEXIE}× lower than Dexie (ratio ≤ ${fmtRatio(1 / LIVE_VS_DEXIE)})`, met: c.median * LIVE_VS_DEXIE <= d.median, value: c.median / d.median });
+      }
+      continue;
+    }
+    const base = row.baseline?.impls?.council;
+    if (base) {
+      targets.push(base.median != null
+        ? { row: row.key, target: `≤ ${TARGET_RATIO}× council-idb's ${row.baseline.label}`, met: c.median <= TARGET_RATIO * base.median, value: c.median / base.median }
+        : { row: row.key, target: `≤ ${TARGET_RATIO}× council-idb's ${row.baseline.label}`, met: false, detail: `the baseline failed: ${base.error}` });
     }
     if (row.key === 'appendEventConcurrent') {
       const r = row.ratio.council;
@@ -67,7 +84,14 @@ const NAMES = { plain: 'plain IDB', council: 'council-idb', dexie: 'Dexie 4' };
 function cell(s) {
   if (!s) return '–';
   if (s.error) return 'FAILED';
-  return `${fmtMs(s.median)} (${fmtMs(s.min)}–${fmtMs(s.max)})`;
+  return `${fmtMs(s.median)} (${fmtMs(s.min)}–${fmtMs(s.max)})${s.p99 ? `, p99 ${fmtMs(s.p99.median)}` : ''}`;
+}
+
+const SUPERSCRIPTS = ['¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+/** ¹ for the first row with a note, ² for the second... */
+function footnoteMark(run, row) {
+  const i = run.rows.filter((r) => r.note).indexOf(row);
+  return SUPERSCRIPTS[i] ?? `(${i + 1})`;
 }
 
 export function markdownTable(run) {
@@ -77,7 +101,7 @@ export function markdownTable(run) {
   if (impls.includes('council') && impls.includes('dexie')) head.push('council ÷ Dexie');
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
   for (const row of run.rows) {
-    const label = row.note ? `${row.label} ¹` : row.label;
+    const label = row.note ? `${row.label} ${footnoteMark(run, row)}` : row.label;
     const cells = [label, ...impls.map((k) => cell(row.impls[k])), ...others.map((k) => fmtRatio(row.ratio[k]))];
     if (impls.includes('council') && impls.includes('dexie')) {
       const c = row.impls.council?.median;
@@ -104,7 +128,7 @@ export function sizeTable(sizes) {
 
 export function targetList(run) {
   return run.targets.map((t) => {
-    const v = t.value != null ? ` — ${fmtRatio(t.value)}` : t.detail ? ` — ${t.detail}` : '';
+    const v = t.value != null ? ` — ${t.unit === 'ms' ? `${fmtMs(t.value)} ms` : fmtRatio(t.value)}` : t.detail ? ` — ${t.detail}` : '';
     return `- ${t.met ? 'met' : '**MISSED**'}: ${t.row}, ${t.target}${v}`;
   }).join('\n');
 }
@@ -121,7 +145,15 @@ export function markdown(all) {
     out.push('');
     out.push(markdownTable(run));
     const notes = run.rows.filter((r) => r.note);
-    if (notes.length) out.push('', ...notes.map((r) => `¹ ${r.note}.`));
+    if (notes.length) out.push('', ...notes.map((r) => `${footnoteMark(run, r)} ${r.note}.`));
+    for (const r of run.rows) {
+      for (const [impl, s] of Object.entries(r.baseline?.impls ?? {})) {
+        const main = r.impls[impl];
+        out.push('', `${r.key}, ${NAMES[impl]} baseline (${r.baseline.label}): ${cell(s)} ms`
+          + `${main?.median != null && s.median ? `; ${r.key} ÷ baseline ${fmtRatio(main.median / s.median)}` : ''}.`);
+      }
+      if (r.info) out.push('', `${r.key}: ${r.info}.`);
+    }
     out.push('', 'Targets (council-idb):', '', targetList(run), '');
   }
   if (all.sizes) out.push('### Size', '', sizeTable(all.sizes), '');
@@ -150,7 +182,9 @@ export function chartSvg(all) {
     });
   }
   const first = all.browsers[browsers[0]];
-  const rowDefs = first.rows.map((r) => ({ key: r.key, label: r.label }));
+  // Rows with no ratio to plain (council-only rows, latencies) are left out.
+  const rowDefs = first.rows.filter((r) => Object.entries(r.ratio).some(([key, v]) => key !== 'plain' && v != null))
+    .map((r) => ({ key: r.key, label: r.label }));
   if (first.scale) rowDefs.push({ key: 'scale', label: 'Scale: loaded ÷ empty store, each impl vs itself' });
 
   const value = (b, impl, key) => {

@@ -200,6 +200,10 @@ function summariseProfile(profile) {
   return { totalMs: total / 1000, categories: [...cats].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / 1000]), top: top.map(([k, v]) => [k, v / 1000]) };
 }
 
+/** The liveLatency row's writer runs in a second tab, bench/writer.html (see bench/writer.js). */
+const wantsWriterTab = (opts) => !opts.rows || opts.rows.includes('liveLatency');
+const writerUrl = (url) => url.replace(/index\.html$/, 'writer.html');
+
 async function runChromium(url, opts) {
   const { chromium } = await import('playwright-core');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'council-bench-chromium-'));
@@ -214,6 +218,17 @@ async function runChromium(url, opts) {
       else if (m.type() === 'error') console.log(`  chromium console error: ${t}`);
     });
     page.on('pageerror', (e) => console.log(`  chromium page error: ${e.message}`));
+    if (wantsWriterTab(opts)) {
+      // A second page of the same context: another tab of the same profile.
+      const writer = await context.newPage();
+      writer.on('console', (m) => {
+        if (m.type() === 'error') console.log(`  chromium writer tab console error: ${m.text()}`);
+      });
+      writer.on('pageerror', (e) => console.log(`  chromium writer tab page error: ${e.message}`));
+      await writer.goto(writerUrl(url));
+      await writer.waitForFunction(() => window.writerReady === true);
+      await page.bringToFront();
+    }
     const profiles = [];
     if (opts.profile) {
       const cdp = await context.newCDPSession(page);
@@ -342,6 +357,21 @@ async function runFirefox(url, opts) {
     session = created.sessionId;
     const s = `/session/${session}`;
     const version = created.capabilities?.browserVersion ?? '';
+    if (wantsWriterTab(opts)) {
+      // A second top-level browsing context of the session: another tab
+      // (a separate window, so that it is not a throttled background tab).
+      const main = await webdriver(base, 'GET', `${s}/window`);
+      const { handle } = await webdriver(base, 'POST', `${s}/window/new`, { type: 'window' });
+      await webdriver(base, 'POST', `${s}/window`, { handle });
+      await webdriver(base, 'POST', `${s}/url`, { url: writerUrl(url) });
+      for (let i = 0; ; i++) {
+        const ok = await webdriver(base, 'POST', `${s}/execute/sync`, { script: 'return window.writerReady === true;', args: [] });
+        if (ok) break;
+        if (i > 200) throw new Error('writer page did not load in Firefox');
+        await sleep(100);
+      }
+      await webdriver(base, 'POST', `${s}/window`, { handle: main });
+    }
     await webdriver(base, 'POST', `${s}/url`, { url });
     for (let i = 0; ; i++) {
       const ok = await webdriver(base, 'POST', `${s}/execute/sync`, { script: 'return window.benchReady === true;', args: [] });

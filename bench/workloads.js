@@ -1,7 +1,8 @@
-// The benchmark rows. Each row: params(smoke) gives its sizes; setup(store, p)
-// fills a fresh database outside the timer; run(store, ctx) is the timed part;
-// check(store, ctx, result) verifies the result (and then the stored state),
-// so a fast but wrong implementation fails the run.
+// The benchmark rows. Each row: params(smoke) gives its sizes; setup(store, p,
+// env) fills a fresh database outside the timer (env: { impl, dbName, follow });
+// run(store, ctx) is the timed part; check(store, ctx, result) verifies the
+// result (and then the stored state), so a fast but wrong implementation fails
+// the run. Optional: impls, baseline, measure, info (see harness.js).
 
 const BASE_MS = Date.UTC(2025, 5, 1, 8, 0, 0);
 const iso = (ms) => new Date(ms).toISOString();
@@ -112,6 +113,84 @@ async function rejects(promiseFn, what) {
 }
 
 const RUN = 'run-under-test';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const clock = () => performance.timeOrigin + performance.now();
+
+// ------------------------------------------------- the liveLatency writer ----
+
+export const WRITER_CHANNEL = 'council-bench-writer';
+let writerPromise = null;
+
+/**
+ * The other agent that writes in the liveLatency row (see writer.js): the
+ * writer tab run.mjs opens (bench/writer.html), or, when no tab answers (the
+ * page opened by hand), a dedicated worker started here. Resolves to
+ * { agent, visibility, clockOffset, call(type, args, timeoutMs) }.
+ */
+function findWriter() {
+  writerPromise ??= (async () => {
+    const channel = new BroadcastChannel(WRITER_CHANNEL);
+    const readies = [];
+    const pending = new Map();
+    let nextId = 0;
+    channel.onmessage = ({ data }) => {
+      if (data.type === 'ready') {
+        readies.push({ ...data, at: clock() });
+        return;
+      }
+      const waiter = pending.get(data.id);
+      if (!waiter) return;
+      pending.delete(data.id);
+      if (data.type === 'error') waiter.reject(new Error(`writer: ${data.error}`));
+      else waiter.resolve(data);
+    };
+    const wait = async (pred, ms) => {
+      for (const end = performance.now() + ms; performance.now() < end; await sleep(20)) {
+        const found = readies.find(pred);
+        if (found) return found;
+      }
+      return null;
+    };
+    channel.postMessage({ type: 'ping' });
+    let ready = await wait((r) => r.agent === 'tab', 1000);
+    if (!ready) {
+      new Worker(new URL('./writer.js', import.meta.url), { type: 'module' });
+      ready = await wait((r) => r.agent === 'worker', 10000);
+      if (!ready) throw new Error('no writer tab answered and the writer worker did not start');
+    }
+    const { writer } = ready;
+    // The writer's clock against ours (performance.timeOrigin + now() of each
+    // side): the ping with the shortest round trip of a few, its reply taken
+    // to be read halfway. Recorded, not applied: it says how far apart the
+    // two sides' timeOrigins are.
+    let best = null;
+    for (let i = 0; i < 7; i++) {
+      readies.length = 0;
+      const t0 = clock();
+      channel.postMessage({ type: 'ping' });
+      const r = await wait((x) => x.writer === writer, 2000);
+      if (r && (!best || r.at - t0 < best.rtt)) best = { rtt: r.at - t0, offset: r.now - (t0 + r.at) / 2 };
+    }
+    const call = (type, args = {}, timeoutMs = 30000) => new Promise((resolve, reject) => {
+      const id = ++nextId;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new CheckError(`writer: no answer to ${type} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      pending.set(id, {
+        resolve: (v) => { clearTimeout(timer); resolve(v); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
+      channel.postMessage({ type, writer, id, ...args });
+    });
+    return { agent: ready.agent, visibility: ready.visibility, clock: best, call };
+  })();
+  writerPromise.catch(() => { writerPromise = null; });
+  return writerPromise;
+}
+
+const LIVE_RUN = 'live-run';
+let liveWriter = null;
 
 export const rows = [
   {
@@ -230,6 +309,125 @@ export const rows = [
       const states = outcomes.map((o) => o.status).join(',');
       assert(states === 'fulfilled,rejected,fulfilled,rejected', `concurrent appends with bad ones settled ${states}`);
       checkEvents(await store.listEvents(RUN), [...ctx.events, more[0], more[1]], 'listEvents after mixed concurrent appends');
+    },
+  },
+  {
+    key: 'appendNext',
+    impls: ['council'],
+    label: (p) => `appendNext ×${k(p.n)} issued at once (Promise.all)`,
+    note: "council-idb only (plain and Dexie have no store-side numbering); measured against council-idb's "
+      + 'appendEvent of the same events issued at once with caller-computed seqs, trialled alongside',
+    params: (smoke) => ({ n: smoke ? 200 : 10000 }),
+    async setup(store, p) {
+      await store.createRun({ id: RUN, goal: 'numbered', createdAt: iso(BASE_MS) });
+      return { events: makeEvents(RUN, p.n, 1000) };
+    },
+    async run(store, ctx) {
+      const { events } = ctx;
+      const seqs = new Array(events.length);
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i];
+        seqs[i] = store.appendNext(RUN, { waveIndex: e.waveIndex, eventJson: e.eventJson, createdAt: e.createdAt });
+      }
+      return Promise.all(seqs);
+    },
+    async check(store, ctx, seqs) {
+      const { events } = ctx;
+      if (seqs !== undefined) {
+        assert(Array.isArray(seqs) && seqs.length === events.length, `appendNext resolved ${seqs?.length} seqs`);
+        for (let i = 0; i < seqs.length; i++) {
+          assert(Number(seqs[i]) === i, `appendNext call ${i} resolved to seq ${seqs[i]}`);
+        }
+      }
+      checkEvents(await store.listEvents(RUN), events, 'listEvents after appending');
+      assert(Number(await store.nextSeq(RUN)) === events.length, 'nextSeq after appending');
+    },
+    baseline: {
+      impls: ['council'],
+      label: (p) => `appendEvent ×${k(p.n)} issued at once, caller-computed seqs`,
+      async run(store, ctx) {
+        const { events } = ctx;
+        const done = new Array(events.length);
+        for (let i = 0; i < events.length; i++) done[i] = store.appendEvent(events[i]);
+        await Promise.all(done);
+      },
+    },
+  },
+  {
+    key: 'liveLatency',
+    impls: ['council', 'dexie'],
+    label: (p) => `live: commit in another tab → callback, ${k(p.n)} appends one by one (median latency)`,
+    note: 'another tab (or, opened by hand, a worker) appends the events one at a time, each awaited and '
+      + 'then a pause of gapMs; this page follows the run (council-idb: watchEvents; Dexie: liveQuery of '
+      + "the run's events) and takes, per event, the time of the callback minus the writer's time when its "
+      + 'append resolved. Median over trials of each trial\'s median (and p99); no plain IDB version',
+    params: (smoke) => ({ n: smoke ? 50 : 1000, gapMs: 4 }),
+    async setup(store, p, env) {
+      assert(typeof env.follow === 'function', `${env.impl} cannot follow a run`);
+      const writer = await findWriter();
+      liveWriter = writer;
+      await writer.call('prepare', { impl: env.impl, dbName: env.dbName, runId: LIVE_RUN });
+      return { p, env, writer };
+    },
+    async run(store, ctx) {
+      const { n, gapMs } = ctx.p;
+      const arrivals = new Array(n);
+      const got = [];
+      let failure = null;
+      let allSeen;
+      const seenAll = new Promise((resolve, reject) => { allSeen = { resolve, reject }; });
+      const stop = ctx.env.follow(store, LIVE_RUN, (events) => {
+        const now = clock();
+        for (const e of events) {
+          got.push(e);
+          if (e.seq >= 0 && e.seq < n && arrivals[e.seq] === undefined) arrivals[e.seq] = now;
+        }
+        if (got.length >= n) allSeen.resolve();
+      }, (e) => {
+        failure ??= e;
+        allSeen.reject(e);
+      });
+      try {
+        await sleep(100); // the watch or query settles before the first write
+        const limit = n * (gapMs + 40) + 10000;
+        const written = ctx.writer.call('write', { n, gapMs }, limit);
+        let timer;
+        await Promise.race([seenAll, written.then(() => new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new CheckError(`saw ${got.length} of ${n} events 5 s after the last commit`)), 5000);
+        }))]);
+        clearTimeout(timer);
+        const { commits } = await written;
+        return { got, arrivals, commits, failure };
+      } finally {
+        stop();
+      }
+    },
+    async check(store, ctx, out) {
+      const { n } = ctx.p;
+      await ctx.writer.call('close');
+      assert(out.failure === null, `the follower failed: ${out.failure}`);
+      assert(out.got.length === n, `followed ${out.got.length} events, expected ${n}`);
+      for (let i = 0; i < n; i++) {
+        const e = out.got[i];
+        const body = JSON.parse(e.eventJson);
+        assert(e.runId === LIVE_RUN && e.seq === i && e.waveIndex === 0 && body.seq === i,
+          `followed event ${i} is ${JSON.stringify(e)}`);
+        assert(body.sentAt <= out.arrivals[i] + 50, `event ${i} arrived ${body.sentAt - out.arrivals[i]} ms before it was sent`);
+      }
+      assert(out.commits.length === n && out.commits.every(Number.isFinite), 'the writer gave no commit time for some event');
+      assert((await store.listEvents(LIVE_RUN)).length === n, 'the follower\'s store does not hold every event');
+    },
+    measure(ctx, out) {
+      const lat = out.arrivals.map((t, i) => t - out.commits[i]).sort((a, b) => a - b);
+      const mid = lat.length >> 1;
+      const median = lat.length % 2 ? lat[mid] : (lat[mid - 1] + lat[mid]) / 2;
+      return { ms: median, p99: lat[Math.min(lat.length - 1, Math.ceil(lat.length * 0.99) - 1)] };
+    },
+    info: () => {
+      if (!liveWriter) return null;
+      const { agent, visibility, clock: c } = liveWriter;
+      return `writer: a ${agent}${visibility ? ` (${visibility})` : ''}`
+        + `${c ? `; its clock ${c.offset >= 0 ? '+' : ''}${c.offset.toFixed(2)} ms from this page's (best ping round trip ${c.rtt.toFixed(2)} ms)` : ''}`;
     },
   },
   {

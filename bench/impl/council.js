@@ -23,3 +23,15 @@ export async function deleteDb(name) {
 }
 
 export const label = 'council-idb';
+
+/**
+ * Follows a run for the liveLatency row: `onEvents(events)` gets each batch
+ * watchEvents delivers (stored events first, then every commit of any tab or
+ * worker). Returns the function that stops it.
+ */
+export function follow(store, runId, onEvents, onError) {
+  return store.watchEvents(runId, { fromSeq: 0 }, (batch) => {
+    if (Array.isArray(batch)) onEvents(batch);
+    else onError(new Error(`watchEvents delivered ${JSON.stringify(batch)}`));
+  });
+}

@@ -3,7 +3,7 @@
 // the operations that read before they write, bulkAdd, modify, and
 // Collection.delete.
 
-import Dexie from '/node_modules/dexie/dist/dexie.mjs';
+import Dexie, { liveQuery } from '/node_modules/dexie/dist/dexie.mjs';
 import {
   StoreError, notFound, conflict, sameEvent, newRunRecord, checkStatus, eventRecord,
   timestampAfter, seqSpans, planBatch,
@@ -134,6 +134,30 @@ export async function open(name) {
   });
   await db.open();
   return new DexieStore(db);
+}
+
+/**
+ * Follows a run for the liveLatency row the way Dexie's documentation
+ * teaches: a liveQuery over the run's events (Dexie 4 re-runs it when this
+ * or another tab or worker commits a change to the range, told by its
+ * BroadcastChannel), each result passed on as the events not seen before.
+ * Returns the function that stops it.
+ */
+export function follow(store, runId, onEvents, onError) {
+  let seen = 0;
+  const subscription = liveQuery(
+    () => store.events.where(':id').between([runId, minKey], [runId, maxKey], true, true).toArray(),
+  ).subscribe({
+    next(list) {
+      if (list.length > seen) {
+        const fresh = list.slice(seen);
+        seen = list.length;
+        onEvents(fresh);
+      }
+    },
+    error: onError,
+  });
+  return () => subscription.unsubscribe();
 }
 
 export function deleteDb(name) {
