@@ -1,9 +1,12 @@
 // The demo page: a run list, a run view laid out by wave, and the controls
 // that drive the simulated council in council.js. Everything it shows is
-// read back from the store through the public CouncilStore API.
+// read back from the store through the public CouncilStore API, and follows
+// the store live (watchRuns, watchEvents): what this tab writes and what
+// other tabs write reach the page the same way.
 //
 // Query parameters: ?speed=fast|normal|slow, ?delay=<ms per text delta>,
-// ?db=<IndexedDB database name> (default "council-idb-demo").
+// ?db=<IndexedDB database name> (default "council-idb-demo"); #run=<id>
+// opens a run ("Open in new tab" links there).
 
 import { h, replaceChildren } from "./dom.js";
 import { RunSession, nextGate, parseGraph, safeParse, speedFromUrl } from "./council.js";
@@ -33,8 +36,11 @@ const state = {
   runs: [],
   filter: "",
   selectedId: null,
-  view: null, // { run, events, graph } of the selected run
+  // The selected run: { run, events, graph } (run null while it loads), or
+  // { missing: id, deleted } when it is not (or no longer) in the store.
+  view: null,
   active: new Map(), // runId -> RunSession running in this tab
+  elsewhere: new Set(), // ids of the runs another live store owns (another tab)
   errors: [],
   notice: null,
   showDeltas: false,
@@ -54,96 +60,188 @@ function reportError(err, context) {
   renderBanners();
 }
 
-// ----------------------------------------------------------------- loading
+// ------------------------------------------------------- following the store
+//
+// Nothing here polls. Two watchers feed the page:
+// - watchRuns: a notice per change of any run, from this tab or another;
+//   the run list, the set of runs owned elsewhere and the selected run's
+//   record are re-read when a notice says they changed, at most once per
+//   animation frame;
+// - watchEvents on the selected run: its events as they are committed (by
+//   this tab or the one executing it), rewinds and its deletion.
 
-let refreshing = false;
-let refreshAgain = false;
-let refreshTimer = null;
-const idleWaiters = [];
-
-/** Asks for a re-read of the store; coalesced to one read per ~80 ms. */
-function invalidate() {
-  if (refreshTimer) return;
-  refreshTimer = setTimeout(() => {
-    refreshTimer = null;
-    refresh();
-  }, 80);
+/** Resolves at the next animation frame (or after 100 ms in a hidden tab). */
+function nextFrame() {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 100);
+    requestAnimationFrame(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
-async function refresh() {
-  if (!state.store) return;
-  if (refreshing) {
-    refreshAgain = true;
-    return;
-  }
-  refreshing = true;
+const stale = { runs: false, elsewhere: false, run: false };
+let syncing = false;
+let renderQueued = false;
+let renderWaiters = [];
+
+/** Asks for a re-read of `what` ("runs", "elsewhere", "run"), coalesced per frame. */
+function want(...what) {
+  for (const key of what) stale[key] = true;
+  if (!syncing) sync();
+}
+
+async function sync() {
+  syncing = true;
   try {
-    do {
-      refreshAgain = false;
-      try {
-        await load();
-      } catch (err) {
-        reportError(err, "reading the store");
+    while (stale.runs || stale.elsewhere || stale.run) {
+      await nextFrame();
+      const todo = { ...stale };
+      stale.runs = stale.elsewhere = stale.run = false;
+      const store = state.store;
+      const selected = state.selectedId;
+      const reads = [];
+      if (todo.runs) {
+        const filter = state.filter;
+        reads.push(store.listRuns(filter || undefined).then((runs) => {
+          if (filter === state.filter) state.runs = runs;
+          else stale.runs = true;
+        }));
       }
-      render();
-    } while (refreshAgain);
+      if (todo.elsewhere) reads.push(store.runsOwnedElsewhere().then((ids) => (state.elsewhere = new Set(ids))));
+      if (todo.run && selected) {
+        reads.push(store.getRun(selected).then((run) => {
+          const view = state.view;
+          if (state.selectedId !== selected || !view || view.missing) return;
+          if (!run) state.view = { missing: selected, deleted: true };
+          else Object.assign(view, { run, graph: parseGraph(run.graphJson) });
+        }));
+      }
+      for (const outcome of await Promise.allSettled(reads)) {
+        if (outcome.status === "rejected") reportError(outcome.reason, "reading the store");
+      }
+      scheduleRender();
+    }
   } finally {
-    refreshing = false;
+    syncing = false;
   }
-  if (!state.active.size && !refreshTimer) for (const resolve of idleWaiters.splice(0)) resolve();
 }
 
-async function load() {
-  const store = state.store;
-  state.runs = await store.listRuns(state.filter || undefined);
-  if (!state.selectedId) {
+/** Renders at the next frame; resolves after that render. */
+function scheduleRender() {
+  const done = new Promise((resolve) => renderWaiters.push(resolve));
+  if (!renderQueued) {
+    renderQueued = true;
+    nextFrame().then(() => {
+      renderQueued = false;
+      const waiters = renderWaiters;
+      renderWaiters = [];
+      try {
+        render();
+      } finally {
+        for (const resolve of waiters) resolve();
+      }
+    });
+  }
+  return done;
+}
+
+/** A change notice from watchRuns (any tab, any run). */
+function onRunChange({ kind, runId }) {
+  const keys = [];
+  if (kind === "created" || kind === "status" || kind === "graph" || kind === "deleted") keys.push("runs");
+  if (kind === "created" || kind === "status" || kind === "owner" || kind === "deleted") keys.push("elsewhere");
+  if (runId === state.selectedId && (kind === "status" || kind === "graph" || kind === "rewound")) keys.push("run");
+  if (keys.length) want(...keys);
+}
+
+let stopWatch = () => {};
+
+/**
+ * Shows run `runId` (or none) and follows its log until another is opened.
+ * Resolves once the run's record has been read.
+ */
+function openRun(runId) {
+  stopWatch();
+  stopWatch = () => {};
+  state.selectedId = runId;
+  if (!runId) {
     state.view = null;
-    return;
+    scheduleRender();
+    return Promise.resolve();
   }
-  const run = await store.getRun(state.selectedId);
-  if (!run) {
-    state.view = { missing: state.selectedId };
-    return;
-  }
-  const events = await store.listEvents(run.id);
-  state.view = { run, events, graph: parseGraph(run.graphJson) };
+  const view = { run: null, events: [], graph: null };
+  state.view = view;
+  let stopped = false;
+  const stop = state.store.watchEvents(runId, { fromSeq: 0 }, (batch) => {
+    if (stopped || state.view !== view) return;
+    if (Array.isArray(batch)) {
+      for (const event of batch) view.events.push(event);
+    } else if (batch.rewound) {
+      const { afterWave, nextSeq } = batch.rewound;
+      view.events = view.events.filter((e) => e.waveIndex <= afterWave && e.seq < nextSeq);
+    } else if (batch.deleted) {
+      // The run is gone (here or in another tab); the watch has ended.
+      state.view = { missing: runId, deleted: view.run !== null };
+    }
+    scheduleRender();
+  });
+  stopWatch = () => {
+    stopped = true;
+    stop();
+  };
+  want("elsewhere");
+  scheduleRender();
+  return state.store.getRun(runId).then(
+    (run) => {
+      if (state.view !== view) return;
+      if (!run) state.view = { missing: runId, deleted: false };
+      else Object.assign(view, { run, graph: parseGraph(run.graphJson) });
+      scheduleRender();
+    },
+    (err) => reportError(err, "reading the run"),
+  );
 }
 
 // ---------------------------------------------------------------- actions
 
 function select(runId) {
-  state.selectedId = runId;
-  history.replaceState(null, "", runId ? `#run=${encodeURIComponent(runId)}` : location.pathname + location.search);
-  return refresh();
+  history.replaceState(null, "", runId ? runUrl(runId) : location.pathname + location.search);
+  return openRun(runId);
+}
+
+/** The demo's URL for a run: this page's query (db, speed) and #run=<id>. */
+function runUrl(runId) {
+  return `${location.pathname}${location.search}#run=${encodeURIComponent(runId)}`;
 }
 
 function sessionFor(runId) {
-  return new RunSession(state.store, runId, { speed: SPEED, onChange: invalidate, onError: reportError });
+  return new RunSession(state.store, runId, { speed: SPEED, onError: reportError });
 }
+
+const idleWaiters = [];
 
 /** Runs `work(session)` with the run marked active in this tab. */
 async function drive(session, work) {
   if (state.active.has(session.runId)) return; // a double click
   state.active.set(session.runId, session);
-  invalidate();
+  scheduleRender();
   try {
     await work(session);
   } catch (err) {
     reportError(err, "running the council");
   } finally {
     state.active.delete(session.runId);
-    invalidate();
+    scheduleRender();
+    if (!state.active.size) for (const resolve of idleWaiters.splice(0)) resolve();
   }
 }
 
 async function startRun(goal, hitlMode) {
   let session;
   try {
-    session = await RunSession.create(state.store, { goal, hitlMode }, {
-      speed: SPEED,
-      onChange: invalidate,
-      onError: reportError,
-    });
+    session = await RunSession.create(state.store, { goal, hitlMode }, { speed: SPEED, onError: reportError });
   } catch (err) {
     reportError(err, "creating the run");
     return false;
@@ -157,7 +255,66 @@ const approve = (runId, yes) => drive(sessionFor(runId), (s) => s.decide(yes));
 const resume = (runId) => drive(sessionFor(runId), (s) => s.resume());
 const rewind = (runId, wave) => drive(sessionFor(runId), (s) => s.rewind(wave));
 
+async function deleteRun(runId) {
+  try {
+    await state.store.deleteRun(runId);
+  } catch (err) {
+    reportError(err, `deleting run ${runId.slice(0, 8)}`);
+    return;
+  }
+  // The watchers update the list (and any other tab showing the run).
+  if (state.selectedId === runId) select(null);
+  state.notice = `Run ${runId.slice(0, 8)} was deleted.`;
+  renderBanners();
+}
+
+/**
+ * For tests: resolves once no run executes in this tab and the page shows
+ * what the store holds (run list, owners, the selected run and its events).
+ */
+async function settled() {
+  for (;;) {
+    if (state.active.size) {
+      await new Promise((resolve) => idleWaiters.push(resolve));
+      continue;
+    }
+    const store = state.store;
+    const id = state.selectedId;
+    const [runs, elsewhere, run, next] = await Promise.all([
+      store.listRuns(state.filter || undefined),
+      store.runsOwnedElsewhere(),
+      id ? store.getRun(id) : undefined,
+      id ? store.nextSeq(id).catch(() => null) : null,
+    ]);
+    const view = state.view;
+    const same = (a, b) => a.length === b.length && a.every((x, i) => x.id === b[i].id && x.status === b[i].status && x.updatedAt === b[i].updatedAt);
+    const fresh =
+      !syncing &&
+      !renderQueued &&
+      same(runs, state.runs) &&
+      elsewhere.join() === [...state.elsewhere].sort().join() &&
+      (!id ||
+        (run
+          ? view?.run?.updatedAt === run.updatedAt && (view.events.at(-1)?.seq ?? -1) + 1 === next
+          : Boolean(view?.missing)));
+    if (fresh && !state.active.size) return;
+    await Promise.race([scheduleRender(), new Promise((resolve) => setTimeout(resolve, 100))]);
+  }
+}
+
 // -------------------------------------------------------------- analysis
+
+/**
+ * Is the run executed by another tab (or held there at a gate)? A run in a
+ * final status has no owner, whatever a lock query read a moment before.
+ */
+function ownedElsewhere(run) {
+  return (
+    !state.active.has(run.id) &&
+    state.elsewhere.has(run.id) &&
+    (run.status === "running" || run.status === "awaiting_approval")
+  );
+}
 
 /** What the event log says about each node, the plan and each wave. */
 function analyse({ run, events, graph }) {
@@ -211,14 +368,16 @@ function analyse({ run, events, graph }) {
     }
   }
   const live = state.active.has(run.id);
+  // Another tab executes it (or holds it at a gate): look, don't touch.
+  const elsewhere = ownedElsewhere(run);
   const gate = run.status === "awaiting_approval" ? nextGate(graph, run.hitlMode) : null;
   for (const g of graph?.nodes ?? []) {
     const n = node(g.id);
-    if (n.status === "running" && !live) n.status = "interrupted";
+    if (n.status === "running" && !live && !elsewhere) n.status = "interrupted";
     if (n.status === "pending" && g.status === "complete") n.status = "complete";
     if (gate?.nodeId === g.id && n.status === "pending") n.status = "awaiting";
   }
-  return { nodes, plan, byWave, parsed, gate, live };
+  return { nodes, plan, byWave, parsed, gate, live, elsewhere };
 }
 
 // ---------------------------------------------------------------- render
@@ -311,6 +470,7 @@ function renderRunList() {
     state.runs.map((run) => {
       const graph = parseGraph(run.graphJson);
       const live = state.active.has(run.id);
+      const elsewhere = ownedElsewhere(run);
       return h(
         "li",
         null,
@@ -323,7 +483,7 @@ function renderRunList() {
             "aria-current": run.id === state.selectedId ? "true" : null,
             onclick: () => select(run.id),
           },
-          h("span", { class: `dot s-${run.status}${live ? " pulse" : ""}`, "aria-hidden": "true" }),
+          h("span", { class: `dot s-${run.status}${live || elsewhere ? " pulse" : ""}`, "aria-hidden": "true" }),
           h(
             "span",
             { class: "run-item-main" },
@@ -335,6 +495,7 @@ function renderRunList() {
               graph ? ` · ${graph.waves} waves` : "",
               ` · ${HITL_LABEL[run.hitlMode] ?? run.hitlMode}`,
               ` · ${fmtTime(run.createdAt)}`,
+              elsewhere ? h("span", { class: "elsewhere-tag", testid: "run-item-elsewhere" }, " · in another tab") : null,
             ),
           ),
         ),
@@ -355,12 +516,22 @@ function renderRunView() {
         h("h2", null, "No run selected"),
         h("p", null, "Enter a goal on the left and start a run. The director plans a few waves of work, workers stream their answers, and every event is written to IndexedDB as it happens."),
         h("p", null, "Reload the page mid-run: the run comes back as interrupted, with every event written so far. Pick a wave and rewind: later events are dropped and the council runs again from there."),
+        h("p", null, "Open a run in a new tab: that tab follows it live while this one executes it, and shows it as running in another tab."),
       ),
     );
     return;
   }
   if (view.missing) {
-    replaceChildren(main, h("div", { class: "empty big" }, h("h2", null, "Run not found"), h("p", null, `No run with id ${view.missing} in this database.`)));
+    replaceChildren(
+      main,
+      view.deleted
+        ? h("div", { class: "empty big", testid: "run-deleted" }, h("h2", null, "Run deleted"), h("p", null, `Run ${view.missing} was deleted (here or in another tab).`))
+        : h("div", { class: "empty big", testid: "run-missing" }, h("h2", null, "Run not found"), h("p", null, `No run with id ${view.missing} in this database.`)),
+    );
+    return;
+  }
+  if (!view.run) {
+    replaceChildren(main, h("div", { class: "empty" }, "Loading the run…"));
     return;
   }
   const info = analyse(view);
@@ -372,6 +543,17 @@ function renderHeader({ run, graph, events }, info) {
   const actions = [];
   if (info.live) {
     actions.push(h("span", { class: "live-note", testid: "live" }, h("span", { class: "spinner" }), "Running in this tab"));
+  } else if (info.elsewhere) {
+    actions.push(
+      h(
+        "span",
+        { class: "live-note elsewhere", testid: "elsewhere" },
+        h("span", { class: "spinner" }),
+        run.status === "awaiting_approval"
+          ? "Running in another tab, waiting there for approval; shown here live"
+          : "Running in another tab; shown here live",
+      ),
+    );
   } else if (info.gate) {
     actions.push(
       h("span", { class: "gate-note", testid: "gate" }, gateText(info.gate, graph)),
@@ -384,8 +566,34 @@ function renderHeader({ run, graph, events }, info) {
       h("button", { class: "btn primary", testid: "resume", onclick: () => resume(run.id) }, "Resume"),
     );
   } else if (run.status === "running") {
-    actions.push(h("span", { class: "gate-note" }, "Marked running, but not by this tab."));
+    actions.push(h("span", { class: "gate-note" }, "Marked running, but no tab is executing it."));
   }
+  const tools = [
+    h(
+      "a",
+      {
+        class: "btn tiny ghost",
+        testid: "open-in-new-tab",
+        href: runUrl(run.id),
+        target: "_blank",
+        rel: "noopener",
+        title: "Open this run in another tab; it follows the run live",
+      },
+      "Open in new tab ↗",
+    ),
+    info.live || info.elsewhere
+      ? null
+      : h(
+          "button",
+          {
+            class: "btn tiny ghost danger",
+            testid: "delete-run",
+            title: "Delete the run and all its events",
+            onclick: () => deleteRun(run.id),
+          },
+          "Delete",
+        ),
+  ];
   const last = events.at(-1);
   return h(
     "section",
@@ -395,6 +603,7 @@ function renderHeader({ run, graph, events }, info) {
       { class: "run-head-top" },
       statusBadge(run.status, "run-status"),
       h("h1", { class: "run-goal", testid: "run-goal" }, run.goal),
+      h("div", { class: "run-tools" }, tools),
     ),
     h(
       "dl",
@@ -423,7 +632,7 @@ function gateText(gate, graph) {
 }
 
 function rewindButton(run, wave, graph, info) {
-  if (info.live || !graph || !REWINDABLE.has(run.status) || wave >= graph.waves) return null;
+  if (info.live || info.elsewhere || !graph || !REWINDABLE.has(run.status) || wave >= graph.waves) return null;
   // Only where there is something after the wave to drop and redo.
   if (!info.parsed.some(({ record }) => record.waveIndex > wave)) return null;
   return h(
@@ -449,7 +658,7 @@ function renderBoard({ run, graph }, info) {
         ? "awaiting"
         : info.plan.proposed
           ? "complete"
-          : run.status === "running" && info.live
+          : run.status === "running" && (info.live || info.elsewhere)
             ? "running"
             : run.status === "running" || run.status === "interrupted"
               ? "interrupted"
@@ -742,14 +951,11 @@ function wireForm() {
   });
   $("status-filter").addEventListener("change", (e) => {
     state.filter = e.target.value;
-    refresh();
+    if (state.store) want("runs");
   });
   addEventListener("hashchange", () => {
     const id = runIdFromHash();
-    if (id !== state.selectedId) {
-      state.selectedId = id;
-      refresh();
-    }
+    if (state.store && id !== state.selectedId) openRun(id);
   });
 }
 
@@ -790,16 +996,19 @@ async function boot() {
     store: state.store,
     dbName: DB_NAME,
     speed: SPEED,
-    refresh,
-    /** Resolves once no run is executing in this tab and the view is fresh. */
-    idle: () =>
-      state.active.size || refreshing || refreshTimer
-        ? new Promise((resolve) => idleWaiters.push(resolve))
-        : Promise.resolve(),
+    /** Re-reads everything the page shows (the watchers do it on their own). */
+    refresh: () => {
+      want("runs", "elsewhere", "run");
+      return settled();
+    },
+    /** Resolves once no run is executing in this tab and the page shows what the store holds. */
+    idle: settled,
     activeRuns: () => [...state.active.keys()],
+    elsewhere: () => [...state.elsewhere],
     errors: () => state.errors.map((e) => ({ ...e })),
   };
   try {
+    // Runs another tab is executing are skipped: their executor is alive.
     const n = await state.store.markInterruptedRuns();
     if (n) {
       state.notice = `${n} run${n === 1 ? " was" : "s were"} still running when the page last closed; ${n === 1 ? "it is" : "they are"} now marked interrupted.`;
@@ -807,9 +1016,18 @@ async function boot() {
   } catch (err) {
     reportError(err, "marking interrupted runs");
   }
-  state.selectedId = runIdFromHash();
-  await refresh();
-  if (!state.selectedId && state.runs.length) await select(state.runs[0].id);
+  state.store.watchRuns(onRunChange);
+  // A tab that goes away posts nothing: ask again when the user comes back.
+  document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && want("elsewhere"));
+  const [runs, elsewhere] = await Promise.allSettled([state.store.listRuns(), state.store.runsOwnedElsewhere()]);
+  if (runs.status === "fulfilled") state.runs = runs.value;
+  else reportError(runs.reason, "reading the store");
+  if (elsewhere.status === "fulfilled") state.elsewhere = new Set(elsewhere.value);
+  else reportError(elsewhere.reason, "reading the store");
+  const wanted = runIdFromHash();
+  if (wanted) await openRun(wanted);
+  else if (state.runs.length) await select(state.runs[0].id);
+  await scheduleRender();
   app.dataset.ready = "true";
 }
 

@@ -238,31 +238,28 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 class Paused {}
 
 /**
- * One run's executor. Its whole state comes from the store (run, graph,
- * last seq), so a session made after a reload carries on where the last one
- * stopped. Methods resolve when the run stops: completed, failed, or at a
- * gate.
+ * One run's executor. Its whole state comes from the store (run, graph), so a
+ * session made after a reload carries on where the last one stopped. It
+ * numbers nothing: every event goes out with `appendNext`, un-awaited, and
+ * the store gives it the seq after the last one of the run (group commit
+ * batches what is fired meanwhile). Methods resolve when the run stops:
+ * completed, failed, or at a gate.
  */
 export class RunSession {
   /**
    * @param {import("/pkg/web/council_idb.js").CouncilStore} store
    * @param {string} runId
-   * @param {{speed: {delta:number, think:number, tool:number}, onChange?: () => void,
+   * @param {{speed: {delta:number, think:number, tool:number},
    *          onError?: (err: unknown, context: string) => void}} options
    */
-  constructor(store, runId, { speed, onChange = () => {}, onError = () => {} }) {
+  constructor(store, runId, { speed, onError = () => {} }) {
     this.store = store;
     this.runId = runId;
     this.speed = speed;
-    this.onChange = onChange;
     this.onError = onError;
     this.run = null;
     this.graph = null;
-    this.nextSeq = 0;
-    this.pending = [];
-    this.writing = null;
-    this.writtenThrough = -1; // the last seq whose write has settled
-    this.waiters = [];
+    this.inFlight = []; // appends fired and not yet awaited by settle()
   }
 
   /** Creates the run (status "running") and returns its session, not started. */
@@ -273,84 +270,47 @@ export class RunSession {
     return session;
   }
 
-  /** Reads the run, its graph and the seq to continue from. */
+  /** Reads the run and its graph. */
   async load() {
     const run = await this.store.getRun(this.runId);
-    if (!run) {
-      const err = new Error(`run ${this.runId} is not in the store`);
-      err.name = "CouncilDemoError";
-      throw err;
-    }
+    if (!run) throw demoError(`run ${this.runId} is not in the store`);
     this.run = run;
     this.graph = parseGraph(run.graphJson);
-    const events = await this.store.listEvents(this.runId);
-    this.nextSeq = events.length ? events[events.length - 1].seq + 1 : 0;
-    this.writtenThrough = this.nextSeq - 1;
-    return events;
   }
 
   // ------------------------------------------------------- persistence
 
-  /** Queues an event with the next seq; writes go out in order, batched. */
-  emit(waveIndex, event) {
-    this.pending.push({
-      runId: this.runId,
-      seq: this.nextSeq++,
-      waveIndex,
-      eventJson: JSON.stringify(event),
-    });
-    if (!this.writing) this.writing = this.drain();
-  }
-
-  async drain() {
-    try {
-      while (this.pending.length) {
-        const batch = this.pending.splice(0);
-        try {
-          // One event: appendEvent. Several queued while the last write was
-          // in flight: appendEvents, one transaction.
-          if (batch.length === 1) await this.store.appendEvent(batch[0]);
-          else await this.store.appendEvents(batch);
-        } catch (err) {
-          // The orchestrator's rule: a failed append is reported and the run
-          // goes on.
-          const seqs = batch.length === 1 ? `seq ${batch[0].seq}` : `seq ${batch[0].seq}–${batch.at(-1).seq}`;
-          this.onError(err, `appending ${batch.length === 1 ? "event" : `${batch.length} events`} (${seqs})`);
-        }
-        this.writtenThrough = batch.at(-1).seq;
-        this.wake();
-        this.onChange();
-      }
-    } finally {
-      this.writing = null;
-      this.wake();
-    }
-  }
-
-  wake() {
-    for (const resolve of this.waiters.splice(0)) resolve();
-  }
-
   /**
-   * Resolves once the events up to `upTo` (default: all emitted so far) are
-   * written or have failed. Other workers may keep emitting meanwhile.
+   * Appends an event, not awaited: calls on one store take effect in the
+   * order they are made, so whatever is called after (a graph update, a
+   * status) lands after it. The orchestrator's rule: a failed append is
+   * reported and the run goes on.
    */
-  async flush(upTo = this.nextSeq - 1) {
-    while (this.writing && this.writtenThrough < upTo) {
-      await new Promise((resolve) => this.waiters.push(resolve));
-    }
+  emit(waveIndex, event) {
+    const landed = this.store
+      .appendNext(this.runId, { waveIndex, eventJson: JSON.stringify(event) })
+      .then(
+        () => {},
+        (err) => this.onError(err, `appending ${event.type ?? "an event"} (wave ${waveIndex})`),
+      );
+    this.inFlight.push(landed);
+  }
+
+  /** Resolves once every event emitted so far has landed (or failed). */
+  async settle() {
+    while (this.inFlight.length) await Promise.all(this.inFlight.splice(0));
   }
 
   async saveGraph() {
     await this.store.updateGraph(this.runId, JSON.stringify(this.graph));
-    this.onChange();
   }
 
   async setStatus(status) {
-    await this.flush();
+    // The status is written after the events either way (call order); this
+    // waits so that append failures are reported before the run stops.
+    await this.settle();
     await this.store.updateRunStatus(this.runId, status);
     this.run.status = status;
-    this.onChange();
   }
 
   // ------------------------------------------------------- entry points
@@ -385,7 +345,6 @@ export class RunSession {
         ...about,
         ...(gate.tool ? { tool: gate.tool } : {}),
       });
-      await this.flush();
       await this.saveGraph();
       await this.setStatus("running");
       await this.execute();
@@ -407,12 +366,16 @@ export class RunSession {
   /**
    * Rewinds to wave `wave` the orchestrator's way: read the log to find the
    * nodes done after that wave, drop the later events, reset those nodes in
-   * the graph, set the run running, and execute again. New events continue
-   * after the last surviving seq.
+   * the graph, set the run running, and execute again. The store numbers
+   * the new events after the last surviving one.
    */
   async rewind(wave) {
     return this.guard(`rewinding to wave ${wave}`, async () => {
-      const events = await this.load();
+      await this.load();
+      // Running first: this tab owns the run before it changes anything (a
+      // run another tab executes rejects with Conflict here).
+      await this.setStatus("running");
+      const events = await this.store.listEvents(this.runId);
       const reset = new Set();
       for (const e of events) {
         if (e.waveIndex <= wave) continue;
@@ -433,10 +396,7 @@ export class RunSession {
         }
         await this.saveGraph();
       }
-      await this.store.updateRunStatus(this.runId, "running");
-      await this.load(); // nextSeq: one past the last surviving event
       this.emit(wave, { type: "run_rewound", toWave: wave, resetNodes: [...reset].sort() });
-      this.onChange();
       await this.execute();
     });
   }
@@ -449,15 +409,16 @@ export class RunSession {
     } catch (err) {
       if (err instanceof Paused) return;
       this.onError(err, `${context} (run ${this.runId.slice(0, 8)})`);
+      // A Conflict means another tab executes the run: it is not ours to fail.
+      if (err?.kind === "Conflict") return;
       try {
-        await this.flush();
+        await this.settle();
         await this.store.updateRunStatus(this.runId, "failed");
       } catch (err2) {
         this.onError(err2, "marking the run failed");
       }
     } finally {
-      await this.flush();
-      this.onChange();
+      await this.settle();
     }
   }
 
@@ -482,7 +443,6 @@ export class RunSession {
         waves: this.graph.waves,
         nodes: this.graph.nodes.map(({ id, wave, title, role, deps }) => ({ id, wave, title, role, deps })),
       });
-      await this.flush();
       await this.saveGraph();
     }
     if (!this.graph.planApproved) {
@@ -491,7 +451,6 @@ export class RunSession {
       // Modes without a plan gate approve it themselves.
       this.graph.planApproved = true;
       this.emit(0, { type: "plan_approved", auto: true });
-      await this.flush();
       await this.saveGraph();
     }
 
@@ -503,6 +462,7 @@ export class RunSession {
       this.emit(wave, { type: "wave_started", wave, nodeIds: todo.map((n) => n.id) });
       await Promise.all(todo.map((node) => this.runNode(node)));
       this.emit(wave, { type: "wave_complete", wave });
+      await this.settle(); // a wave boundary: everything so far has landed
     }
 
     const answer = this.graph.nodes.find((n) => n.role === "writer");
@@ -533,7 +493,6 @@ export class RunSession {
     node.status = "complete";
     node.output = text;
     this.emit(node.wave, { type: "node_complete", nodeId: node.id, chars: text.length });
-    await this.flush(this.nextSeq - 1);
     await this.saveGraph();
   }
 }
