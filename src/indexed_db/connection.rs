@@ -380,12 +380,28 @@ impl Connection {
         if self.closed.replace(true) {
             return;
         }
+        // With nothing queued, close inside the call: a worker that closes
+        // its store and is terminated at once must not leave the connection
+        // open (WebKit then blocks other opens and deletes without a
+        // `blocked` event).
+        if self.queue.borrow().is_empty() && !self.driving.get() {
+            return self.shut();
+        }
         let seq = self.take_seq();
         self.enqueue(Queued {
             seq,
             retried: false,
             op: Op::Close,
         });
+    }
+
+    /// Gives up every owned run and closes the connection (running
+    /// transactions still finish).
+    fn shut(&self) {
+        for run_id in self.locks.disown_all() {
+            self.feed.post(&run_id, Notice::Owner);
+        }
+        self.open.borrow_mut().take();
     }
 
     fn take_seq(&self) -> u64 {
@@ -747,13 +763,7 @@ async fn drive(conn: Rc<Connection>) {
 async fn step(conn: &Rc<Connection>, item: Queued) {
     let Queued { seq, retried, op } = item;
     let op = match op {
-        Op::Close => {
-            for run_id in conn.locks.disown_all() {
-                conn.feed.post(&run_id, Notice::Owner);
-            }
-            conn.open.borrow_mut().take();
-            return;
-        }
+        Op::Close => return conn.shut(),
         Op::Release { run_id, reply } => {
             if conn.locks.owns(&run_id) {
                 conn.locks.disown(&run_id);

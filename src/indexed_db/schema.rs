@@ -103,7 +103,10 @@ fn upgrade(event: &idb::event::VersionChangeEvent) -> Result<(), RepositoryError
 
 #[wasm_bindgen(inline_js = r#"
 // How the database's layout differs from `layout` ([{name, keyPath,
-// indexes: [{name, keyPath}]}]): a list of sentences, empty when it is the same.
+// indexes: [{name, keyPath}]}]): a promise of a list of sentences, empty when
+// it is the same, settled once the transaction that read the layout has
+// ended (a worker terminated while it is still pending can leave WebKit's
+// connection open for good).
 export function layoutDifferences(db, layout) {
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
   const shown = (p) => JSON.stringify(p);
@@ -114,8 +117,11 @@ export function layoutDifferences(db, layout) {
   for (const n of Array.from(db.objectStoreNames)) {
     if (!names.includes(n)) out.push(`an object store "${n}" that council-idb does not make`);
   }
-  if (missing.length) return out;
+  if (missing.length) return Promise.resolve(out);
   const tx = db.transaction(names, "readonly");
+  const ended = new Promise((resolve) => {
+    tx.oncomplete = tx.onabort = tx.onerror = () => resolve(out);
+  });
   for (const spec of layout) {
     const store = tx.objectStore(spec.name);
     if (!same(store.keyPath, spec.keyPath)) {
@@ -139,12 +145,12 @@ export function layoutDifferences(db, layout) {
       if (index.multiEntry) out.push(`index "${spec.name}.${want.name}" is multi-entry`);
     }
   }
-  return out;
+  return ended;
 }
 "#)]
 extern "C" {
     #[wasm_bindgen(catch, js_name = layoutDifferences)]
-    fn layout_differences(db: &Db, layout: &JsValue) -> Result<Array, JsValue>;
+    fn layout_differences(db: &Db, layout: &JsValue) -> Result<js_sys::Promise, JsValue>;
 }
 
 fn key_path_js(fields: &[&str]) -> JsValue {
@@ -190,9 +196,13 @@ fn layout_js() -> JsValue {
 }
 
 /// Refuses a database whose layout is not exactly ours, saying what differs.
-fn check_layout(db: &Db, db_name: &str) -> Result<(), RepositoryError> {
-    let differences = layout_differences(db, &layout_js())
-        .map_err(|e| super::raw::storage("cannot read the database layout", &e))?;
+async fn check_layout(db: &Db, db_name: &str) -> Result<(), RepositoryError> {
+    let fail = |e: JsValue| super::raw::storage("cannot read the database layout", &e);
+    let differences: Array =
+        wasm_bindgen_futures::JsFuture::from(layout_differences(db, &layout_js()).map_err(fail)?)
+            .await
+            .map_err(fail)?
+            .unchecked_into();
     if differences.length() == 0 {
         return Ok(());
     }
@@ -259,7 +269,7 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
         Err(Failed(e)) => return Err(idb_error(&format!("cannot open database \"{db_name}\""), e)),
     };
     let db: Db = JsValue::from(db).unchecked_into();
-    if let Err(e) = check_layout(&db, db_name) {
+    if let Err(e) = check_layout(&db, db_name).await {
         db.close();
         return Err(e);
     }
