@@ -22,15 +22,19 @@ BROWSER ?= chromium firefox webkit
 test-browser: setup
 	@for engine in $(BROWSER); do bash scripts/test-browser.sh $$engine || exit 1; done
 
-## Every test: lint, native tests, both browsers, the JS package, a benchmark smoke run.
+## Every test: lint, native tests, the three browsers, the JS tests, a benchmark smoke run.
 test: lint test-rust test-browser test-js bench-smoke
 
 ## The npm package in pkg/: bundler build at the root, web build in pkg/web.
 pkg: setup
 	bash scripts/build-pkg.sh
 
+## The JS tests (package, tabs, the demo end to end, types, Vite build), the
+## browser ones in Chromium, Firefox and WebKit one engine after another:
+## `make test-js ENGINES=webkit` runs them in one (or ENGINES="chromium firefox").
+ENGINES ?= chromium firefox webkit
 test-js: pkg
-	node --test tests/js/
+	ENGINES="$(ENGINES)" node --test tests/js/
 
 demo: pkg
 	node scripts/serve.mjs --port $(PORT)

@@ -1,13 +1,13 @@
-// Shared by the JS tests: a static server over the repository and a headless
-// Chromium with an on-disk profile (IndexedDB in a default Playwright context
-// lives in memory, which is not what users get).
+// Shared by the JS tests: a static server over the repository, and the
+// browsers (engines.mjs: Chromium, Firefox and WebKit behind one page API, on
+// on-disk profiles where the engine allows it; IndexedDB in a default
+// Playwright context lives in memory, which is not what users get).
 import { createServer } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+
+export { ENGINES, chromiumArgs, launchBrowser } from "./engines.mjs";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -40,32 +40,12 @@ export async function serveDirectory(root = repoRoot) {
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${server.address().port}`,
-    close: () => new Promise((resolve) => server.close(resolve)),
-  };
-}
-
-export const chromiumArgs = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-
-/** Headless Chromium on a fresh on-disk profile; `close()` removes it. */
-export async function launchBrowser() {
-  const profile = mkdtempSync(join(tmpdir(), "council-idb-profile-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: chromiumArgs,
-  });
-  return {
-    context,
-    close: async () => {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
-    },
+    // A browser may hold a connection open without a request on it (a
+    // preconnect), which server.close() alone would wait out for minutes.
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -1,420 +1,437 @@
-// Several tabs (pages of one persistent Chromium context, so one origin and
-// one IndexedDB on disk) and a dedicated worker sharing a database: run
-// ownership through Web Locks, what another tab may and may not do with a
-// run it does not own, taking over a run whose owner went away, concurrent
-// unawaited appends, and a database deleted or upgraded under an open store.
-import { after, afterEach, before, test } from "node:test";
+// Several tabs (pages of one browser profile, so one origin and one
+// IndexedDB) and a dedicated worker sharing a database, in Chromium, Firefox
+// and WebKit (one suite per engine, $ENGINES picks some): run ownership
+// through Web Locks, what another tab may and may not do with a run it does
+// not own, taking over a run whose owner went away, concurrent unawaited
+// appends, and a database deleted or upgraded under an open store.
+import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, serveDirectory } from "./support.mjs";
+import { ENGINES, launchBrowser, serveDirectory } from "./support.mjs";
 
 let server;
-let browser;
-// Uncaught errors of every page (and, reported through its page, of the
-// worker), labelled with the tab they came from; checked after each test.
-const pageErrors = [];
-// Pages a test opened; closed after it so that no tab (and no lock) leaks
-// into the next test.
-let pages = [];
 
 before(async () => {
   server = await serveDirectory();
-  browser = await launchBrowser();
 });
 
 after(async () => {
-  await browser?.close();
   await server?.close();
 });
 
-afterEach(async () => {
-  await Promise.all(pages.map((page) => page.close()));
-  pages = [];
-  assert.deepEqual(pageErrors.splice(0), [], "uncaught errors in a page or worker");
-});
+for (const engine of ENGINES) describe(engine, () => {
+  let browser;
+  // Uncaught errors of every page (and, reported through its page, of the
+  // worker), labelled with the tab they came from; checked after each test.
+  const pageErrors = [];
+  // Pages a test opened; closed after it so that no tab (and no lock) leaks
+  // into the next test.
+  let pages = [];
 
-/** A new tab on the fixture page, with small helpers on `window`. */
-async function newTab(label) {
-  const page = await browser.context.newPage();
-  pages.push(page);
-  page.on("pageerror", (e) => pageErrors.push(`${label}: ${e}`));
-  await page.goto(`${server.url}/tests/js/fixtures/page.html`);
-  await page.waitForFunction(() => window.ready === true);
-  await page.evaluate(() => {
-    // "CouncilStoreError/Conflict" for a rejection, "resolved" otherwise.
-    window.outcome = async (promise) => {
-      try {
-        await promise;
-        return "resolved";
-      } catch (e) {
-        return e instanceof Error ? `${e.name}/${e.kind}` : `non-Error ${String(e)}`;
-      }
-    };
-    // Polls `check` every 20 ms until it is truthy; resolves to the time taken.
-    window.until = async (what, check, timeout = 5_000) => {
-      const start = performance.now();
-      while (!(await check())) {
-        if (performance.now() - start > timeout) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return Math.round(performance.now() - start);
-    };
+  before(async () => {
+    browser = await launchBrowser(engine);
   });
-  return page;
-}
 
-/** Opens the store `name` in `page` as `window.store`. */
-function openStore(page, name) {
-  return page.evaluate(async (name) => {
-    window.store = await window.CouncilStore.open(name);
-  }, name);
-}
+  after(async () => {
+    await browser?.close();
+  });
 
-/** Closes the page's store and deletes the database from it. */
-function closeAndDelete(page, name) {
-  return page.evaluate(async (name) => {
-    window.store.close();
-    await window.CouncilStore.deleteDatabase(name);
-  }, name);
-}
+  afterEach(async () => {
+    // Closing a page first collects its last uncaught errors.
+    await Promise.all(pages.map((page) => page.close()));
+    pages = [];
+    assert.deepEqual(pageErrors.splice(0), [], "uncaught errors in a page or worker");
+  });
 
-const dbName = (what) => `tabs-${what}-${crypto.randomUUID()}`;
-const CONFLICT = "CouncilStoreError/Conflict";
-
-function assertSeqsFrom0(seqs, label) {
-  seqs.forEach((seq, i) => assert.equal(seq, i, `${label}: event #${i} has seq ${seq}`));
-}
-
-/**
- * From tab `page` (whose `window.store` is open on the database), checks
- * everything a non-owner sees of `runId`, a run another live store owns and
- * keeps appending to (ten events a wave): reads work, every write rejects
- * with `Conflict` and changes nothing, the run is listed as owned elsewhere
- * and can neither be interrupted nor claimed.
- */
-async function assertOwnedElsewhere(page, runId) {
-  const out = await page.evaluate(async (runId) => {
-    const store = window.store;
-    const interrupted = await store.markInterruptedRuns();
-    const ownedBefore = await store.runsOwnedElsewhere();
-    const before = await store.listEvents(runId);
-    const foreign = (seq) => ({ runId, seq, waveIndex: 0, eventJson: '{"from":"intruder"}' });
-    const writes = {
-      truncateEventsAfterWave: await window.outcome(store.truncateEventsAfterWave(runId, 0)),
-      appendEvent: await window.outcome(store.appendEvent(foreign(1_000_000))),
-      appendEvents: await window.outcome(store.appendEvents([foreign(1_000_001), foreign(1_000_002)])),
-      updateRunStatusFailed: await window.outcome(store.updateRunStatus(runId, "failed")),
-      updateRunStatusRunning: await window.outcome(store.updateRunStatus(runId, "running")),
-      updateGraph: await window.outcome(store.updateGraph(runId, '{"from":"intruder"}')),
-    };
-    const claimed = await store.claimRun(runId);
-    const after = await store.listEvents(runId);
-    return {
-      interrupted, ownedBefore, writes, claimed,
-      ownedAfter: await store.runsOwnedElsewhere(),
-      run: await store.getRun(runId),
-      listed: (await store.listRuns()).map((r) => r.id),
-      running: (await store.listRuns("running")).map((r) => r.id),
-      beforeEvents: before.map((e) => [e.seq, e.waveIndex]),
-      afterSeqs: after.map((e) => e.seq),
-      intruderEvents: after.filter((e) => e.eventJson.includes("intruder")).length,
-    };
-  }, runId);
-  assert.equal(out.interrupted, 0, "markInterruptedRuns must skip a run another tab owns");
-  assert.deepEqual(out.ownedBefore, [runId]);
-  for (const [call, outcome] of Object.entries(out.writes)) {
-    assert.equal(outcome, CONFLICT, `${call} on a run owned elsewhere`);
-  }
-  assert.equal(out.claimed, false, "claimRun of a run owned elsewhere");
-  assert.deepEqual(out.ownedAfter, [runId], "a failed claim leaves the owner alone");
-  // Nothing any rejected write would have done happened.
-  assert.equal(out.run.status, "running");
-  assert.equal(out.run.graphJson, null);
-  assert.deepEqual(out.listed, [runId]);
-  assert.deepEqual(out.running, [runId]);
-  assert.equal(out.intruderEvents, 0);
-  // The owner got past wave 0 before the truncation attempt, so the
-  // rejected truncation had something to delete; all of it is still there.
-  assert.ok(out.beforeEvents.some(([, wave]) => wave > 0), `owner still in wave 0: ${out.beforeEvents.length} events`);
-  assert.ok(out.afterSeqs.length >= out.beforeEvents.length, "events lost");
-  assertSeqsFrom0(out.afterSeqs, "the owner's events, read from another tab");
-  return out;
-}
-
-/**
- * After the owner of `runId` went away: tab `b` waits until its lock is
- * released, interrupts the run and resumes it, so that `b` owns it; a new
- * tab `c` is then refused, and `b` writes and finally completes the run,
- * which lets go of it.
- */
-async function assertTakeOver(b, name, runId) {
-  const taken = await b.evaluate(async (runId) => {
-    const store = window.store;
-    const waitedMs = await window.until("the owner's lock to go",
-      async () => !(await store.runsOwnedElsewhere()).includes(runId));
-    const interrupted = await store.markInterruptedRuns();
-    const statusAfterMark = (await store.getRun(runId)).status;
-    const seqs = (await store.listEvents(runId)).map((e) => e.seq);
-    await store.updateRunStatus(runId, "running");
-    return {
-      waitedMs, interrupted, statusAfterMark, seqs,
-      statusAfterResume: (await store.getRun(runId)).status,
-      ownedElsewhere: await store.runsOwnedElsewhere(),
-    };
-  }, runId);
-  assert.equal(taken.interrupted, 1, "the run of a gone owner is interrupted");
-  assert.equal(taken.statusAfterMark, "interrupted");
-  assert.equal(taken.statusAfterResume, "running");
-  assert.deepEqual(taken.ownedElsewhere, [], "the resuming tab's own run is not 'elsewhere'");
-  assert.ok(taken.seqs.length > 0);
-  assertSeqsFrom0(taken.seqs, "events the gone owner left");
-  const next = taken.seqs.length;
-
-  // A third tab sees B as the owner now.
-  const c = await newTab("C");
-  await openStore(c, name);
-  const refused = await c.evaluate(async ([runId, seq]) => {
-    const store = window.store;
-    return {
-      append: await window.outcome(store.appendEvent({ runId, seq, waveIndex: 99, eventJson: '{"from":"C"}' })),
-      status: await window.outcome(store.updateRunStatus(runId, "failed")),
-      interrupted: await store.markInterruptedRuns(),
-      claimed: await store.claimRun(runId),
-      ownedElsewhere: await store.runsOwnedElsewhere(),
-    };
-  }, [runId, next]);
-  assert.deepEqual(refused, { append: CONFLICT, status: CONFLICT, interrupted: 0, claimed: false, ownedElsewhere: [runId] });
-
-  // B, the owner, writes.
-  const written = await b.evaluate(async ([runId, seq]) => {
-    const store = window.store;
-    const ev = (seq) => ({ runId, seq, waveIndex: 99, eventJson: JSON.stringify({ from: "B", seq }) });
-    await store.appendEvent(ev(seq));
-    await store.appendEvents([ev(seq + 1), ev(seq + 2)]);
-    await store.updateGraph(runId, '{"resumed":true}');
-    const events = await store.listEvents(runId);
-    return {
-      seqs: events.map((e) => e.seq),
-      fromB: events.filter((e) => e.eventJson.includes('"B"')).map((e) => e.seq),
-      fromC: events.filter((e) => e.eventJson.includes('"C"')).length,
-      graph: (await store.getRun(runId)).graphJson,
-    };
-  }, [runId, next]);
-  assertSeqsFrom0(written.seqs, "events after the resume");
-  assert.deepEqual(written.fromB, [next, next + 1, next + 2]);
-  assert.equal(written.fromC, 0);
-  assert.equal(written.graph, '{"resumed":true}');
-
-  // Completing the run gives it up: C may claim it then.
-  await b.evaluate((runId) => window.store.updateRunStatus(runId, "completed"), runId);
-  const released = await c.evaluate(async (runId) => ({
-    waitedMs: await window.until("B's lock to go", async () => (await window.store.runsOwnedElsewhere()).length === 0),
-    claimed: await window.store.claimRun(runId),
-  }), runId);
-  assert.equal(released.claimed, true, "a completed run is owned by nobody");
-  await c.evaluate(() => window.store.close());
-  return { waitedMs: taken.waitedMs, leftEvents: next };
-}
-
-test("a run owned by another tab is read-only there until that tab closes", { timeout: 60_000 }, async (t) => {
-  const name = dbName("owner-tab");
-  const a = await newTab("A");
-  const b = await newTab("B");
-
-  // A creates a run and streams appends without awaiting them, ten a wave.
-  const runId = await a.evaluate(async (name) => {
-    const store = await window.CouncilStore.open(name);
-    const run = await store.createRun({ goal: "owned by tab A" });
-    const state = (window.owner = { fired: 0, ok: 0, failures: [] });
-    setInterval(() => {
-      const seq = state.fired++;
-      store.appendEvent({ runId: run.id, seq, waveIndex: Math.floor(seq / 10), eventJson: JSON.stringify({ from: "A", seq }) })
-        .then(() => { state.ok++; }, (e) => { state.failures.push(`seq ${seq}: ${e.name}/${e.kind}: ${e.message}`); });
-    }, 3);
-    await window.until("A's first waves", () => state.ok >= 30);
-    return run.id;
-  }, name);
-
-  await openStore(b, name);
-  const okBefore = await a.evaluate(() => window.owner.ok);
-  await assertOwnedElsewhere(b, runId);
-
-  // A's appends went on succeeding while B was being refused.
-  const owner = await a.evaluate(async (okBefore) => {
-    await window.until("A's appends to go on", () => window.owner.ok >= okBefore + 10);
-    return window.owner;
-  }, okBefore);
-  assert.deepEqual(owner.failures, []);
-
-  // A goes away without an unload handler: its locks go with it.
-  await a.close();
-  const { waitedMs, leftEvents } = await assertTakeOver(b, name, runId);
-  assert.ok(leftEvents >= owner.ok, `A had ${owner.ok} appends done, ${leftEvents} are stored`);
-  t.diagnostic(`tab A's lock was seen gone after ${waitedMs} ms; it left ${leftEvents} events`);
-  await closeAndDelete(b, name);
-});
-
-test("a run owned by a worker is read-only in tabs until the worker is terminated", { timeout: 60_000 }, async (t) => {
-  const name = dbName("owner-worker");
-  const a = await newTab("A");
-  const b = await newTab("B");
-
-  // The worker, started from A, creates the run and streams appends. Its
-  // errors are rethrown in A so that they count as A's page errors.
-  const runId = await a.evaluate(async (name) => {
-    const worker = (window.ownerWorker = new Worker("/tests/js/fixtures/owner-worker.js", { type: "module" }));
-    const rethrow = (message) => setTimeout(() => { throw new Error(`worker: ${message}`); });
-    worker.onerror = (e) => rethrow(e.message ?? "error event");
-    worker.onmessageerror = () => rethrow("messageerror");
-    worker.addEventListener("message", ({ data }) => { if (data.type === "error") rethrow(data.message); });
-    window.askWorker = () => new Promise((resolve) => {
-      const listener = ({ data }) => {
-        if (data.type !== "status") return;
-        worker.removeEventListener("message", listener);
-        resolve(data);
+  /** A new tab on the fixture page, with small helpers on `window`. */
+  async function newTab(label) {
+    const page = await browser.newPage();
+    pages.push(page);
+    page.onPageError((e) => pageErrors.push(`${label}: ${e}`));
+    await page.goto(`${server.url}/tests/js/fixtures/page.html`);
+    await page.waitForFunction(() => window.ready === true);
+    await page.evaluate(() => {
+      // "CouncilStoreError/Conflict" for a rejection, "resolved" otherwise.
+      window.outcome = async (promise) => {
+        try {
+          await promise;
+          return "resolved";
+        } catch (e) {
+          return e instanceof Error ? `${e.name}/${e.kind}` : `non-Error ${String(e)}`;
+        }
       };
-      worker.addEventListener("message", listener);
-      worker.postMessage({ type: "status" });
+      // Polls `check` every 20 ms until it is truthy; resolves to the time taken.
+      window.until = async (what, check, timeout = 5_000) => {
+        const start = performance.now();
+        while (!(await check())) {
+          if (performance.now() - start > timeout) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return Math.round(performance.now() - start);
+      };
     });
-    const runId = await new Promise((resolve, reject) => {
-      worker.addEventListener("message", ({ data }) => {
-        if (data.type === "ready") resolve(data.runId);
-        if (data.type === "error") reject(new Error(data.message));
-      });
-      worker.addEventListener("error", (e) => reject(new Error(`worker: ${e.message ?? "error event"}`)));
-      worker.postMessage({ type: "start", dbName: name });
-    });
-    await window.until("the worker's first waves", async () => (await window.askWorker()).ok >= 30);
-    return runId;
-  }, name);
+    return page;
+  }
 
-  await openStore(b, name);
-  const okBefore = (await a.evaluate(() => window.askWorker())).ok;
-  await assertOwnedElsewhere(b, runId);
+  /** Opens the store `name` in `page` as `window.store`. */
+  function openStore(page, name) {
+    return page.evaluate(async (name) => {
+      window.store = await window.CouncilStore.open(name);
+    }, name);
+  }
 
-  // The worker's appends went on succeeding meanwhile; then it is killed.
-  const worker = await a.evaluate(async (okBefore) => {
-    await window.until("the worker's appends to go on", async () => (await window.askWorker()).ok >= okBefore + 10);
-    const status = await window.askWorker();
-    window.ownerWorker.terminate();
-    return status;
-  }, okBefore);
-  assert.deepEqual(worker.failures, []);
+  /** Closes the page's store and deletes the database from it. */
+  function closeAndDelete(page, name) {
+    return page.evaluate(async (name) => {
+      window.store.close();
+      await window.CouncilStore.deleteDatabase(name);
+    }, name);
+  }
 
-  const { waitedMs, leftEvents } = await assertTakeOver(b, name, runId);
-  assert.ok(leftEvents >= worker.ok, `the worker had ${worker.ok} appends done, ${leftEvents} are stored`);
-  t.diagnostic(`the worker's lock was seen gone after ${waitedMs} ms; it left ${leftEvents} events`);
-  await closeAndDelete(b, name);
-});
+  const dbName = (what) => `tabs-${what}-${crypto.randomUUID()}`;
+  const CONFLICT = "CouncilStoreError/Conflict";
 
-test("two tabs appending 2,000 unawaited events each at once lose none", { timeout: 60_000 }, async (t) => {
-  const name = dbName("concurrent");
-  const tabs = [await newTab("A"), await newTab("B")];
-  const N = 2_000;
+  function assertSeqsFrom0(seqs, label) {
+    seqs.forEach((seq, i) => assert.equal(seq, i, `${label}: event #${i} has seq ${seq}`));
+  }
 
-  // Both tabs open the database, create a run and fire every append in one
-  // synchronous loop, at the same time.
-  const results = await Promise.all(tabs.map((page, tab) => page.evaluate(async ([name, tab, N]) => {
-    const store = (window.store = await window.CouncilStore.open(name));
-    const run = await store.createRun({ goal: `tab ${tab}` });
-    const start = performance.now();
-    const calls = [];
-    for (let seq = 0; seq < N; seq++) {
-      calls.push(store.appendEvent({ runId: run.id, seq, waveIndex: Math.floor(seq / 100), eventJson: JSON.stringify({ tab, seq }) }));
+  /**
+   * From tab `page` (whose `window.store` is open on the database), checks
+   * everything a non-owner sees of `runId`, a run another live store owns and
+   * keeps appending to (ten events a wave): reads work, every write rejects
+   * with `Conflict` and changes nothing, the run is listed as owned elsewhere
+   * and can neither be interrupted nor claimed.
+   */
+  async function assertOwnedElsewhere(page, runId) {
+    const out = await page.evaluate(async (runId) => {
+      const store = window.store;
+      const interrupted = await store.markInterruptedRuns();
+      const ownedBefore = await store.runsOwnedElsewhere();
+      const before = await store.listEvents(runId);
+      const foreign = (seq) => ({ runId, seq, waveIndex: 0, eventJson: '{"from":"intruder"}' });
+      const writes = {
+        truncateEventsAfterWave: await window.outcome(store.truncateEventsAfterWave(runId, 0)),
+        appendEvent: await window.outcome(store.appendEvent(foreign(1_000_000))),
+        appendEvents: await window.outcome(store.appendEvents([foreign(1_000_001), foreign(1_000_002)])),
+        updateRunStatusFailed: await window.outcome(store.updateRunStatus(runId, "failed")),
+        updateRunStatusRunning: await window.outcome(store.updateRunStatus(runId, "running")),
+        updateGraph: await window.outcome(store.updateGraph(runId, '{"from":"intruder"}')),
+      };
+      const claimed = await store.claimRun(runId);
+      const after = await store.listEvents(runId);
+      return {
+        interrupted, ownedBefore, writes, claimed,
+        ownedAfter: await store.runsOwnedElsewhere(),
+        run: await store.getRun(runId),
+        listed: (await store.listRuns()).map((r) => r.id),
+        running: (await store.listRuns("running")).map((r) => r.id),
+        beforeEvents: before.map((e) => [e.seq, e.waveIndex]),
+        afterSeqs: after.map((e) => e.seq),
+        intruderEvents: after.filter((e) => e.eventJson.includes("intruder")).length,
+      };
+    }, runId);
+    assert.equal(out.interrupted, 0, "markInterruptedRuns must skip a run another tab owns");
+    assert.deepEqual(out.ownedBefore, [runId]);
+    for (const [call, outcome] of Object.entries(out.writes)) {
+      assert.equal(outcome, CONFLICT, `${call} on a run owned elsewhere`);
     }
-    await Promise.all(calls);
-    const ms = Math.round(performance.now() - start);
-    const events = await store.listEvents(run.id);
-    return {
-      runId: run.id, ms,
-      seqs: events.map((e) => e.seq),
-      wrong: events.filter((e) => e.runId !== run.id || e.waveIndex !== Math.floor(e.seq / 100) ||
-        e.eventJson !== JSON.stringify({ tab, seq: e.seq })).length,
-    };
-  }, [name, tab, N])));
-
-  for (const [tab, r] of results.entries()) {
-    assert.equal(r.seqs.length, N, `tab ${tab}: ${r.seqs.length} events stored`);
-    assertSeqsFrom0(r.seqs, `tab ${tab}`);
-    assert.equal(r.wrong, 0, `tab ${tab}: events with the wrong content`);
-  }
-  t.diagnostic(`2 x ${N} appends took ${results.map((r) => r.ms).join(" ms and ")} ms`);
-
-  // Each tab sees the other's run whole, and owned by the other.
-  const cross = await Promise.all(tabs.map((page, tab) => page.evaluate(async (otherRun) => ({
-    otherSeqs: (await window.store.listEvents(otherRun)).length,
-    ownedElsewhere: await window.store.runsOwnedElsewhere(),
-    runs: (await window.store.listRuns("running")).length,
-  }), results[1 - tab].runId)));
-  for (const [tab, c] of cross.entries()) {
-    assert.deepEqual(c, { otherSeqs: N, ownedElsewhere: [results[1 - tab].runId], runs: 2 }, `tab ${tab}`);
+    assert.equal(out.claimed, false, "claimRun of a run owned elsewhere");
+    assert.deepEqual(out.ownedAfter, [runId], "a failed claim leaves the owner alone");
+    // Nothing any rejected write would have done happened.
+    assert.equal(out.run.status, "running");
+    assert.equal(out.run.graphJson, null);
+    assert.deepEqual(out.listed, [runId]);
+    assert.deepEqual(out.running, [runId]);
+    assert.equal(out.intruderEvents, 0);
+    // The owner got past wave 0 before the truncation attempt, so the
+    // rejected truncation had something to delete; all of it is still there.
+    assert.ok(out.beforeEvents.some(([, wave]) => wave > 0), `owner still in wave 0: ${out.beforeEvents.length} events`);
+    assert.ok(out.afterSeqs.length >= out.beforeEvents.length, "events lost");
+    assertSeqsFrom0(out.afterSeqs, "the owner's events, read from another tab");
+    return out;
   }
 
-  await tabs[0].evaluate(() => window.store.close());
-  await closeAndDelete(tabs[1], name);
-});
+  /**
+   * After the owner of `runId` went away: tab `b` waits until its lock is
+   * released, interrupts the run and resumes it, so that `b` owns it; a new
+   * tab `c` is then refused, and `b` writes and finally completes the run,
+   * which lets go of it.
+   */
+  async function assertTakeOver(b, name, runId) {
+    const taken = await b.evaluate(async (runId) => {
+      const store = window.store;
+      const waitedMs = await window.until("the owner's lock to go",
+        async () => !(await store.runsOwnedElsewhere()).includes(runId));
+      const interrupted = await store.markInterruptedRuns();
+      const statusAfterMark = (await store.getRun(runId)).status;
+      const seqs = (await store.listEvents(runId)).map((e) => e.seq);
+      await store.updateRunStatus(runId, "running");
+      return {
+        waitedMs, interrupted, statusAfterMark, seqs,
+        statusAfterResume: (await store.getRun(runId)).status,
+        ownedElsewhere: await store.runsOwnedElsewhere(),
+      };
+    }, runId);
+    assert.equal(taken.interrupted, 1, "the run of a gone owner is interrupted");
+    assert.equal(taken.statusAfterMark, "interrupted");
+    assert.equal(taken.statusAfterResume, "running");
+    assert.deepEqual(taken.ownedElsewhere, [], "the resuming tab's own run is not 'elsewhere'");
+    assert.ok(taken.seqs.length > 0);
+    assertSeqsFrom0(taken.seqs, "events the gone owner left");
+    const next = taken.seqs.length;
 
-test("a database deleted or upgraded by another tab under an open store", { timeout: 60_000 }, async (t) => {
-  const name = dbName("foreign");
-  const a = await newTab("A");
-  const b = await newTab("B");
-  await openStore(a, name);
-  await a.evaluate(() => window.store.createRun({ goal: "before the delete", id: "before" }));
+    // A third tab sees B as the owner now.
+    const c = await newTab("C");
+    await openStore(c, name);
+    const refused = await c.evaluate(async ([runId, seq]) => {
+      const store = window.store;
+      return {
+        append: await window.outcome(store.appendEvent({ runId, seq, waveIndex: 99, eventJson: '{"from":"C"}' })),
+        status: await window.outcome(store.updateRunStatus(runId, "failed")),
+        interrupted: await store.markInterruptedRuns(),
+        claimed: await store.claimRun(runId),
+        ownedElsewhere: await store.runsOwnedElsewhere(),
+      };
+    }, [runId, next]);
+    assert.deepEqual(refused, { append: CONFLICT, status: CONFLICT, interrupted: 0, claimed: false, ownedElsewhere: [runId] });
 
-  // B deletes the database while A's store has it open: A's connection
-  // gives way (else the delete would be blocked), and A's next calls work
-  // on the fresh, empty database.
-  const deleted = await b.evaluate(async (name) => Promise.race([
-    window.CouncilStore.deleteDatabase(name).then(() => "deleted"),
-    new Promise((r) => setTimeout(() => r("still blocked after 10 s"), 10_000)),
-  ]), name);
-  assert.equal(deleted, "deleted");
-  const fresh = await a.evaluate(async () => {
-    const store = window.store;
-    const empty = (await store.listRuns()).map((r) => r.id);
-    const gone = await store.getRun("before");
-    const run = await store.createRun({ goal: "after the delete" });
-    await store.appendEvent({ runId: run.id, seq: 0, waveIndex: 0, eventJson: "{}" });
-    return {
-      empty, gone: gone === undefined,
-      runs: (await store.listRuns()).map((r) => r.goal),
-      events: (await store.listEvents(run.id)).length,
-    };
+    // B, the owner, writes.
+    const written = await b.evaluate(async ([runId, seq]) => {
+      const store = window.store;
+      const ev = (seq) => ({ runId, seq, waveIndex: 99, eventJson: JSON.stringify({ from: "B", seq }) });
+      await store.appendEvent(ev(seq));
+      await store.appendEvents([ev(seq + 1), ev(seq + 2)]);
+      await store.updateGraph(runId, '{"resumed":true}');
+      const events = await store.listEvents(runId);
+      return {
+        seqs: events.map((e) => e.seq),
+        fromB: events.filter((e) => e.eventJson.includes('"B"')).map((e) => e.seq),
+        fromC: events.filter((e) => e.eventJson.includes('"C"')).length,
+        graph: (await store.getRun(runId)).graphJson,
+      };
+    }, [runId, next]);
+    assertSeqsFrom0(written.seqs, "events after the resume");
+    assert.deepEqual(written.fromB, [next, next + 1, next + 2]);
+    assert.equal(written.fromC, 0);
+    assert.equal(written.graph, '{"resumed":true}');
+
+    // Completing the run gives it up: C may claim it then.
+    await b.evaluate((runId) => window.store.updateRunStatus(runId, "completed"), runId);
+    const released = await c.evaluate(async (runId) => ({
+      waitedMs: await window.until("B's lock to go", async () => (await window.store.runsOwnedElsewhere()).length === 0),
+      claimed: await window.store.claimRun(runId),
+    }), runId);
+    assert.equal(released.claimed, true, "a completed run is owned by nobody");
+    await c.evaluate(() => window.store.close());
+    return { waitedMs: taken.waitedMs, leftEvents: next };
+  }
+
+  test("a run owned by another tab is read-only there until that tab closes", { timeout: 60_000 }, async (t) => {
+    const name = dbName("owner-tab");
+    const a = await newTab("A");
+    const b = await newTab("B");
+
+    // A creates a run and streams appends without awaiting them, ten a wave.
+    const runId = await a.evaluate(async (name) => {
+      const store = await window.CouncilStore.open(name);
+      const run = await store.createRun({ goal: "owned by tab A" });
+      const state = (window.owner = { fired: 0, ok: 0, failures: [] });
+      setInterval(() => {
+        const seq = state.fired++;
+        store.appendEvent({ runId: run.id, seq, waveIndex: Math.floor(seq / 10), eventJson: JSON.stringify({ from: "A", seq }) })
+          .then(() => { state.ok++; }, (e) => { state.failures.push(`seq ${seq}: ${e.name}/${e.kind}: ${e.message}`); });
+      }, 3);
+      await window.until("A's first waves", () => state.ok >= 30);
+      return run.id;
+    }, name);
+
+    await openStore(b, name);
+    const okBefore = await a.evaluate(() => window.owner.ok);
+    await assertOwnedElsewhere(b, runId);
+
+    // A's appends went on succeeding while B was being refused.
+    const owner = await a.evaluate(async (okBefore) => {
+      await window.until("A's appends to go on", () => window.owner.ok >= okBefore + 10);
+      return window.owner;
+    }, okBefore);
+    assert.deepEqual(owner.failures, []);
+
+    // A goes away without an unload handler: its locks go with it.
+    await a.close();
+    const { waitedMs, leftEvents } = await assertTakeOver(b, name, runId);
+    assert.ok(leftEvents >= owner.ok, `A had ${owner.ok} appends done, ${leftEvents} are stored`);
+    t.diagnostic(`tab A's lock was seen gone after ${waitedMs} ms; it left ${leftEvents} events`);
+    await closeAndDelete(b, name);
   });
-  assert.deepEqual(fresh, { empty: [], gone: true, runs: ["after the delete"], events: 1 });
 
-  // B opens the database raw at version 2 (an upgrade that changes nothing)
-  // and keeps it open: A's connection gives way again, and A's next call
-  // cannot reopen version 1 of a version-2 database.
-  const upgraded = await b.evaluate(async (name) => {
-    let blocked = false;
-    const version = await new Promise((resolve, reject) => {
-      const req = indexedDB.open(name, 2);
-      req.onupgradeneeded = () => {};
-      req.onblocked = () => { blocked = true; };
-      req.onsuccess = () => { window.raw = req.result; resolve(req.result.version); };
-      req.onerror = () => reject(req.error);
-      setTimeout(() => reject(new Error("version 2 open did not finish in 10 s")), 10_000);
-    });
-    return { version, blocked };
-  }, name);
-  assert.equal(upgraded.version, 2);
-  t.diagnostic(`the version-2 open was ${upgraded.blocked ? "" : "not "}blocked first`);
-  const refused = await a.evaluate(async () => {
-    const describe = async (promise) => {
-      try {
-        await promise;
-        return { outcome: "resolved" };
-      } catch (e) {
-        return { outcome: `${e.name}/${e.kind}`, message: e.message };
+  test("a run owned by a worker is read-only in tabs until the worker is terminated", { timeout: 60_000 }, async (t) => {
+    const name = dbName("owner-worker");
+    const a = await newTab("A");
+    const b = await newTab("B");
+
+    // The worker, started from A, creates the run and streams appends. Its
+    // errors are rethrown in A so that they count as A's page errors.
+    const runId = await a.evaluate(async (name) => {
+      const worker = (window.ownerWorker = new Worker("/tests/js/fixtures/owner-worker.js", { type: "module" }));
+      const rethrow = (message) => setTimeout(() => { throw new Error(`worker: ${message}`); });
+      worker.onerror = (e) => rethrow(e.message ?? "error event");
+      worker.onmessageerror = () => rethrow("messageerror");
+      worker.addEventListener("message", ({ data }) => { if (data.type === "error") rethrow(data.message); });
+      window.askWorker = () => new Promise((resolve) => {
+        const listener = ({ data }) => {
+          if (data.type !== "status") return;
+          worker.removeEventListener("message", listener);
+          resolve(data);
+        };
+        worker.addEventListener("message", listener);
+        worker.postMessage({ type: "status" });
+      });
+      const runId = await new Promise((resolve, reject) => {
+        worker.addEventListener("message", ({ data }) => {
+          if (data.type === "ready") resolve(data.runId);
+          if (data.type === "error") reject(new Error(data.message));
+        });
+        worker.addEventListener("error", (e) => reject(new Error(`worker: ${e.message ?? "error event"}`)));
+        worker.postMessage({ type: "start", dbName: name });
+      });
+      await window.until("the worker's first waves", async () => (await window.askWorker()).ok >= 30);
+      return runId;
+    }, name);
+
+    await openStore(b, name);
+    const okBefore = (await a.evaluate(() => window.askWorker())).ok;
+    await assertOwnedElsewhere(b, runId);
+
+    // The worker's appends went on succeeding meanwhile; then it is killed.
+    const worker = await a.evaluate(async (okBefore) => {
+      await window.until("the worker's appends to go on", async () => (await window.askWorker()).ok >= okBefore + 10);
+      const status = await window.askWorker();
+      window.ownerWorker.terminate();
+      return status;
+    }, okBefore);
+    assert.deepEqual(worker.failures, []);
+
+    const { waitedMs, leftEvents } = await assertTakeOver(b, name, runId);
+    assert.ok(leftEvents >= worker.ok, `the worker had ${worker.ok} appends done, ${leftEvents} are stored`);
+    t.diagnostic(`the worker's lock was seen gone after ${waitedMs} ms; it left ${leftEvents} events`);
+    await closeAndDelete(b, name);
+  });
+
+  test("two tabs appending 2,000 unawaited events each at once lose none", { timeout: 60_000 }, async (t) => {
+    const name = dbName("concurrent");
+    const tabs = [await newTab("A"), await newTab("B")];
+    const N = 2_000;
+
+    // Both tabs open the database, create a run and fire every append in one
+    // synchronous loop, at the same time.
+    const results = await Promise.all(tabs.map((page, tab) => page.evaluate(async ([name, tab, N]) => {
+      const store = (window.store = await window.CouncilStore.open(name));
+      const run = await store.createRun({ goal: `tab ${tab}` });
+      const start = performance.now();
+      const calls = [];
+      for (let seq = 0; seq < N; seq++) {
+        calls.push(store.appendEvent({ runId: run.id, seq, waveIndex: Math.floor(seq / 100), eventJson: JSON.stringify({ tab, seq }) }));
       }
-    };
-    return { first: await describe(window.store.listRuns()), second: await describe(window.store.getRun("x")) };
-  });
-  assert.equal(refused.first.outcome, "CouncilStoreError/Storage", refused.first.message);
-  assert.match(refused.first.message, /VersionError/);
-  assert.equal(refused.second.outcome, "CouncilStoreError/Storage", refused.second.message);
+      await Promise.all(calls);
+      const end = performance.now();
+      const ms = Math.round(end - start);
+      const events = await store.listEvents(run.id);
+      return {
+        runId: run.id, ms,
+        // On one clock for both tabs, to check that they did run at once.
+        startedAt: performance.timeOrigin + start, endedAt: performance.timeOrigin + end,
+        seqs: events.map((e) => e.seq),
+        wrong: events.filter((e) => e.runId !== run.id || e.waveIndex !== Math.floor(e.seq / 100) ||
+          e.eventJson !== JSON.stringify({ tab, seq: e.seq })).length,
+      };
+    }, [name, tab, N])));
 
-  await b.evaluate(() => window.raw.close());
-  await a.evaluate(() => window.store.close());
-  await b.evaluate((name) => window.CouncilStore.deleteDatabase(name), name);
+    for (const [tab, r] of results.entries()) {
+      assert.equal(r.seqs.length, N, `tab ${tab}: ${r.seqs.length} events stored`);
+      assertSeqsFrom0(r.seqs, `tab ${tab}`);
+      assert.equal(r.wrong, 0, `tab ${tab}: events with the wrong content`);
+    }
+    t.diagnostic(`2 x ${N} appends took ${results.map((r) => r.ms).join(" ms and ")} ms`);
+    const [first, second] = results;
+    assert.ok(first.startedAt < second.endedAt && second.startedAt < first.endedAt,
+      `the tabs' appends did not overlap: ${JSON.stringify(results.map((r) => [r.startedAt, r.endedAt]))}`);
+
+    // Each tab sees the other's run whole, and owned by the other.
+    const cross = await Promise.all(tabs.map((page, tab) => page.evaluate(async (otherRun) => ({
+      otherSeqs: (await window.store.listEvents(otherRun)).length,
+      ownedElsewhere: await window.store.runsOwnedElsewhere(),
+      runs: (await window.store.listRuns("running")).length,
+    }), results[1 - tab].runId)));
+    for (const [tab, c] of cross.entries()) {
+      assert.deepEqual(c, { otherSeqs: N, ownedElsewhere: [results[1 - tab].runId], runs: 2 }, `tab ${tab}`);
+    }
+
+    await tabs[0].evaluate(() => window.store.close());
+    await closeAndDelete(tabs[1], name);
+  });
+
+  test("a database deleted or upgraded by another tab under an open store", { timeout: 60_000 }, async (t) => {
+    const name = dbName("foreign");
+    const a = await newTab("A");
+    const b = await newTab("B");
+    await openStore(a, name);
+    await a.evaluate(() => window.store.createRun({ goal: "before the delete", id: "before" }));
+
+    // B deletes the database while A's store has it open: A's connection
+    // gives way (else the delete would be blocked), and A's next calls work
+    // on the fresh, empty database.
+    const deleted = await b.evaluate(async (name) => Promise.race([
+      window.CouncilStore.deleteDatabase(name).then(() => "deleted"),
+      new Promise((r) => setTimeout(() => r("still blocked after 10 s"), 10_000)),
+    ]), name);
+    assert.equal(deleted, "deleted");
+    const fresh = await a.evaluate(async () => {
+      const store = window.store;
+      const empty = (await store.listRuns()).map((r) => r.id);
+      const gone = await store.getRun("before");
+      const run = await store.createRun({ goal: "after the delete" });
+      await store.appendEvent({ runId: run.id, seq: 0, waveIndex: 0, eventJson: "{}" });
+      return {
+        empty, gone: gone === undefined,
+        runs: (await store.listRuns()).map((r) => r.goal),
+        events: (await store.listEvents(run.id)).length,
+      };
+    });
+    assert.deepEqual(fresh, { empty: [], gone: true, runs: ["after the delete"], events: 1 });
+
+    // B opens the database raw at version 2 (an upgrade that changes nothing)
+    // and keeps it open: A's connection gives way again, and A's next call
+    // cannot reopen version 1 of a version-2 database.
+    const upgraded = await b.evaluate(async (name) => {
+      let blocked = false;
+      const version = await new Promise((resolve, reject) => {
+        const req = indexedDB.open(name, 2);
+        req.onupgradeneeded = () => {};
+        req.onblocked = () => { blocked = true; };
+        req.onsuccess = () => { window.raw = req.result; resolve(req.result.version); };
+        req.onerror = () => reject(req.error);
+        setTimeout(() => reject(new Error("version 2 open did not finish in 10 s")), 10_000);
+      });
+      return { version, blocked };
+    }, name);
+    assert.equal(upgraded.version, 2);
+    t.diagnostic(`the version-2 open was ${upgraded.blocked ? "" : "not "}blocked first`);
+    const refused = await a.evaluate(async () => {
+      const describe = async (promise) => {
+        try {
+          await promise;
+          return { outcome: "resolved" };
+        } catch (e) {
+          return { outcome: `${e.name}/${e.kind}`, message: e.message };
+        }
+      };
+      return { first: await describe(window.store.listRuns()), second: await describe(window.store.getRun("x")) };
+    });
+    assert.equal(refused.first.outcome, "CouncilStoreError/Storage", refused.first.message);
+    assert.match(refused.first.message, /VersionError/);
+    assert.equal(refused.second.outcome, "CouncilStoreError/Storage", refused.second.message);
+
+    await b.evaluate(() => window.raw.close());
+    await a.evaluate(() => window.store.close());
+    await b.evaluate((name) => window.CouncilStore.deleteDatabase(name), name);
+  });
 });

@@ -1,0 +1,285 @@
+// Following runs live (watchEvents, watchRuns) in Chromium, Firefox and
+// WebKit ($ENGINES picks some): a writer tab streams appendNext events with
+// a rewind in the middle while watchers in other tabs, started at different
+// moments and positions, each rebuild exactly the stored log; deletes end
+// watches; callbacks that throw or stop themselves; many watchers; the
+// in-memory store.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { ENGINES, launchBrowser, serveDirectory } from "./support.mjs";
+
+let server;
+
+before(async () => {
+  server = await serveDirectory();
+});
+
+after(async () => {
+  await server?.close();
+});
+
+// Installed in every tab: a watcher that records what it received and
+// rebuilds the log from it, applying rewind markers as documented.
+function installWatcherKit() {
+  window.watchers = {};
+  window.startWatch = (key, store, runId, fromSeq) => {
+    const got = { events: [], batches: 0, markers: [], deleted: false, duplicates: 0, disorder: 0 };
+    got.stop = store.watchEvents(runId, { fromSeq }, (batch) => {
+      if (Array.isArray(batch)) {
+        got.batches++;
+        for (const e of batch) {
+          const last = got.events[got.events.length - 1];
+          if (last && e.seq <= last.seq) got.disorder++;
+          if (got.events.some((k) => k.seq === e.seq)) got.duplicates++;
+          got.events.push(e);
+        }
+      } else if (batch.rewound) {
+        const { afterWave, nextSeq } = batch.rewound;
+        got.markers.push(batch.rewound);
+        got.events = got.events.filter((e) => e.waveIndex <= afterWave && e.seq < nextSeq);
+      } else if (batch.deleted) {
+        got.deleted = true;
+      }
+    });
+    window.watchers[key] = got;
+  };
+  window.report = (key) => {
+    const got = window.watchers[key];
+    return {
+      seqs: got.events.map((e) => e.seq),
+      json: got.events.map((e) => e.eventJson),
+      markers: got.markers, deleted: got.deleted, duplicates: got.duplicates,
+      disorder: got.disorder, batches: got.batches,
+    };
+  };
+}
+
+for (const engine of ENGINES) describe(engine, () => {
+  let browser;
+  const pageErrors = [];
+
+  before(async () => {
+    browser = await launchBrowser(engine);
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  async function newTab(label, name) {
+    const page = await browser.newPage();
+    page.onPageError((e) => pageErrors.push(`${label}: ${e}`));
+    await page.goto(`${server.url}/tests/js/fixtures/page.html`);
+    await page.waitForFunction(() => window.ready === true);
+    await page.evaluate(installWatcherKit);
+    if (name) await page.evaluate(async (name) => { window.store = await window.CouncilStore.open(name); }, name);
+    return page;
+  }
+
+  /** What the writer stored in the end, from `fromSeq` on. */
+  const storedFrom = (page, runId, fromSeq) => page.evaluate(async ([runId, fromSeq]) => {
+    const events = (await window.store.listEvents(runId)).filter((e) => e.seq >= fromSeq);
+    return { seqs: events.map((e) => e.seq), json: events.map((e) => e.eventJson) };
+  }, [runId, fromSeq]);
+
+  test("watchers in other tabs follow a run live through a rewind, each event once", async () => {
+    const name = `js-live-${crypto.randomUUID()}`;
+    const writer = await newTab("writer", name);
+    const early = await newTab("early", name);
+    const runId = await writer.evaluate(async () => (await window.store.createRun({ goal: "live" })).id);
+    // B watches from 0 before anything is written.
+    await early.evaluate((runId) => window.startWatch("early", window.store, runId, 0), runId);
+    // A streams 2,000 appendNext calls over 5 waves without awaiting them,
+    // with a rewind to wave 2 after the 1,200th; C joins mid-stream at 500.
+    const streaming = writer.evaluate(async (runId) => {
+      const calls = [];
+      for (let i = 0; i < 2000; i++) {
+        if (i === 1200) calls.push(window.store.truncateEventsAfterWave(runId, 2));
+        const wave = i < 1200 ? Math.floor(i / 300) : 3 + Math.floor((i - 1200) / 400);
+        calls.push(window.store.appendNext(runId, { waveIndex: wave, eventJson: `{"i":${i}}` }));
+        if (i % 100 === 99) await new Promise((r) => setTimeout(r, 0));
+      }
+      await Promise.all(calls);
+    }, runId);
+    const middle = await newTab("middle", name);
+    await middle.evaluate((runId) => window.startWatch("middle", window.store, runId, 500), runId);
+    await streaming;
+    const late = await newTab("late", name);
+    await late.evaluate((runId) => window.startWatch("late", window.store, runId, 0), runId);
+
+    const final0 = await storedFrom(writer, runId, 0);
+    const final500 = await storedFrom(writer, runId, 500);
+    // 900 events of waves 0..2 survive the rewind, then 800 more follow.
+    assert.equal(final0.seqs.length, 1700);
+    for (const [page, key, want] of [[early, "early", final0], [middle, "middle", final500], [late, "late", final0]]) {
+      const got = await page.evaluate(async ([key, count]) => {
+        const started = performance.now();
+        while (window.report(key).seqs.length < count || window.watchers[key].events.length !== count) {
+          if (performance.now() - started > 10_000) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return window.report(key);
+      }, [key, want.seqs.length]);
+      assert.equal(got.duplicates, 0, `${key}: duplicates`);
+      assert.deepEqual(got.seqs, want.seqs, `${key}: seqs`);
+      assert.deepEqual(got.json, want.json, `${key}: content`);
+      assert.equal(got.deleted, false);
+      if (key === "late") assert.deepEqual(got.markers, [], "a rewind before the watch is history");
+    }
+    const earlyReport = await early.evaluate(() => window.report("early"));
+    assert.ok(earlyReport.batches < 2000, `events come in batches (${earlyReport.batches})`);
+
+    // Deleting the run ends every watch with { deleted: true }.
+    await writer.evaluate((runId) => window.store.deleteRun(runId), runId);
+    for (const [page, key] of [[early, "early"], [middle, "middle"], [late, "late"]]) {
+      const deleted = await page.evaluate(async (key) => {
+        const started = performance.now();
+        while (!window.watchers[key].deleted && performance.now() - started < 5_000) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return window.watchers[key].deleted;
+      }, key);
+      assert.equal(deleted, true, `${key} saw the delete`);
+    }
+    for (const page of [writer, early, middle, late]) {
+      await page.evaluate(() => window.store.close());
+      await page.close();
+    }
+    assert.deepEqual(pageErrors.splice(0), []);
+  });
+
+  test("the same with the writer in a dedicated worker", async () => {
+    const name = `js-live-worker-${crypto.randomUUID()}`;
+    const page = await newTab("page", name);
+    const out = await page.evaluate(async (name) => {
+      const worker = new Worker("/tests/js/fixtures/live-writer.js", { type: "module" });
+      const errors = [];
+      worker.onerror = (e) => errors.push(String(e.message ?? e));
+      const runId = await new Promise((resolve) => {
+        worker.onmessage = ({ data }) => data.runId && resolve(data.runId);
+        worker.postMessage({ dbName: name, count: 600 });
+      });
+      window.startWatch("w", window.store, runId, 0);
+      await new Promise((resolve) => {
+        worker.onmessage = ({ data }) => data.done && resolve();
+      });
+      const stored = (await window.store.listEvents(runId)).map((e) => e.seq);
+      const started = performance.now();
+      while (window.report("w").seqs.length !== stored.length && performance.now() - started < 10_000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      worker.terminate();
+      return { stored, got: window.report("w"), errors };
+    }, name);
+    assert.deepEqual(out.errors, []);
+    assert.equal(out.stored.length, 480); // 180 kept of waves 0..2, then 300
+    assert.deepEqual(out.got.seqs, out.stored);
+    assert.equal(out.got.duplicates, 0);
+    await page.evaluate(() => window.store.close());
+    await page.close();
+    assert.deepEqual(pageErrors.splice(0), []);
+  });
+
+  test("throwing callbacks, a watch stopped in its callback, 1,000 watchers, an unknown run, watchRuns", async () => {
+    const name = `js-live-edge-${crypto.randomUUID()}`;
+    const page = await newTab("edge", name);
+    const out = await page.evaluate(async () => {
+      const store = window.store;
+      const reported = [];
+      const onError = (e) => {
+        reported.push(String(e.error?.message ?? e.message));
+        e.preventDefault();
+      };
+      window.addEventListener("error", onError);
+      const run = await store.createRun({ goal: "edges" });
+      const changes = [];
+      const stopRuns = store.watchRuns((c) => changes.push(`${c.kind}${c.status ? ":" + c.status : ""}`));
+      let thrown = 0;
+      store.watchEvents(run.id, {}, () => {
+        thrown++;
+        throw new Error("watcher bug");
+      });
+      let selfStopped = 0;
+      const stopSelf = store.watchEvents(run.id, {}, (batch) => {
+        selfStopped += Array.isArray(batch) ? batch.length : 0;
+        stopSelf();
+      });
+      const many = Array.from({ length: 1000 }, () => ({ n: 0 }));
+      const stops = many.map((w) => store.watchEvents(run.id, {}, (batch) => { w.n += batch.length; }));
+      let unknown = null;
+      store.watchEvents("no-such-run", {}, (batch) => { unknown = batch; });
+      const controller = new AbortController();
+      let aborted = 0;
+      store.watchEvents(run.id, { signal: controller.signal }, (batch) => { aborted += batch.length; });
+      controller.abort();
+      for (let i = 0; i < 20; i++) await store.appendNext(run.id, { waveIndex: 0, eventJson: "{}" });
+      await store.updateGraph(run.id, "{}");
+      await store.updateRunStatus(run.id, "completed");
+      const started = performance.now();
+      while (many.some((w) => w.n < 20) && performance.now() - started < 20_000) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      stops.forEach((stop) => stop());
+      stopRuns();
+      window.removeEventListener("error", onError);
+      let badArgs = [];
+      for (const call of [
+        () => store.watchEvents(run.id, {}, "not a function"),
+        () => store.watchEvents(run.id, { fromSeq: -1 }, () => {}),
+        () => store.watchEvents(run.id, { colour: 1 }, () => {}),
+        () => store.watchEvents(42, {}, () => {}),
+        () => store.watchRuns(null),
+      ]) {
+        try {
+          call();
+          badArgs.push("returned");
+        } catch (e) {
+          badArgs.push(`${e.name}/${e.kind}`);
+        }
+      }
+      return {
+        thrown, reported: reported.length, selfStopped, aborted, unknown,
+        everyWatcher: many.every((w) => w.n === 20), changes, badArgs,
+      };
+    });
+    assert.ok(out.thrown >= 1 && out.reported === out.thrown, `thrown ${out.thrown}, reported ${out.reported}`);
+    assert.ok(out.selfStopped >= 1 && out.selfStopped < 20, `stopped after its first batch (${out.selfStopped})`);
+    assert.equal(out.aborted, 0);
+    assert.deepEqual(out.unknown, { deleted: true });
+    assert.equal(out.everyWatcher, true);
+    assert.ok(out.changes.includes("appended"), out.changes.join());
+    assert.ok(out.changes.includes("graph"), out.changes.join());
+    assert.ok(out.changes.includes("status:completed"), out.changes.join());
+    assert.deepEqual(out.badArgs, Array(5).fill("CouncilStoreError/Constraint"));
+    await page.evaluate(() => window.store.close());
+    await page.close();
+    // The throwing watcher's errors are reported as page errors (that is the
+    // point); where the engine's recorder sees them, they are the only ones.
+    assert.deepEqual(pageErrors.splice(0).filter((e) => !e.includes("watcher bug")), []);
+  });
+
+  test("an in-memory store's watchers follow it too", async () => {
+    const page = await newTab("memory");
+    const out = await page.evaluate(async () => {
+      const store = window.CouncilStore.inMemory();
+      const run = await store.createRun({ goal: "in memory" });
+      window.startWatch("m", store, run.id, 0);
+      const calls = [];
+      for (let i = 0; i < 30; i++) calls.push(store.appendNext(run.id, { waveIndex: Math.floor(i / 10), eventJson: `${i}` }));
+      calls.push(store.truncateEventsAfterWave(run.id, 0));
+      for (let i = 0; i < 5; i++) calls.push(store.appendNext(run.id, { waveIndex: 1, eventJson: `again ${i}` }));
+      await Promise.all(calls);
+      await new Promise((r) => setTimeout(r, 100));
+      const stored = (await store.listEvents(run.id)).map((e) => e.eventJson);
+      await store.deleteRun(run.id);
+      await new Promise((r) => setTimeout(r, 50));
+      return { stored, got: window.report("m") };
+    });
+    assert.equal(out.stored.length, 15);
+    assert.deepEqual(out.got.json, out.stored);
+    assert.equal(out.got.deleted, true);
+    await page.close();
+    assert.deepEqual(pageErrors.splice(0), []);
+  });
+});
