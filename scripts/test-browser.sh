@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 engine=${1:?usage: scripts/test-browser.sh chromium|firefox|webkit}
 printf '\033[1mtest-browser:\033[0m %s\n' "$engine"
-# Seen on this machine: now and then headless Chromium's renderer stops
-# answering chromedriver while the test page loads (before any test code
-# runs), and chromedriver waits 300 s for it. Cut such a run short and run
-# the suite once more, saying so; a second hang fails.
-chromium_once() { timeout --kill-after=10 150 wasm-pack test --headless --chrome . --test browser; }
+# Seen on this machine, about one run in six: headless Chromium's renderer
+# stops answering chromedriver during the run, and chromedriver waits 300 s
+# for it. The cause is not found yet (see the session notes). Cut such a run
+# short and run the suite once more, saying so; a second hang fails.
+chromium_once() { timeout --kill-after=10 90 wasm-pack test --headless --chrome . --test browser; }
+# Build first, so that the time limit above covers only the browser run.
+[ "$engine" = chromium ] && cargo test --quiet --no-run --target wasm32-unknown-unknown --test browser
 case "$engine" in
   chromium)
     if ! chromium_once; then
