@@ -50,7 +50,7 @@ pub use memory::InMemoryCouncilRepository;
 pub use port::{CouncilRepositoryPort, RunLog, RunOwnership};
 
 #[cfg(target_arch = "wasm32")]
-pub use indexed_db::{IndexedDbCouncilRepository, SCHEMA_VERSION};
+pub use indexed_db::{IndexedDbCouncilRepository, RunFeed, Watch, SCHEMA_VERSION};
 #[cfg(target_arch = "wasm32")]
 pub use js::CouncilStore;
 

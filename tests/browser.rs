@@ -616,6 +616,90 @@ async fn a_lost_connection_is_reopened_and_calls_go_on_in_order() {
 }
 
 #[wasm_bindgen_test]
+async fn a_run_can_be_watched_from_rust() {
+    use council_idb::{NextEvent, RunFeed, RunLog};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let (writer, name) = open_fresh("watch").await;
+    let watcher = IndexedDbCouncilRepository::open(&name).await.unwrap();
+    let run = CouncilRun::new("watched", HitlMode::None);
+    let id = run.id.clone();
+    writer.create_run(run).await.unwrap();
+    for wave in 0..3 {
+        writer
+            .append_next(NextEvent::new(&id, wave, "before"))
+            .await
+            .unwrap();
+    }
+    // Rebuilds the log from what it receives, as a UI would.
+    /// The log as rebuilt, and every batch as received.
+    type Seen = (Vec<(i64, u32)>, Vec<RunFeed>);
+    let seen: Rc<RefCell<Seen>> = Rc::default();
+    let sink = seen.clone();
+    let watch = watcher.watch_events(&id, 0, move |batch| {
+        let mut seen = sink.borrow_mut();
+        match &batch {
+            RunFeed::Events(events) => seen.0.extend(events.iter().map(|e| (e.seq, e.wave_index))),
+            RunFeed::Rewound {
+                after_wave,
+                next_seq,
+            } => seen
+                .0
+                .retain(|&(seq, wave)| wave <= *after_wave && seq < *next_seq),
+            _ => {}
+        }
+        seen.1.push(batch);
+    });
+    let mut calls = Vec::new();
+    for wave in 3..6 {
+        calls.push(writer.append_next(NextEvent::new(&id, wave, "more")));
+    }
+    futures::future::join_all(calls).await;
+    writer.truncate_events_after_wave(&id, 1).await.unwrap();
+    writer
+        .append_next(NextEvent::new(&id, 2, "after the rewind"))
+        .await
+        .unwrap();
+    let stored: Vec<(i64, u32)> = writer
+        .list_events(&id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| (e.seq, e.wave_index))
+        .collect();
+    assert_eq!(stored, vec![(0, 0), (1, 1), (2, 2)]);
+    for _ in 0..200 {
+        if seen.borrow().0 == stored
+            && seen
+                .borrow()
+                .1
+                .iter()
+                .any(|b| matches!(b, RunFeed::Rewound { .. }))
+        {
+            break;
+        }
+        sleep(10).await;
+    }
+    assert_eq!(seen.borrow().0, stored);
+    assert!(seen.borrow().1.contains(&RunFeed::Rewound {
+        after_wave: 1,
+        next_seq: 2
+    }));
+    writer.delete_run(&id).await.unwrap();
+    for _ in 0..200 {
+        if seen.borrow().1.last() == Some(&RunFeed::Deleted) {
+            break;
+        }
+        sleep(10).await;
+    }
+    assert_eq!(seen.borrow().1.last(), Some(&RunFeed::Deleted));
+    drop(watch);
+    drop(watcher);
+    finish(writer, &name).await;
+}
+
+#[wasm_bindgen_test]
 async fn close_lets_earlier_calls_finish_and_refuses_later_ones() {
     let (repo, name) = open_fresh("close-order").await;
     let run = CouncilRun::new("closing", HitlMode::None);

@@ -441,8 +441,14 @@ impl Connection {
             for tx in self.launched.borrow().values() {
                 tx.abort();
             }
-            let generation = self.generation.get();
-            self.lose(generation);
+            // The store learns of the loss now; the connection itself closes
+            // once the aborts have been delivered, as when the browser drops
+            // it.
+            let lost = self.open.borrow_mut().take();
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = wasm_bindgen_futures::JsFuture::from(schema::sleep(20)).await;
+                drop(lost);
+            });
         } else if let Some(db) = self.db() {
             db.close();
         }
@@ -506,6 +512,17 @@ impl Connection {
         if !self.driving.replace(true) {
             wasm_bindgen_futures::spawn_local(drive(self.clone()));
         }
+    }
+
+    /// For a watcher: `{run, events}`, the run record (or `undefined`) and
+    /// its event records from seq `from` on, read in one transaction.
+    pub(crate) fn tail(self: &Rc<Self>, run_id: &str, from: i64) -> Answer<JsValue> {
+        let (reply, answer) = reply();
+        self.submit(Op::Read {
+            read: Read::Tail(run_id.to_owned(), from),
+            reply,
+        });
+        answer
     }
 
     /// Takes a call: starts it now if nothing is ahead of it, else queues it.

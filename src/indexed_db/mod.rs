@@ -28,6 +28,7 @@ mod ops;
 mod raw;
 mod schema;
 mod send;
+mod watch;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -47,6 +48,7 @@ use self::codec::{event_record, run_record};
 use self::connection::{reply, Answer, AppendReply, Change, Connection, Op, Read};
 pub use self::schema::SCHEMA_VERSION;
 use self::send::SingleThreaded;
+pub use self::watch::{RunFeed, Watch};
 
 /// [`CouncilRepositoryPort`] over the browser's IndexedDB (wasm32 only).
 ///
@@ -170,11 +172,7 @@ impl IndexedDbCouncilRepository {
     /// For a watcher: `{run, events}`, the run record (or `undefined`) and
     /// its event records from seq `from` on, read in one transaction.
     pub(crate) fn tail(&self, run_id: &str, from: i64) -> Answer<JsValue> {
-        let run_id = run_id.to_owned();
-        self.call(|reply| Op::Read {
-            read: Read::Tail(run_id, from),
-            reply,
-        })
+        self.conn.tail(run_id, from)
     }
 
     /// The run's stored event records, in seq order, as IndexedDB returned them.
