@@ -18,6 +18,11 @@ chromium_once() { timeout --kill-after=10 90 wasm-pack test --headless --chrome 
 [ "$engine" = chromium ] && cargo test --quiet --no-run --target wasm32-unknown-unknown --test browser
 case "$engine" in
   chromium)
+    # The flags the JS tests give Chromium: without the background-networking
+    # ones, this machine's closed network refuses its connections and it
+    # stalls looking up Google's hosts.
+    trap 'rm -f webdriver.json' EXIT
+    printf '%s\n' '{"goog:chromeOptions": {"args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]}}' > webdriver.json
     if ! chromium_once; then
       echo "test-browser: the Chromium run failed or hung; running it once more" >&2
       chromium_once
