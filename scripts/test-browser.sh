@@ -6,6 +6,10 @@
 # for the run names the binary), under a virtual display.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Not the npm tools the Makefile puts first on PATH: with node_modules/.bin
+# (binaryen's wasm-opt among others) ahead, the Chromium run hung in most
+# `make test` runs on this machine, and never without it.
+PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -v '/node_modules/.bin$' | paste -sd: -)
 export PATH="$HOME/.cargo/bin:$PATH"
 engine=${1:?usage: scripts/test-browser.sh chromium|firefox|webkit}
 printf '\033[1mtest-browser:\033[0m %s\n' "$engine"
