@@ -206,6 +206,59 @@ pub struct NextEvent {
     pub created_at: String,
 }
 
+/// Which runs [`RunLog::prune_runs`](crate::RunLog::prune_runs) deletes: a
+/// run goes when it meets every criterion given. At least one must be given
+/// (an empty policy is refused rather than read as "everything").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prune {
+    /// Keep the newest `n` runs (by the instant of `created_at`), whatever
+    /// the other criteria say.
+    pub keep_latest: Option<usize>,
+    /// Only runs created before this instant (RFC 3339).
+    pub older_than: Option<String>,
+    /// Only runs with one of these statuses.
+    pub statuses: Option<Vec<CouncilRunStatus>>,
+}
+
+impl Prune {
+    /// The runs of `runs` (newest first, as `list_runs` gives them) that the
+    /// policy deletes, before ownership is considered.
+    ///
+    /// # Errors
+    /// [`Constraint`](RepositoryError::Constraint) for an empty policy or an
+    /// `older_than` that is not RFC 3339.
+    pub fn select<'a>(
+        &self,
+        runs: &'a [CouncilRun],
+    ) -> Result<Vec<&'a CouncilRun>, RepositoryError> {
+        if self.keep_latest.is_none() && self.older_than.is_none() && self.statuses.is_none() {
+            return Err(RepositoryError::Constraint(
+                "pruneRuns needs keepLatest, olderThan or statuses; refusing to delete every run"
+                    .into(),
+            ));
+        }
+        let before = match &self.older_than {
+            None => None,
+            Some(text) => Some(Instant::parse(text).ok_or_else(|| {
+                RepositoryError::Constraint(format!("olderThan \"{text}\" is not an RFC 3339 time"))
+            })?),
+        };
+        let kept = self.keep_latest.unwrap_or(0);
+        Ok(runs
+            .iter()
+            .skip(kept)
+            .filter(|run| {
+                self.statuses
+                    .as_ref()
+                    .is_none_or(|s| s.contains(&run.status))
+                    && before.is_none_or(|before| {
+                        Instant::parse(&run.created_at).is_some_and(|at| at < before)
+                    })
+            })
+            .collect())
+    }
+}
+
 impl NextEvent {
     /// An event stamped now.
     pub fn new(run_id: impl Into<String>, wave_index: u32, event_json: impl Into<String>) -> Self {
@@ -239,7 +292,9 @@ pub enum RepositoryError {
     /// A run with that id exists already.
     AlreadyExists(String),
     /// The storage failed: IndexedDB missing, quota exceeded, open blocked,
-    /// transaction aborted. The message names the DOMException.
+    /// transaction aborted. When a DOMException caused it, the message names
+    /// it as `<DOMException name>: <browser's message>`, and
+    /// [`dom_name`](RepositoryError::dom_name) reads the name back.
     Storage(String),
     /// A stored record could not be decoded, or a value could not be encoded.
     Serialization(String),
@@ -276,6 +331,26 @@ impl RepositoryError {
             | RepositoryError::Conflict(m) => m,
         }
     }
+}
+
+impl RepositoryError {
+    /// The name of the DOMException behind a [`Storage`](Self::Storage)
+    /// error (`"QuotaExceededError"`, `"AbortError"`, `"InvalidStateError"`...),
+    /// if a DOMException caused it.
+    pub fn dom_name(&self) -> Option<&str> {
+        let RepositoryError::Storage(message) = self else {
+            return None;
+        };
+        message.split(": ").find(|part| is_dom_name(part))
+    }
+}
+
+/// Whether `text` has the form of a DOMException name: `QuotaExceededError`.
+fn is_dom_name(text: &str) -> bool {
+    text.len() > 5
+        && text.ends_with("Error")
+        && text.starts_with(|c: char| c.is_ascii_uppercase())
+        && text.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 impl fmt::Display for RepositoryError {

@@ -21,7 +21,7 @@ use crate::indexed_db::{
 use crate::time::now_rfc3339;
 use crate::{
     CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, InMemoryCouncilRepository, NextEvent,
-    RepositoryError, RunLog, RunOwnership,
+    Prune, RepositoryError, RunLog, RunOwnership,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -67,6 +67,16 @@ export interface NewCouncilRun {
   createdAt?: string;
 }
 
+/** What `pruneRuns` deletes: runs meeting every criterion given (at least one). */
+export interface PruneOptions {
+  /** Keep this many of the newest runs (by `createdAt`) whatever else holds. */
+  keepLatest?: number;
+  /** Only runs created before this instant. */
+  olderThan?: Date | string;
+  /** Only runs with one of these statuses. */
+  statuses?: CouncilRunStatus[];
+}
+
 /** What `appendNext` takes: an event without a seq; `createdAt` defaults to now. */
 export interface NextCouncilRunEvent {
   eventJson: string;
@@ -89,6 +99,10 @@ export type CouncilStoreErrorKind = "NotFound" | "AlreadyExists" | "Storage" | "
 export interface CouncilStoreError extends Error {
   name: "CouncilStoreError";
   kind: CouncilStoreErrorKind;
+  /** For a `Storage` error a DOMException caused: its name, e.g. `"QuotaExceededError"`. */
+  domName?: string;
+  /** For a `Storage` error a DOMException caused: a DOMException with its name and message. */
+  cause?: DOMException;
 }
 "#;
 
@@ -127,11 +141,21 @@ trait Backend: RunOwnership + RunLog {}
 impl<T: RunOwnership + RunLog> Backend for T {}
 
 /// The error every rejection carries: an `Error` named `CouncilStoreError`
-/// with the variant in `kind`.
+/// with the variant in `kind`; a `Storage` error that a DOMException caused
+/// also carries its name in `domName` and, in `cause`, a DOMException of that
+/// name with the browser's message.
 fn js_error(err: RepositoryError) -> JsValue {
     let error = js_sys::Error::new(err.message());
     error.set_name("CouncilStoreError");
     let _ = Reflect::set(&error, &"kind".into(), &err.kind().into());
+    if let Some(name) = err.dom_name() {
+        let message = err.message();
+        let detail = message
+            .find(name)
+            .map_or("", |at| message[at + name.len()..].trim_start_matches(": "));
+        let _ = Reflect::set(&error, &"domName".into(), &name.into());
+        let _ = Reflect::set(&error, &"cause".into(), &dom_exception(detail, name));
+    }
     error.into()
 }
 
@@ -470,6 +494,36 @@ extern "C" {
 }
 
 #[wasm_bindgen(inline_js = r#"
+export function domException(message, name) {
+  try {
+    return new DOMException(message, name);
+  } catch {
+    const error = new Error(message);
+    error.name = name;
+    return error;
+  }
+}
+
+export async function persistStorage() {
+  try {
+    const storage = globalThis.navigator?.storage;
+    return typeof storage?.persist === "function" && (await storage.persist()) === true;
+  } catch {
+    return false;
+  }
+}
+
+export async function estimateStorage() {
+  try {
+    const storage = globalThis.navigator?.storage;
+    if (typeof storage?.estimate !== "function") return { usage: 0, quota: 0 };
+    const { usage, quota } = await storage.estimate();
+    return { usage: usage ?? 0, quota: quota ?? 0 };
+  } catch {
+    return { usage: 0, quota: 0 };
+  }
+}
+
 export function isAbortSignal(value) {
   return typeof AbortSignal === "function" && value instanceof AbortSignal;
 }
@@ -499,6 +553,12 @@ extern "C" {
     fn public_runs(records: Array) -> Array;
     #[wasm_bindgen(js_name = loneSurrogateAt)]
     fn lone_surrogate_at(text: &JsString) -> i32;
+    #[wasm_bindgen(js_name = domException)]
+    fn dom_exception(message: &str, name: &str) -> JsValue;
+    #[wasm_bindgen(js_name = persistStorage)]
+    fn persist_storage() -> Promise;
+    #[wasm_bindgen(js_name = estimateStorage)]
+    fn estimate_storage() -> Promise;
     #[wasm_bindgen(js_name = isAbortSignal)]
     fn is_abort_signal(value: &JsValue) -> bool;
 }
@@ -860,6 +920,47 @@ impl CouncilStore {
         })
     }
 
+    /// Deletes whole runs with their events and resolves to how many went:
+    /// the runs created before `olderThan` (a `Date` or RFC 3339 string),
+    /// with one of `statuses`, beyond the `keepLatest` newest; a run goes when
+    /// it meets every criterion given, and at least one must be given. A run
+    /// a live store owns (another tab or worker, or this store) is never
+    /// deleted. Rejects with `Constraint` for bad options.
+    #[wasm_bindgen(js_name = pruneRuns, unchecked_return_type = "Promise<number>")]
+    pub fn prune_runs(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PruneOptions")] options: JsValue,
+    ) -> Promise {
+        let prune = prune_options(&options);
+        let repo = self.repo.clone();
+        let notices = self.notices();
+        promise(async move {
+            let deleted = repo.prune_runs(&prune?).await?;
+            for id in &deleted {
+                notices.post("deleted", id, None);
+            }
+            Ok(JsValue::from_f64(deleted.len() as f64))
+        })
+    }
+
+    /// Asks the browser to keep this origin's storage (IndexedDB included)
+    /// under storage pressure and, in Safari, past its seven days without a
+    /// visit. Resolves to whether storage is persistent now: `false` where the
+    /// browser refuses or has no `navigator.storage.persist` (workers,
+    /// insecure pages). Firefox may ask the user first.
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn persist() -> Promise {
+        persist_storage()
+    }
+
+    /// This origin's storage use and quota in bytes, as the browser estimates
+    /// them; `{ usage: 0, quota: 0 }` where it has no
+    /// `navigator.storage.estimate`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<{ usage: number; quota: number }>")]
+    pub fn estimate() -> Promise {
+        estimate_storage()
+    }
+
     /// Makes this store the owner of a stored run, so that no other tab,
     /// worker or store writes to it. Resolves to `true` when this store owns
     /// it now, `false` when another live store does. Rejects with `NotFound`
@@ -1096,6 +1197,52 @@ fn signal_arg(value: JsValue) -> Result<JsValue, RepositoryError> {
             describe(&value)
         )))
     }
+}
+
+/// `{ keepLatest, olderThan, statuses }` of `pruneRuns`.
+fn prune_options(options: &JsValue) -> Result<Prune, RepositoryError> {
+    let f = Fields::new(
+        options,
+        "pruneRuns options",
+        &["keepLatest", "olderThan", "statuses"],
+    )?;
+    let keep_latest = match f.optional("keepLatest", false)? {
+        None => None,
+        Some(v) => Some(integer_arg(&v, &f.label("keepLatest"), 0, MAX_SAFE_INTEGER)? as usize),
+    };
+    let older_than = match f.optional("olderThan", false)? {
+        None => None,
+        Some(v) if v.is_instance_of::<js_sys::Date>() => {
+            let date: &js_sys::Date = v.unchecked_ref();
+            if date.get_time().is_nan() {
+                return Err(constraint(
+                    "pruneRuns options.olderThan is an invalid Date".into(),
+                ));
+            }
+            Some(String::from(date.to_iso_string()))
+        }
+        Some(_) => Some(f.string("olderThan", 64)?),
+    };
+    let statuses = match f.optional("statuses", false)? {
+        None => None,
+        Some(v) if Array::is_array(&v) => Some(
+            Array::from(&v)
+                .iter()
+                .map(|s| status_arg(&s, "pruneRuns options.statuses[]"))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(v) => {
+            return Err(constraint(format!(
+                "pruneRuns options.statuses must be an array of statuses, got {}",
+                describe(&v)
+            )))
+        }
+    };
+    Ok(Prune {
+        keep_latest,
+        older_than,
+        statuses,
+    })
 }
 
 /// `{ fromSeq = 0, signal }` of `watchEvents`.

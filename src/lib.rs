@@ -43,8 +43,8 @@ mod indexed_db;
 mod js;
 
 pub use domain::{
-    limits, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, NextEvent, RepositoryError,
-    MAX_SAFE_INTEGER,
+    limits, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, NextEvent, Prune,
+    RepositoryError, MAX_SAFE_INTEGER,
 };
 pub use memory::InMemoryCouncilRepository;
 pub use port::{CouncilRepositoryPort, RunLog, RunOwnership};

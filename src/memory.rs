@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use crate::domain::{
     check_duplicate, check_event, check_graph, check_new_run, run_not_found, CouncilRun,
-    CouncilRunEvent, CouncilRunStatus, NextEvent, RepositoryError,
+    CouncilRunEvent, CouncilRunStatus, NextEvent, Prune, RepositoryError,
 };
 use crate::port::{CouncilRepositoryPort, RunLog, RunOwnership};
 use crate::time::{timestamp_after, Instant};
@@ -427,6 +427,18 @@ impl InMemoryCouncilRepository {
         Ok(seq)
     }
 
+    /// Nothing is owned in memory: every run the policy selects goes.
+    fn do_prune_runs(&self, prune: &Prune) -> Result<Vec<String>, RepositoryError> {
+        let runs = self.do_list_runs(None)?;
+        let ids: Vec<String> = prune.select(&runs)?.iter().map(|r| r.id.clone()).collect();
+        let mut state = self.state();
+        for id in &ids {
+            state.runs.remove(id);
+            state.events.remove(id);
+        }
+        Ok(ids)
+    }
+
     fn do_delete_run(&self, run_id: &str) -> Result<(), RepositoryError> {
         let mut state = self.state();
         if state.runs.remove(run_id).is_none() {
@@ -471,5 +483,17 @@ impl RunLog for InMemoryCouncilRepository {
         Self: 'async_trait,
     {
         done(self.do_delete_run(run_id))
+    }
+
+    fn prune_runs<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        prune: &'life1 Prune,
+    ) -> PortFuture<'async_trait, Vec<String>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_prune_runs(prune))
     }
 }

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{CouncilRun, CouncilRunEvent, CouncilRunStatus, NextEvent, RepositoryError};
+use crate::domain::{
+    CouncilRun, CouncilRunEvent, CouncilRunStatus, NextEvent, Prune, RepositoryError,
+};
 
 /// Where an orchestrator keeps its runs and their event logs.
 ///
@@ -214,4 +216,14 @@ pub trait RunLog: CouncilRepositoryPort {
     /// - [`Conflict`](RepositoryError::Conflict) when another live store
     ///   owns the run.
     async fn delete_run(&self, run_id: &str) -> Result<(), RepositoryError>;
+
+    /// Deletes the runs `prune` selects with their events, each run in one
+    /// transaction, and returns their ids. A run that a live store owns
+    /// (another tab or worker, or this store itself) is never deleted.
+    ///
+    /// # Errors
+    /// [`Constraint`](RepositoryError::Constraint) for an empty policy or a
+    /// bad `older_than`; a storage failure of a deletion (the runs deleted
+    /// before it stay deleted).
+    async fn prune_runs(&self, prune: &Prune) -> Result<Vec<String>, RepositoryError>;
 }

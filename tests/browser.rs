@@ -7,7 +7,8 @@ mod contract;
 
 use council_idb::{
     CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
-    InMemoryCouncilRepository, IndexedDbCouncilRepository, RepositoryError, RunOwnership,
+    InMemoryCouncilRepository, IndexedDbCouncilRepository, Prune, RepositoryError, RunLog,
+    RunOwnership,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
@@ -544,6 +545,46 @@ async fn a_run_belongs_to_one_live_store() {
     expect_kind(c.claim_run("no such run").await, "NotFound");
     drop(c);
     finish(b, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn prune_spares_the_runs_a_live_store_owns() {
+    let (a, name) = open_fresh("prune-owned").await;
+    let b = IndexedDbCouncilRepository::open(&name).await.unwrap();
+    let mine = CouncilRun::new("executed by a", HitlMode::None);
+    let theirs = CouncilRun::new("executed by b", HitlMode::None);
+    let done = CouncilRun::new("finished", HitlMode::None);
+    a.create_run(mine.clone()).await.unwrap();
+    b.create_run(theirs.clone()).await.unwrap();
+    a.create_run(done.clone()).await.unwrap();
+    a.update_run_status(&done.id, CouncilRunStatus::Completed)
+        .await
+        .unwrap();
+    let everything = Prune {
+        keep_latest: Some(0),
+        ..Prune::default()
+    };
+    assert_eq!(a.prune_runs(&everything).await.unwrap(), vec![done.id]);
+    let mut left: Vec<String> = a
+        .list_runs(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    left.sort();
+    let mut owned = vec![mine.id.clone(), theirs.id.clone()];
+    owned.sort();
+    assert_eq!(left, owned);
+    // Once B lets go of its run, A's next prune takes it; A's own stays.
+    b.update_run_status(&theirs.id, CouncilRunStatus::Failed)
+        .await
+        .unwrap();
+    until_nothing_owned_elsewhere(&a).await;
+    assert_eq!(a.prune_runs(&everything).await.unwrap(), vec![theirs.id]);
+    assert_eq!(a.list_runs(None).await.unwrap(), vec![mine]);
+    drop(b);
+    finish(a, &name).await;
 }
 
 #[wasm_bindgen_test]

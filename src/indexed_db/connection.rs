@@ -39,7 +39,7 @@ use crate::domain::{CouncilRunEvent, CouncilRunStatus, RepositoryError};
 use super::feed::{Feed, Notice};
 use super::locks::{Hold, Locks};
 use super::ops;
-use super::raw::{Db, Scope, Tx, TxHandle};
+use super::raw::{Access, Db, Scope, Tx, TxHandle};
 use super::schema;
 
 /// A call waiting for its turn.
@@ -90,6 +90,8 @@ pub(crate) enum Op {
     },
     DeleteRun {
         run_id: String,
+        /// Refuse (as a `Conflict`) when this store owns the run.
+        spare_owned: bool,
         reply: Reply<()>,
     },
     Release {
@@ -599,8 +601,8 @@ impl Connection {
         item: Queued,
         holds: Vec<Hold>,
     ) -> Result<(), (Queued, Vec<Hold>)> {
-        let (scope, write) = scope_of(&item.op);
-        let tx = match Tx::start(db, scope, write) {
+        let (scope, access) = scope_of(&item.op);
+        let tx = match Tx::start(db, scope, access) {
             Ok(tx) => tx,
             Err(failure) if failure.connection_lost() => return Err((item, holds)),
             Err(failure) => {
@@ -726,26 +728,34 @@ pub(crate) fn fail(op: Op, err: RepositoryError) {
     }
 }
 
-fn scope_of(op: &Op) -> (Scope, bool) {
+/// An operation's stores and access. A status change, a rewind, a delete
+/// and marking runs interrupted are flushed to disk before they resolve
+/// (`durability: "strict"`): they are few, and losing one to an
+/// operating-system crash would resume a finished run or bring back events
+/// a rewind removed. Appends, graphs and new runs keep the engine's default,
+/// which a crash of the browser cannot undo either.
+fn scope_of(op: &Op) -> (Scope, Access) {
     match op {
-        Op::CreateRun { .. } | Op::Change { .. } | Op::MarkInterrupted { .. } => {
-            (Scope::Runs, true)
+        Op::Change {
+            change: Change::Status(_),
+            ..
         }
-        Op::Append { .. }
-        | Op::Batch(_)
-        | Op::AppendAll { .. }
-        | Op::Truncate { .. }
-        | Op::DeleteRun { .. } => (Scope::Both, true),
-        Op::NextSeq { .. } => (Scope::Both, false),
+        | Op::MarkInterrupted { .. } => (Scope::Runs, Access::Durable),
+        Op::Truncate { .. } | Op::DeleteRun { .. } => (Scope::Both, Access::Durable),
+        Op::CreateRun { .. } | Op::Change { .. } => (Scope::Runs, Access::Write),
+        Op::Append { .. } | Op::Batch(_) | Op::AppendAll { .. } => (Scope::Both, Access::Write),
+        Op::NextSeq { .. } => (Scope::Both, Access::Read),
         Op::Read {
             read: Read::Events(_),
             ..
-        } => (Scope::Events, false),
+        } => (Scope::Events, Access::Read),
         Op::Read {
             read: Read::Tail(..),
             ..
-        } => (Scope::Both, false),
-        Op::Read { .. } | Op::Claim { .. } | Op::Release { .. } | Op::Close => (Scope::Runs, false),
+        } => (Scope::Both, Access::Read),
+        Op::Read { .. } | Op::Claim { .. } | Op::Release { .. } | Op::Close => {
+            (Scope::Runs, Access::Read)
+        }
     }
 }
 

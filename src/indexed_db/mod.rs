@@ -39,7 +39,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::domain::{
     check_event, check_graph, check_new_run, CouncilRun, CouncilRunEvent, CouncilRunStatus,
-    NextEvent, RepositoryError,
+    NextEvent, Prune, RepositoryError,
 };
 use crate::port::{CouncilRepositoryPort, RunLog, RunOwnership};
 
@@ -472,7 +472,53 @@ impl RunLog for IndexedDbCouncilRepository {
         Self: 'async_trait,
     {
         let run_id = run_id.to_owned();
-        boxed(self.call(|reply| Op::DeleteRun { run_id, reply }))
+        boxed(self.call(|reply| Op::DeleteRun {
+            run_id,
+            spare_owned: false,
+            reply,
+        }))
+    }
+
+    fn prune_runs<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        prune: &'life1 Prune,
+    ) -> PortFuture<'async_trait, Vec<String>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        let runs = self.list_runs(None);
+        boxed(async move {
+            let runs = runs.await?;
+            // Every deletion is queued at once, behind the calls made before
+            // they were; each spares a run that is owned when its turn comes.
+            let deletions: Vec<_> = prune
+                .select(&runs)?
+                .into_iter()
+                .map(|run| {
+                    let run_id = run.id.clone();
+                    (
+                        run.id.clone(),
+                        self.call(|reply| Op::DeleteRun {
+                            run_id,
+                            spare_owned: true,
+                            reply,
+                        }),
+                    )
+                })
+                .collect();
+            let mut deleted = Vec::new();
+            let mut failure = None;
+            for (id, answer) in deletions {
+                match answer.await {
+                    Ok(()) => deleted.push(id),
+                    Err(RepositoryError::Conflict(_) | RepositoryError::NotFound(_)) => {}
+                    Err(e) => failure = failure.or(Some(e)),
+                }
+            }
+            failure.map_or(Ok(deleted), Err)
+        })
     }
 }
 

@@ -26,7 +26,8 @@ use super::connection::{conflict, launch, Batch, Change, Connection, Launch, Op,
 use super::feed::Notice;
 use super::locks::Hold;
 use super::raw::{
-    error_name, key_range, prefix_range, storage, Db, Request, Scope, Store, Tx, EVENTS, RUNS,
+    error_name, key_range, prefix_range, storage, Access, Db, Request, Scope, Store, Tx, EVENTS,
+    RUNS,
 };
 use super::schema::{EVENTS_BY_WAVE, RUNS_BY_CREATED, RUNS_BY_STATUS};
 
@@ -305,14 +306,18 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
             }
             conn.settled(launch);
         }),
-        Op::DeleteRun { run_id, reply } => {
+        Op::DeleteRun {
+            run_id,
+            spare_owned,
+            reply,
+        } => {
             let hold = first(holds);
-            if !hold.allowed() {
+            let was_owned = conn.locks.owns(&run_id);
+            if !hold.allowed() || (spare_owned && was_owned) {
                 conn.settled(launch);
                 return reply.send(Err(conflict(&run_id)));
             }
             // A deleted run has no owner; calls queued behind see that now.
-            let was_owned = conn.locks.owns(&run_id);
             conn.locks.disown(&run_id);
             self::launch(async move {
                 let out = delete_run(tx, &run_id).await;
@@ -324,7 +329,12 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
                 }
                 drop(hold);
                 if conn.should_retry(launch, &out) {
-                    conn.retry(launch, Op::DeleteRun { run_id, reply });
+                    let op = Op::DeleteRun {
+                        run_id,
+                        spare_owned,
+                        reply,
+                    };
+                    conn.retry(launch, op);
                 } else {
                     reply.send(out);
                 }
@@ -729,7 +739,7 @@ pub(crate) async fn mark_interrupted(conn: Rc<Connection>, db: Db, reply: Reply<
     } else {
         BTreeMap::new()
     };
-    let tx = match Tx::start(&db, Scope::Runs, true) {
+    let tx = match Tx::start(&db, Scope::Runs, Access::Durable) {
         Ok(tx) => tx,
         Err(failure) => return reply.send(Err(failure.into_error(&conn.name))),
     };
@@ -741,7 +751,8 @@ pub(crate) async fn mark_interrupted(conn: Rc<Connection>, db: Db, reply: Reply<
 }
 
 async fn running_ids(db: &Db) -> Result<Vec<String>, RepositoryError> {
-    let mut tx = Tx::start(db, Scope::Runs, false).map_err(|f| f.into_error("this store"))?;
+    let mut tx =
+        Tx::start(db, Scope::Runs, Access::Read).map_err(|f| f.into_error("this store"))?;
     let running = JsValue::from_str(CouncilRunStatus::Running.as_str());
     let keys = tx
         .store(RUNS)?

@@ -31,7 +31,12 @@ extern "C" {
     #[derive(Debug, Clone)]
     pub(crate) type Db;
     #[wasm_bindgen(method, catch)]
-    fn transaction(this: &Db, scope: &Array, mode: &str) -> Result<RawTx, JsValue>;
+    fn transaction(
+        this: &Db,
+        scope: &Array,
+        mode: &str,
+        options: &JsValue,
+    ) -> Result<RawTx, JsValue>;
     #[wasm_bindgen(method)]
     pub(crate) fn close(this: &Db);
     #[wasm_bindgen(method, getter)]
@@ -133,6 +138,25 @@ thread_local! {
         Array::of1(&EVENTS.into()),
         Array::of2(&RUNS.into(), &EVENTS.into()),
     ];
+    /// `{ durability: "strict" }`: the transaction completes only once the
+    /// engine has flushed it to disk (an engine without the option ignores it).
+    static STRICT: JsValue = {
+        let options = js_sys::Object::new();
+        let _ = Reflect::set(&options, &"durability".into(), &"strict".into());
+        options.into()
+    };
+}
+
+/// What a transaction does, and how durably.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    Read,
+    /// A write with the engine's default durability: on disk once a crash of
+    /// the browser can no longer lose it, not necessarily flushed past an
+    /// operating-system crash (Chromium and Firefox default to "relaxed").
+    Write,
+    /// A write that completes only once flushed (`durability: "strict"`).
+    Durable,
 }
 
 /// `{name}: {message}` of a DOMException or error, or `String(value)`.
@@ -230,7 +254,7 @@ impl Tx {
     }
 
     /// Starts a transaction over `scope`.
-    pub(crate) fn start(db: &Db, scope: Scope, write: bool) -> Result<Tx, TxFailure> {
+    pub(crate) fn start(db: &Db, scope: Scope, access: Access) -> Result<Tx, TxFailure> {
         let raw = SCOPES
             .with(|scopes| {
                 let scope = match scope {
@@ -238,7 +262,13 @@ impl Tx {
                     Scope::Events => &scopes[1],
                     Scope::Both => &scopes[2],
                 };
-                db.transaction(scope, if write { "readwrite" } else { "readonly" })
+                match access {
+                    Access::Read => db.transaction(scope, "readonly", &JsValue::UNDEFINED),
+                    Access::Write => db.transaction(scope, "readwrite", &JsValue::UNDEFINED),
+                    Access::Durable => {
+                        STRICT.with(|strict| db.transaction(scope, "readwrite", strict))
+                    }
+                }
             })
             .map_err(|error| TxFailure { error })?;
         let ending: Rc<Ending> = Rc::default();

@@ -7,7 +7,7 @@
 
 use council_idb::{
     CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, NextEvent,
-    RepositoryError, RunLog,
+    Prune, RepositoryError, RunLog,
 };
 
 /// Calls `$m!` with the name of every contract case, so each entry file
@@ -50,7 +50,8 @@ macro_rules! for_each_contract_case {
             next_seq_is_after_the_last_stored_seq,
             append_next_numbers_events_in_call_order,
             append_next_goes_on_after_a_rewind,
-            delete_run_removes_the_run_and_its_events_only
+            delete_run_removes_the_run_and_its_events_only,
+            prune_runs_deletes_what_every_criterion_selects
         );
     };
 }
@@ -903,4 +904,67 @@ pub async fn delete_run_removes_the_run_and_its_events_only(repo: &impl RunLog) 
     again.id = doomed.id.clone();
     repo.create_run(again).await.unwrap();
     assert_eq!(repo.next_seq(&doomed.id).await.unwrap(), 0);
+}
+
+pub async fn prune_runs_deletes_what_every_criterion_selects(repo: &impl RunLog) {
+    assert_kind(repo.prune_runs(&Prune::default()).await, "Constraint");
+    let bad_time = Prune {
+        older_than: Some("last week".into()),
+        ..Prune::default()
+    };
+    assert_kind(repo.prune_runs(&bad_time).await, "Constraint");
+    use CouncilRunStatus::{Completed, Failed, Interrupted};
+    let statuses = [
+        Completed,
+        Failed,
+        Completed,
+        Interrupted,
+        Completed,
+        Completed,
+    ];
+    for (day, status) in (1..).zip(statuses) {
+        let run = run_at(&format!("r{day}"), &format!("2026-01-0{day}T00:00:00Z"));
+        repo.create_run(run).await.unwrap();
+        repo.update_run_status(&format!("r{day}"), status)
+            .await
+            .unwrap();
+        for seq in 0..5 {
+            repo.append_event(event(&format!("r{day}"), seq, 0))
+                .await
+                .unwrap();
+        }
+    }
+    let ids = |runs: Vec<CouncilRun>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let pruned = |prune: Prune| async move {
+        let mut ids = repo.prune_runs(&prune).await.unwrap();
+        ids.sort();
+        ids
+    };
+
+    let failed = Prune {
+        statuses: Some(vec![Failed]),
+        ..Prune::default()
+    };
+    assert_eq!(pruned(failed).await, ["r2"]);
+    assert!(repo.list_events("r2").await.unwrap().is_empty());
+    // Both criteria must hold: completed and created before 4 January.
+    let old_completed = Prune {
+        older_than: Some("2026-01-04T00:00:00+00:00".into()),
+        statuses: Some(vec![Completed]),
+        ..Prune::default()
+    };
+    assert_eq!(pruned(old_completed).await, ["r1", "r3"]);
+    assert_eq!(ids(repo.list_runs(None).await.unwrap()), ["r6", "r5", "r4"]);
+    // The newest run is kept whatever its status.
+    let keep_one = Prune {
+        keep_latest: Some(1),
+        ..Prune::default()
+    };
+    assert_eq!(pruned(keep_one.clone()).await, ["r4", "r5"]);
+    assert_eq!(pruned(keep_one).await, Vec::<String>::new());
+    assert_eq!(ids(repo.list_runs(None).await.unwrap()), ["r6"]);
+    assert_eq!(repo.list_events("r6").await.unwrap().len(), 5);
+    for gone in ["r1", "r2", "r3", "r4", "r5"] {
+        assert!(repo.list_events(gone).await.unwrap().is_empty(), "{gone}");
+    }
 }
