@@ -10,6 +10,10 @@
 //! Both pass one contract test suite. On wasm32 the crate also exports the
 //! JavaScript class `CouncilStore` (see the npm package `council-idb`).
 //!
+//! [`transfer`] writes and reads runs and events as lines of NDJSON in the
+//! row shape of the orchestrator server's SQLite tables, for export and
+//! import.
+//!
 //! ```
 //! # futures::executor::block_on(async {
 //! use council_idb::{
@@ -36,6 +40,8 @@ mod domain;
 mod memory;
 mod port;
 mod time;
+
+pub mod transfer;
 
 #[cfg(target_arch = "wasm32")]
 mod indexed_db;

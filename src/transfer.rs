@@ -1,0 +1,812 @@
+//! The export/import line format: runs and events as NDJSON in the row
+//! shape of the server's SQLite tables.
+//!
+//! An export is UTF-8 text, one JSON object per line and `\n` after every
+//! line. Each object has exactly one key, the tag, the way serde writes an
+//! enum by default, so a server can read a line straight into its row
+//! structs:
+//!
+//! ```text
+//! {"council_idb_export":{"version":1,"exported_at":"2026-01-03T00:00:00.000Z"}}
+//! {"orchestrator_runs":{"id":"…","goal":"…","graph_json":null,"status":"running","hitl_mode":"\"approve_plan\"","conversation_id":null,"created_at":"…","updated_at":"…"}}
+//! {"orchestrator_events":{"run_id":"…","seq":0,"event_json":"{\"type\":\"plan_proposed\"}","created_at":"…","wave_index":0}}
+//! ```
+//!
+//! - The header comes first, tagged `council_idb_export`, with the format
+//!   [`version`](EXPORT_VERSION) and the time of the export.
+//! - A run is tagged `orchestrator_runs`, an event `orchestrator_events`;
+//!   the keys are the columns of the server's tables of those names, in the
+//!   order written above.
+//! - `hitl_mode` is written as the server stored it: the JSON text of the
+//!   mode, quotes included (the column value `"approve_plan"`), because the
+//!   server reads that column with a JSON parser. `status` is the plain name
+//!   (`awaiting_approval`); timestamps are written as stored.
+//! - Strings are written with `"`, `\` and control characters escaped, and
+//!   U+2028 and U+2029 as `\u2028` and `\u2029`, so a line is safe for any
+//!   JavaScript consumer; everything else is raw UTF-8.
+//!
+//! [`parse_line`] reads one line, strictly:
+//!
+//! - `hitl_mode` quoted (the server's form) or bare (`"approve_plan"`);
+//! - timestamps in any RFC 3339 form the store accepts, or in the server's
+//!   `YYYY-MM-DD HH:MM:SS` (UTC, SQLite's `datetime('now')`), which is read
+//!   as `YYYY-MM-DDTHH:MM:SSZ`;
+//! - keys a row does not know are skipped (a server export may carry the
+//!   surrogate `id` of an event row), up to [`MAX_KEYS`] keys in all;
+//! - a missing column, a wrong JSON type, an integer out of range or
+//!   written with a fraction or an exponent, an unknown status or mode, a
+//!   duplicate key, an unknown tag, a header of another version, text after
+//!   the object, and a `\u` escape of a lone UTF-16 surrogate are each a
+//!   [`Serialization`](RepositoryError::Serialization) error whose message
+//!   starts with `line N:`;
+//! - the store's own rules apply (id and size limits, `seq` in
+//!   0..=2^53 − 1, `conversation_id` within ±(2^53 − 1)), so a line that
+//!   parses holds a value the store accepts.
+//!
+//! A blank line (nothing but spaces, tabs and a final `\r`) is skipped:
+//! [`parse_line`] returns `Ok(None)` for it, as it does for the empty
+//! string after the last `\n`. A `\r\n` line end is read as `\n`.
+//!
+//! Which line comes where is the importer's business: this module reads one
+//! line at a time and does not check that the header comes first or that
+//! an event's run was on an earlier line.
+//!
+//! ```
+//! use council_idb::transfer::{event_line, parse_line, run_line, ExportLine};
+//! use council_idb::{CouncilRun, CouncilRunEvent, HitlMode};
+//!
+//! let run = CouncilRun::new("Summarise the report", HitlMode::ApprovePlan);
+//! let line = run_line(&run);
+//! assert!(line.contains(r#""hitl_mode":"\"approve_plan\"""#));
+//! assert_eq!(parse_line(&line, 2)?, Some(ExportLine::Run(run.clone())));
+//!
+//! let event = CouncilRunEvent::new(&run.id, 0, 0, "{\"type\":\"plan_proposed\"}");
+//! assert_eq!(parse_line(&event_line(&event), 3)?, Some(ExportLine::Event(event)));
+//!
+//! let err = parse_line(r#"{"orchestrator_events":{"run_id":"r","seq":-1}}"#, 4).unwrap_err();
+//! assert_eq!(err.message(), "line 4: orchestrator_events.seq -1 is outside 0..=9007199254740991");
+//! # Ok::<(), council_idb::RepositoryError>(())
+//! ```
+
+use crate::domain::{
+    check_event, check_new_run, limits, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
+    RepositoryError, MAX_SAFE_INTEGER,
+};
+use crate::time::Instant;
+
+/// The format version written in the header; [`parse_line`] reads only this
+/// one.
+pub const EXPORT_VERSION: u32 = 1;
+
+/// The most keys one row object may hold, known columns and skipped ones
+/// together.
+pub const MAX_KEYS: usize = 64;
+
+const HEADER_TAG: &str = "council_idb_export";
+const RUNS_TAG: &str = "orchestrator_runs";
+const EVENTS_TAG: &str = "orchestrator_events";
+
+/// How deep a skipped value (of a key a row does not know) may nest.
+const MAX_DEPTH: u32 = 32;
+
+/// One parsed line of an export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportLine {
+    /// The first line of an export.
+    Header {
+        /// The format version, [`EXPORT_VERSION`].
+        version: u32,
+        /// When the export was made (RFC 3339).
+        exported_at: String,
+    },
+    /// A row of `orchestrator_runs`.
+    Run(CouncilRun),
+    /// A row of `orchestrator_events`.
+    Event(CouncilRunEvent),
+}
+
+/// The header line for an export made at `exported_at` (RFC 3339), without
+/// the trailing `\n`.
+pub fn header_line(exported_at: &str) -> String {
+    let mut line = LineWriter::new(HEADER_TAG, exported_at.len());
+    line.integer("version", i64::from(EXPORT_VERSION));
+    line.string("exported_at", exported_at);
+    line.finish()
+}
+
+/// The line of a run, without the trailing `\n`.
+pub fn run_line(run: &CouncilRun) -> String {
+    let graph_len = run.graph_json.as_ref().map_or(0, String::len);
+    let mut line = LineWriter::new(RUNS_TAG, run.id.len() + run.goal.len() + graph_len);
+    line.string("id", &run.id);
+    line.string("goal", &run.goal);
+    match &run.graph_json {
+        Some(graph) => line.string("graph_json", graph),
+        None => line.null("graph_json"),
+    }
+    line.string("status", run.status.as_str());
+    // The column holds JSON text, so the value is the mode's JSON string.
+    line.string("hitl_mode", &format!("\"{}\"", run.hitl_mode.as_str()));
+    match run.conversation_id {
+        Some(id) => line.integer("conversation_id", id),
+        None => line.null("conversation_id"),
+    }
+    line.string("created_at", &run.created_at);
+    line.string("updated_at", &run.updated_at);
+    line.finish()
+}
+
+/// The line of an event, without the trailing `\n`.
+pub fn event_line(event: &CouncilRunEvent) -> String {
+    let mut line = LineWriter::new(EVENTS_TAG, event.run_id.len() + event.event_json.len());
+    line.string("run_id", &event.run_id);
+    line.integer("seq", event.seq);
+    line.string("event_json", &event.event_json);
+    line.string("created_at", &event.created_at);
+    line.integer("wave_index", i64::from(event.wave_index));
+    line.finish()
+}
+
+/// Reads line `line_no` (1-based, used in error messages) of an export.
+///
+/// A trailing `\n` or `\r\n` is ignored. Returns `Ok(None)` for a blank
+/// line. See the [module docs](self) for what is accepted and refused.
+pub fn parse_line(line: &str, line_no: u64) -> Result<Option<ExportLine>, RepositoryError> {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if line.bytes().all(|b| matches!(b, b' ' | b'\t')) {
+        return Ok(None);
+    }
+    read_line(line)
+        .map(Some)
+        .map_err(|fault| RepositoryError::Serialization(format!("line {line_no}: {fault}")))
+}
+
+// ---------------------------------------------------------------- writing
+
+struct LineWriter {
+    out: String,
+    first: bool,
+}
+
+impl LineWriter {
+    fn new(tag: &str, text_len: usize) -> Self {
+        let mut out = String::with_capacity(text_len + 256);
+        out.push_str("{\"");
+        out.push_str(tag);
+        out.push_str("\":{");
+        LineWriter { out, first: true }
+    }
+
+    fn key(&mut self, name: &str) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push('"');
+        self.out.push_str(name);
+        self.out.push_str("\":");
+    }
+
+    fn string(&mut self, name: &str, value: &str) {
+        self.key(name);
+        push_json_string(&mut self.out, value);
+    }
+
+    fn integer(&mut self, name: &str, value: i64) {
+        self.key(name);
+        self.out.push_str(&value.to_string());
+    }
+
+    fn null(&mut self, name: &str) {
+        self.key(name);
+        self.out.push_str("null");
+    }
+
+    fn finish(mut self) -> String {
+        self.out.push_str("}}");
+        self.out
+    }
+}
+
+/// Appends `text` as a JSON string literal.
+fn push_json_string(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut plain_from = 0;
+    for (at, c) in text.char_indices() {
+        let escape = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            '\u{8}' => "\\b",
+            '\u{c}' => "\\f",
+            '\u{2028}' => "\\u2028",
+            '\u{2029}' => "\\u2029",
+            c if c < ' ' => "",
+            _ => continue,
+        };
+        out.push_str(&text[plain_from..at]);
+        if escape.is_empty() {
+            // Other control characters: \u00XX.
+            out.push_str("\\u00");
+            out.push(char::from(HEX[c as usize >> 4]));
+            out.push(char::from(HEX[c as usize & 0xf]));
+        } else {
+            out.push_str(escape);
+        }
+        plain_from = at + c.len_utf8();
+    }
+    out.push_str(&text[plain_from..]);
+    out.push('"');
+}
+
+// ---------------------------------------------------------------- reading
+
+/// A parse failure's message, without the `line N: ` prefix.
+type Fault = String;
+
+fn read_line(line: &str) -> Result<ExportLine, Fault> {
+    let mut p = Parser { text: line, pos: 0 };
+    p.skip_ws();
+    p.expect(b'{', "'{' opening the line's object")?;
+    p.skip_ws();
+    if p.peek() != Some(b'"') {
+        return Err(p.unexpected(
+            "a tag (\"orchestrator_runs\", \"orchestrator_events\" or \"council_idb_export\")",
+        ));
+    }
+    let tag_at = p.pos;
+    let tag = p.string()?;
+    let table = match tag.as_str() {
+        HEADER_TAG => HEADER_TAG,
+        RUNS_TAG => RUNS_TAG,
+        EVENTS_TAG => EVENTS_TAG,
+        _ => {
+            return Err(format!(
+                "unknown tag {} at byte {tag_at} (expected orchestrator_runs, \
+                 orchestrator_events or council_idb_export)",
+                shown(&tag)
+            ))
+        }
+    };
+    p.skip_ws();
+    p.expect(b':', "':' after the tag")?;
+    p.skip_ws();
+    let row = p.row(table)?;
+    p.skip_ws();
+    if p.peek() == Some(b',') {
+        return Err(format!(
+            "a second key at byte {}; a line holds one tagged object",
+            p.pos
+        ));
+    }
+    p.expect(b'}', "'}' closing the line's object")?;
+    p.skip_ws();
+    if p.pos < line.len() {
+        return Err(format!("text after the object at byte {}", p.pos));
+    }
+    match table {
+        HEADER_TAG => read_header(row),
+        RUNS_TAG => read_run(row),
+        _ => read_event(row),
+    }
+}
+
+fn read_header(mut row: Row<'_>) -> Result<ExportLine, Fault> {
+    let version = row.integer("version", i64::MIN, i64::MAX)?;
+    if version != i64::from(EXPORT_VERSION) {
+        return Err(format!(
+            "export version {version} is not supported (this build reads version {EXPORT_VERSION})"
+        ));
+    }
+    let exported_at = row.timestamp("exported_at")?;
+    Ok(ExportLine::Header {
+        version: EXPORT_VERSION,
+        exported_at,
+    })
+}
+
+fn read_run(mut row: Row<'_>) -> Result<ExportLine, Fault> {
+    let id = row.string("id")?;
+    let goal = row.string("goal")?;
+    let graph_json = row.optional_string("graph_json")?;
+    let status_text = row.string("status")?;
+    let status = CouncilRunStatus::parse(&status_text).ok_or_else(|| {
+        format!(
+            "{RUNS_TAG}.status {} is not a run status (expected {})",
+            shown(&status_text),
+            names(CouncilRunStatus::ALL.map(CouncilRunStatus::as_str))
+        )
+    })?;
+    let mode_text = row.string("hitl_mode")?;
+    // The server's column holds the mode as JSON text: `"approve_plan"`.
+    let bare = mode_text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(&mode_text);
+    let hitl_mode = HitlMode::parse(bare).ok_or_else(|| {
+        format!(
+            "{RUNS_TAG}.hitl_mode {} is not a hitl mode (expected {}, bare or as a JSON string)",
+            shown(&mode_text),
+            names(HitlMode::ALL.map(HitlMode::as_str))
+        )
+    })?;
+    let conversation_id = row.optional_integer("conversation_id", i64::MIN, i64::MAX)?;
+    let created_at = row.timestamp("created_at")?;
+    let updated_at = row.timestamp("updated_at")?;
+    let run = CouncilRun {
+        id,
+        goal,
+        graph_json,
+        status,
+        hitl_mode,
+        conversation_id,
+        created_at,
+        updated_at,
+    };
+    check_new_run(&run).map_err(|e| e.message().to_owned())?;
+    Ok(ExportLine::Run(run))
+}
+
+fn read_event(mut row: Row<'_>) -> Result<ExportLine, Fault> {
+    let run_id = row.string("run_id")?;
+    if run_id.is_empty() || run_id.len() > limits::ID_BYTES {
+        return Err(format!(
+            "{EVENTS_TAG}.run_id is {} bytes; a run id has 1 to {} bytes",
+            run_id.len(),
+            limits::ID_BYTES
+        ));
+    }
+    let seq = row.integer("seq", 0, MAX_SAFE_INTEGER)?;
+    let event_json = row.string("event_json")?;
+    let created_at = row.timestamp("created_at")?;
+    let wave_index = row.integer("wave_index", 0, i64::from(u32::MAX))?;
+    let event = CouncilRunEvent {
+        run_id,
+        seq,
+        event_json,
+        created_at,
+        wave_index: u32::try_from(wave_index).map_err(|_| "wave_index out of range")?,
+    };
+    check_event(&event).map_err(|e| e.message().to_owned())?;
+    Ok(ExportLine::Event(event))
+}
+
+/// `a, b or c`.
+fn names<const N: usize>(all: [&str; N]) -> String {
+    let mut text = String::new();
+    for (i, name) in all.iter().enumerate() {
+        if i > 0 {
+            text.push_str(if i + 1 == N { " or " } else { ", " });
+        }
+        text.push_str(name);
+    }
+    text
+}
+
+/// `text` quoted for a message, cut after 40 characters.
+fn shown(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => format!("{:?}…", &text[..cut]),
+        None => format!("{text:?}"),
+    }
+}
+
+/// A JSON value of a row. Strings are decoded; numbers keep their text so
+/// that integers are read exactly.
+enum Value<'a> {
+    Null,
+    Bool,
+    String(String),
+    Number { text: &'a str, integer: bool },
+    Array,
+    Object,
+}
+
+impl Value<'_> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool => "a boolean",
+            Value::String(_) => "a string",
+            Value::Number { integer: true, .. } => "an integer",
+            Value::Number { .. } => "a number with a fraction or an exponent",
+            Value::Array => "an array",
+            Value::Object => "an object",
+        }
+    }
+}
+
+/// The keys and values of one row object, taken out column by column.
+struct Row<'a> {
+    table: &'static str,
+    fields: Vec<(String, Value<'a>)>,
+}
+
+impl<'a> Row<'a> {
+    fn take(&mut self, column: &str) -> Result<Value<'a>, Fault> {
+        match self.fields.iter().position(|(key, _)| key == column) {
+            Some(i) => Ok(self.fields.swap_remove(i).1),
+            None => Err(format!("{}.{column} is missing", self.table)),
+        }
+    }
+
+    fn wrong_type(&self, column: &str, expected: &str, got: &Value<'_>) -> Fault {
+        format!(
+            "{}.{column} must be {expected}, got {}",
+            self.table,
+            got.kind()
+        )
+    }
+
+    fn optional_string(&mut self, column: &str) -> Result<Option<String>, Fault> {
+        match self.take(column)? {
+            Value::String(text) => Ok(Some(text)),
+            Value::Null => Ok(None),
+            other => Err(self.wrong_type(column, "a string or null", &other)),
+        }
+    }
+
+    fn string(&mut self, column: &str) -> Result<String, Fault> {
+        match self.take(column)? {
+            Value::String(text) => Ok(text),
+            other => Err(self.wrong_type(column, "a string", &other)),
+        }
+    }
+
+    /// A timestamp: RFC 3339 as given, or the server's `YYYY-MM-DD HH:MM:SS`
+    /// as `YYYY-MM-DDTHH:MM:SSZ`.
+    fn timestamp(&mut self, column: &str) -> Result<String, Fault> {
+        let text = self.string(column)?;
+        if Instant::parse(&text).is_some() {
+            return Ok(text);
+        }
+        if text.len() == 19 && text.as_bytes()[10] == b' ' {
+            let utc = format!("{}T{}Z", &text[..10], &text[11..]);
+            if Instant::parse(&utc).is_some() {
+                return Ok(utc);
+            }
+        }
+        Err(format!(
+            "{}.{column} {} is neither an RFC 3339 timestamp nor YYYY-MM-DD HH:MM:SS",
+            self.table,
+            shown(&text)
+        ))
+    }
+
+    fn optional_integer(&mut self, column: &str, min: i64, max: i64) -> Result<Option<i64>, Fault> {
+        match self.take(column)? {
+            Value::Null => Ok(None),
+            Value::Number {
+                text,
+                integer: true,
+            } => self.in_range(column, text, min, max).map(Some),
+            other => Err(self.wrong_type(column, "an integer or null", &other)),
+        }
+    }
+
+    fn integer(&mut self, column: &str, min: i64, max: i64) -> Result<i64, Fault> {
+        match self.take(column)? {
+            Value::Number {
+                text,
+                integer: true,
+            } => self.in_range(column, text, min, max),
+            other => Err(self.wrong_type(column, "an integer", &other)),
+        }
+    }
+
+    fn in_range(&self, column: &str, text: &str, min: i64, max: i64) -> Result<i64, Fault> {
+        match text.parse::<i64>() {
+            Ok(value) if (min..=max).contains(&value) => Ok(value),
+            _ => {
+                // Digits are ASCII, so any byte index is a char boundary.
+                let (head, more) = match text.get(..40) {
+                    Some(head) if head.len() < text.len() => (head, "…"),
+                    _ => (text, ""),
+                };
+                Err(format!(
+                    "{}.{column} {head}{more} is outside {min}..={max}",
+                    self.table
+                ))
+            }
+        }
+    }
+}
+
+/// A strict JSON reader over one line, for the flat objects of this format.
+struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    /// "expected X at byte N, found Y".
+    fn unexpected(&self, expected: &str) -> Fault {
+        match self.text[self.pos..].chars().next() {
+            Some(c) => format!("expected {expected} at byte {}, found {c:?}", self.pos),
+            None => format!(
+                "expected {expected} at byte {}, found the end of the line",
+                self.pos
+            ),
+        }
+    }
+
+    fn expect(&mut self, byte: u8, expected: &str) -> Result<(), Fault> {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.unexpected(expected))
+        }
+    }
+
+    /// The members of an object whose `{` is next, each passed to `member`
+    /// with the parser placed at its value.
+    fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, String, usize) -> Result<(), Fault>,
+    ) -> Result<(), Fault> {
+        self.expect(b'{', "'{'")?;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.unexpected("a key"));
+            }
+            let key_at = self.pos;
+            let key = self.string()?;
+            self.skip_ws();
+            self.expect(b':', "':' after a key")?;
+            self.skip_ws();
+            member(self, key, key_at)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.unexpected("',' or '}'")),
+            }
+        }
+    }
+
+    /// The object of one row: a key may appear once, and at most
+    /// [`MAX_KEYS`] of them.
+    fn row(&mut self, table: &'static str) -> Result<Row<'a>, Fault> {
+        if self.peek() != Some(b'{') {
+            return Err(self.unexpected(&format!("'{{' opening the {table} object")));
+        }
+        let mut fields: Vec<(String, Value<'a>)> = Vec::new();
+        self.object(|p, key, key_at| {
+            if fields.iter().any(|(k, _)| *k == key) {
+                return Err(format!("duplicate key {} at byte {key_at}", shown(&key)));
+            }
+            if fields.len() == MAX_KEYS {
+                return Err(format!("{table} has more than {MAX_KEYS} keys"));
+            }
+            let value = p
+                .value(0)
+                .map_err(|fault| format!("{table}.{key}: {fault}"))?;
+            fields.push((key, value));
+            Ok(())
+        })?;
+        Ok(Row { table, fields })
+    }
+
+    fn value(&mut self, depth: u32) -> Result<Value<'a>, Fault> {
+        match self.peek() {
+            Some(b'"') => self.string().map(Value::String),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b'n') => self.literal("null", Value::Null),
+            Some(b't') => self.literal("true", Value::Bool),
+            Some(b'f') => self.literal("false", Value::Bool),
+            Some(b'{' | b'[') if depth == MAX_DEPTH => Err(format!(
+                "value nested more than {MAX_DEPTH} deep at byte {}",
+                self.pos
+            )),
+            Some(b'{') => {
+                self.object(|p, _, _| p.value(depth + 1).map(drop))?;
+                Ok(Value::Object)
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                self.skip_ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    return Ok(Value::Array);
+                }
+                loop {
+                    self.skip_ws();
+                    self.value(depth + 1)?;
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            return Ok(Value::Array);
+                        }
+                        _ => return Err(self.unexpected("',' or ']'")),
+                    }
+                }
+            }
+            _ => Err(self.unexpected("a JSON value")),
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: Value<'a>) -> Result<Value<'a>, Fault> {
+        if self.text[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(value)
+        } else {
+            Err(self.unexpected("a JSON value"))
+        }
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    fn number(&mut self) -> Result<Value<'a>, Fault> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.unexpected("a digit")),
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            integer = false;
+            self.pos += 1;
+            self.required_digits()?;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            integer = false;
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            self.required_digits()?;
+        }
+        Ok(Value::Number {
+            text: &self.text[start..self.pos],
+            integer,
+        })
+    }
+
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+    }
+
+    fn required_digits(&mut self) -> Result<(), Fault> {
+        if !matches!(self.peek(), Some(b'0'..=b'9')) {
+            return Err(self.unexpected("a digit"));
+        }
+        self.digits();
+        Ok(())
+    }
+
+    /// A string whose `"` is next, unescaped.
+    fn string(&mut self) -> Result<String, Fault> {
+        self.pos += 1;
+        let bytes = self.text.as_bytes();
+        let mut out = String::new();
+        let mut plain_from = self.pos;
+        loop {
+            let Some(&b) = bytes.get(self.pos) else {
+                return Err(format!("unterminated string at byte {}", self.pos));
+            };
+            match b {
+                b'"' => {
+                    out.push_str(&self.text[plain_from..self.pos]);
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                b'\\' => {
+                    out.push_str(&self.text[plain_from..self.pos]);
+                    self.escape(&mut out)?;
+                    plain_from = self.pos;
+                }
+                0..=0x1f => {
+                    return Err(format!(
+                        "unescaped control character U+{b:04X} in a string at byte {}",
+                        self.pos
+                    ))
+                }
+                _ => self.pos += 1,
+            }
+        }
+    }
+
+    /// One escape whose `\` is next.
+    fn escape(&mut self, out: &mut String) -> Result<(), Fault> {
+        let at = self.pos;
+        let simple = match self.text.as_bytes().get(at + 1) {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                let unit = self.hex4(at)?;
+                let code = match unit {
+                    0xd800..=0xdbff => {
+                        // A high surrogate must be followed by a low one.
+                        let low = if self.text[self.pos..].starts_with("\\u") {
+                            self.hex4(self.pos)?
+                        } else {
+                            0
+                        };
+                        if !(0xdc00..=0xdfff).contains(&low) {
+                            return Err(lone_surrogate(&self.text[at..at + 6], at));
+                        }
+                        0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00)
+                    }
+                    0xdc00..=0xdfff => return Err(lone_surrogate(&self.text[at..at + 6], at)),
+                    _ => unit,
+                };
+                // Not a surrogate, so always a char.
+                out.extend(char::from_u32(code));
+                return Ok(());
+            }
+            _ => {
+                let found = self.text[at..].chars().nth(1);
+                return Err(match found {
+                    Some(c) => format!("invalid escape \\{c} at byte {at}"),
+                    None => format!("unterminated string at byte {}", self.text.len()),
+                });
+            }
+        };
+        out.push(simple);
+        self.pos += 2;
+        Ok(())
+    }
+
+    /// The code unit of the `\uXXXX` at `at`; moves past it.
+    fn hex4(&mut self, at: usize) -> Result<u32, Fault> {
+        let digits = self.text.as_bytes().get(at + 2..at + 6);
+        let unit = digits.and_then(|d| {
+            d.iter().try_fold(0u32, |acc, &h| {
+                char::from(h).to_digit(16).map(|v| acc * 16 + v)
+            })
+        });
+        match unit {
+            Some(unit) => {
+                self.pos = at + 6;
+                Ok(unit)
+            }
+            None => Err(format!(
+                "\\u at byte {at} is not followed by four hex digits"
+            )),
+        }
+    }
+}
+
+fn lone_surrogate(escape: &str, at: usize) -> Fault {
+    format!(
+        "{escape} at byte {at} is a lone UTF-16 surrogate; the store keeps text as UTF-8, \
+         which cannot hold one"
+    )
+}
