@@ -14,6 +14,8 @@ use js_sys::{Array, JsString, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+mod transfer;
+
 use crate::domain::{limits, MAX_SAFE_INTEGER};
 use crate::indexed_db::{
     check_event_records, check_run_records, js_text, IndexedDbCouncilRepository,
@@ -1092,6 +1094,7 @@ impl CouncilStore {
 
 /// Where an in-memory store announces its changes to its watchers; an
 /// IndexedDB store announces them itself, on the database's channel.
+#[derive(Clone)]
 struct Notices(Option<JsValue>);
 
 impl Notices {

@@ -189,6 +189,24 @@ impl InMemoryCouncilRepository {
             .unwrap_or_default())
     }
 
+    fn do_list_events_page(
+        &self,
+        run_id: &str,
+        from_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
+        Ok(self
+            .state()
+            .events
+            .get(run_id)
+            .map_or_else(Vec::new, |log| {
+                log.range(from_seq..)
+                    .take(limit as usize)
+                    .map(|(_, e)| e.clone())
+                    .collect()
+            }))
+    }
+
     fn do_mark_interrupted_runs(&self) -> Result<u64, RepositoryError> {
         let mut state = self.state();
         let mut count = 0;
@@ -483,6 +501,20 @@ impl RunLog for InMemoryCouncilRepository {
         Self: 'async_trait,
     {
         done(self.do_delete_run(run_id))
+    }
+
+    fn list_events_page<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        run_id: &'life1 str,
+        from_seq: i64,
+        limit: u32,
+    ) -> PortFuture<'async_trait, Vec<CouncilRunEvent>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_list_events_page(run_id, from_seq, limit))
     }
 
     fn prune_runs<'life0, 'life1, 'async_trait>(

@@ -209,6 +209,20 @@ pub trait RunLog: CouncilRepositoryPort {
     /// `Conflict`.
     async fn append_next(&self, event: NextEvent) -> Result<i64, RepositoryError>;
 
+    /// At most `limit` events of the run with `seq >= from_seq`, in `seq`
+    /// order (empty for an unknown run): a long log read a page at a time,
+    /// each page in one transaction.
+    ///
+    /// # Errors
+    /// [`Serialization`](RepositoryError::Serialization) naming the first
+    /// stored event that cannot be decoded.
+    async fn list_events_page(
+        &self,
+        run_id: &str,
+        from_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<CouncilRunEvent>, RepositoryError>;
+
     /// Deletes the run and all its events, in one transaction.
     ///
     /// # Errors

@@ -10,6 +10,7 @@
 //! {"council_idb_export":{"version":1,"exported_at":"2026-01-03T00:00:00.000Z"}}
 //! {"orchestrator_runs":{"id":"…","goal":"…","graph_json":null,"status":"running","hitl_mode":"\"approve_plan\"","conversation_id":null,"created_at":"…","updated_at":"…"}}
 //! {"orchestrator_events":{"run_id":"…","seq":0,"event_json":"{\"type\":\"plan_proposed\"}","created_at":"…","wave_index":0}}
+//! {"council_idb_end":{"runs":1,"events":1}}
 //! ```
 //!
 //! - The header comes first, tagged `council_idb_export`, with the format
@@ -17,6 +18,9 @@
 //! - A run is tagged `orchestrator_runs`, an event `orchestrator_events`;
 //!   the keys are the columns of the server's tables of those names, in the
 //!   order written above.
+//! - The last line, tagged `council_idb_end`, counts the runs and events
+//!   written, so that a file cut short at a line boundary is told from a
+//!   whole one.
 //! - `hitl_mode` is written as the server stored it: the JSON text of the
 //!   mode, quotes included (the column value `"approve_plan"`), because the
 //!   server reads that column with a JSON parser. `status` is the plain name
@@ -85,6 +89,7 @@ pub const MAX_KEYS: usize = 64;
 const HEADER_TAG: &str = "council_idb_export";
 const RUNS_TAG: &str = "orchestrator_runs";
 const EVENTS_TAG: &str = "orchestrator_events";
+const END_TAG: &str = "council_idb_end";
 
 /// How deep a skipped value (of a key a row does not know) may nest.
 const MAX_DEPTH: u32 = 32;
@@ -103,6 +108,13 @@ pub enum ExportLine {
     Run(CouncilRun),
     /// A row of `orchestrator_events`.
     Event(CouncilRunEvent),
+    /// The last line of an export: how many runs and events it holds.
+    End {
+        /// Rows of `orchestrator_runs` in the export.
+        runs: u64,
+        /// Rows of `orchestrator_events` in the export.
+        events: u64,
+    },
 }
 
 /// The header line for an export made at `exported_at` (RFC 3339), without
@@ -111,6 +123,15 @@ pub fn header_line(exported_at: &str) -> String {
     let mut line = LineWriter::new(HEADER_TAG, exported_at.len());
     line.integer("version", i64::from(EXPORT_VERSION));
     line.string("exported_at", exported_at);
+    line.finish()
+}
+
+/// The end line of an export of `runs` runs and `events` events, without the
+/// trailing `\n`.
+pub fn end_line(runs: u64, events: u64) -> String {
+    let mut line = LineWriter::new(END_TAG, 0);
+    line.integer("runs", runs.min(MAX_SAFE_INTEGER as u64) as i64);
+    line.integer("events", events.min(MAX_SAFE_INTEGER as u64) as i64);
     line.finish()
 }
 
@@ -255,7 +276,7 @@ fn read_line(line: &str) -> Result<ExportLine, Fault> {
     p.skip_ws();
     if p.peek() != Some(b'"') {
         return Err(p.unexpected(
-            "a tag (\"orchestrator_runs\", \"orchestrator_events\" or \"council_idb_export\")",
+            "a tag (\"orchestrator_runs\", \"orchestrator_events\", \"council_idb_export\" or \"council_idb_end\")",
         ));
     }
     let tag_at = p.pos;
@@ -264,10 +285,11 @@ fn read_line(line: &str) -> Result<ExportLine, Fault> {
         HEADER_TAG => HEADER_TAG,
         RUNS_TAG => RUNS_TAG,
         EVENTS_TAG => EVENTS_TAG,
+        END_TAG => END_TAG,
         _ => {
             return Err(format!(
                 "unknown tag {} at byte {tag_at} (expected orchestrator_runs, \
-                 orchestrator_events or council_idb_export)",
+                 orchestrator_events, council_idb_export or council_idb_end)",
                 shown(&tag)
             ))
         }
@@ -291,6 +313,7 @@ fn read_line(line: &str) -> Result<ExportLine, Fault> {
     match table {
         HEADER_TAG => read_header(row),
         RUNS_TAG => read_run(row),
+        END_TAG => read_end(row),
         _ => read_event(row),
     }
 }
@@ -307,6 +330,12 @@ fn read_header(mut row: Row<'_>) -> Result<ExportLine, Fault> {
         version: EXPORT_VERSION,
         exported_at,
     })
+}
+
+fn read_end(mut row: Row<'_>) -> Result<ExportLine, Fault> {
+    let runs = row.integer("runs", 0, MAX_SAFE_INTEGER)? as u64;
+    let events = row.integer("events", 0, MAX_SAFE_INTEGER)? as u64;
+    Ok(ExportLine::End { runs, events })
 }
 
 fn read_run(mut row: Row<'_>) -> Result<ExportLine, Fault> {

@@ -131,6 +131,8 @@ pub(crate) enum Read {
     Runs(Option<CouncilRunStatus>),
     /// A run's event records in seq order.
     Events(String),
+    /// At most `count` event records of a run from a seq on, in seq order.
+    Page(String, i64, u32),
     /// `{run, events}`: the run record (or `undefined`) and its events from
     /// a seq on, read together for a watcher.
     Tail(String, i64),
@@ -746,7 +748,7 @@ fn scope_of(op: &Op) -> (Scope, Access) {
         Op::Append { .. } | Op::Batch(_) | Op::AppendAll { .. } => (Scope::Both, Access::Write),
         Op::NextSeq { .. } => (Scope::Both, Access::Read),
         Op::Read {
-            read: Read::Events(_),
+            read: Read::Events(_) | Read::Page(..),
             ..
         } => (Scope::Events, Access::Read),
         Op::Read {

@@ -479,6 +479,27 @@ impl RunLog for IndexedDbCouncilRepository {
         }))
     }
 
+    fn list_events_page<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        run_id: &'life1 str,
+        from_seq: i64,
+        limit: u32,
+    ) -> PortFuture<'async_trait, Vec<CouncilRunEvent>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        let answer = self.call(|reply| Op::Read {
+            read: Read::Page(run_id.to_owned(), from_seq, limit),
+            reply,
+        });
+        boxed(async move {
+            let records: Array = answer.await?.unchecked_into();
+            records.iter().map(|r| decode_event(&r)).collect()
+        })
+    }
+
     fn prune_runs<'life0, 'life1, 'async_trait>(
         &'life0 self,
         prune: &'life1 Prune,

@@ -408,6 +408,13 @@ async fn read_records(tx: Tx, read: &Read) -> Result<JsValue, RepositoryError> {
         Read::Events(run_id) => tx
             .store(EVENTS)?
             .get_all_request(&prefix_range(&JsValue::from_str(run_id))?)?,
+        Read::Page(run_id, from, count) => tx.store(EVENTS)?.get_some_request(
+            &key_range(
+                &event_key(run_id, *from),
+                &Array::of2(&JsValue::from_str(run_id), &Array::new()).into(),
+            )?,
+            *count,
+        )?,
         Read::Tail(run_id, from) => return read_tail(tx, run_id, *from).await,
     };
     tx.commit_now();

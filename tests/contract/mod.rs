@@ -51,7 +51,8 @@ macro_rules! for_each_contract_case {
             append_next_numbers_events_in_call_order,
             append_next_goes_on_after_a_rewind,
             delete_run_removes_the_run_and_its_events_only,
-            prune_runs_deletes_what_every_criterion_selects
+            prune_runs_deletes_what_every_criterion_selects,
+            list_events_page_reads_a_log_a_page_at_a_time
         );
     };
 }
@@ -967,4 +968,37 @@ pub async fn prune_runs_deletes_what_every_criterion_selects(repo: &impl RunLog)
     for gone in ["r1", "r2", "r3", "r4", "r5"] {
         assert!(repo.list_events(gone).await.unwrap().is_empty(), "{gone}");
     }
+}
+
+pub async fn list_events_page_reads_a_log_a_page_at_a_time(repo: &impl RunLog) {
+    let run = new_run(repo, "paged").await;
+    let other = new_run(repo, "other").await;
+    let seqs: Vec<i64> = (0..25).filter(|s| s % 7 != 3).collect();
+    for &seq in &seqs {
+        repo.append_event(event(&run.id, seq, 0)).await.unwrap();
+        repo.append_event(event(&other.id, seq, 0)).await.unwrap();
+    }
+    let mut read = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = repo.list_events_page(&run.id, from, 6).await.unwrap();
+        assert!(page.len() <= 6);
+        assert!(page.iter().all(|e| e.run_id == run.id));
+        read.extend(page.iter().map(|e| e.seq));
+        match page.last() {
+            Some(last) if page.len() == 6 => from = last.seq + 1,
+            _ => break,
+        }
+    }
+    assert_eq!(read, seqs);
+    let from_gap: Vec<i64> = repo
+        .list_events_page(&run.id, 3, 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(from_gap, [4, 5]);
+    assert!(repo.list_events_page("nobody", 0, 10).await.unwrap().is_empty());
+    assert!(repo.list_events_page(&run.id, 1000, 10).await.unwrap().is_empty());
 }

@@ -1,0 +1,632 @@
+//! `exportRuns` and `importRuns`: runs out as NDJSON in the server's row
+//! shape and back in (the lines themselves: [`crate::transfer`]). Both
+//! stream: export reads a run's log a page at a time, import writes a run's
+//! events in batches, so neither holds a whole file.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use super::{js_error, promise, string_arg, Backend, CouncilStore, Fields, Notices};
+use crate::domain::{limits, CouncilRun, CouncilRunEvent, CouncilRunStatus, RepositoryError};
+use crate::time::now_rfc3339;
+use crate::transfer::{end_line, event_line, header_line, parse_line, run_line, ExportLine};
+
+#[wasm_bindgen(module = "/src/transfer.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = exportStream)]
+    fn export_stream(next: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = importLines)]
+    fn import_lines(input: &JsValue, importer: JsValue) -> Promise;
+}
+
+/// Export hands out chunks of about this many bytes.
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Events read per transaction when exporting.
+const PAGE: u32 = 1000;
+/// Events written per transaction when importing: a run with at most this
+/// many is imported in one `appendEvents` after its `createRun`.
+const WRITE_EVENTS: usize = 5000;
+
+#[wasm_bindgen]
+impl CouncilStore {
+    /// The runs (all, oldest first, or those of `runIds` in that order) as a
+    /// `ReadableStream` of UTF-8 NDJSON: a header line, then each run's row
+    /// followed by its events' rows in `seq` order, then an end line with the
+    /// counts. Rows carry the server tables' column names
+    /// (`orchestrator_runs`, `orchestrator_events`). The stream fails with
+    /// `NotFound` for an unknown id in `runIds`. Each page of a run's log is
+    /// read in one transaction: export a run nobody is writing for an exact
+    /// copy.
+    #[wasm_bindgen(js_name = exportRuns, unchecked_return_type = "ReadableStream<Uint8Array>")]
+    pub fn export_runs(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ runIds?: string[] }")] options: Option<
+            JsValue,
+        >,
+    ) -> Result<JsValue, JsValue> {
+        let wanted = export_options(options).map_err(js_error)?;
+        let export = Export {
+            repo: self.repo.clone(),
+            wanted,
+            runs: None,
+            current: None,
+            started: false,
+            finished: false,
+            runs_out: 0,
+            events_out: 0,
+        };
+        let state = Rc::new(RefCell::new(Some(export)));
+        let next = Closure::<dyn FnMut() -> Promise>::new(move || {
+            let state = state.clone();
+            promise(async move {
+                let Some(mut export) = state.borrow_mut().take() else {
+                    return Err(RepositoryError::Storage(
+                        "exportRuns: the stream was read twice at once".into(),
+                    ));
+                };
+                let chunk = export.chunk().await;
+                *state.borrow_mut() = Some(export);
+                Ok(match chunk? {
+                    Some(text) => Uint8Array::from(text.as_bytes()).into(),
+                    None => JsValue::UNDEFINED,
+                })
+            })
+        });
+        Ok(export_stream(&next.into_js_value()))
+    }
+
+    /// Reads what `exportRuns` wrote (a string, a `Blob`, bytes or a
+    /// `ReadableStream` of bytes or strings) into this store and resolves to
+    /// `{ runs, events }`, the numbers of rows read. A run absent here is
+    /// created with its events; a run stored already must have the same
+    /// values, and its events are added (an event stored with the same
+    /// content is a no-op), so importing a file twice changes nothing.
+    /// Rejects with `Serialization` for a malformed line, `Constraint` for a
+    /// conflicting event or run, both naming the line; the run being read
+    /// when it fails is left as it was (a run this import created is
+    /// deleted), and runs before it stay imported.
+    #[wasm_bindgen(
+        js_name = importRuns,
+        unchecked_return_type = "Promise<{ runs: number; events: number }>"
+    )]
+    pub fn import_runs(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "string | Blob | ArrayBuffer | ArrayBufferView | ReadableStream<Uint8Array | string>"
+        )]
+        input: JsValue,
+    ) -> Promise {
+        let importer = Importer {
+            state: Rc::new(RefCell::new(Import {
+                repo: self.repo.clone(),
+                notices: self.notices(),
+                header: false,
+                ended: false,
+                seen: BTreeMap::new(),
+                pending: BTreeMap::new(),
+                section: None,
+                runs: 0,
+                events: 0,
+            })),
+        };
+        import_lines(&input, importer.into())
+    }
+}
+
+/// `{ runIds }` of `exportRuns`.
+fn export_options(options: Option<JsValue>) -> Result<Option<Vec<String>>, RepositoryError> {
+    let Some(options) = options.filter(|o| !o.is_undefined() && !o.is_null()) else {
+        return Ok(None);
+    };
+    let f = Fields::new(&options, "exportRuns options", &["runIds"])?;
+    let Some(ids) = f.optional("runIds", false)? else {
+        return Ok(None);
+    };
+    if !Array::is_array(&ids) {
+        return Err(RepositoryError::Constraint(
+            "exportRuns options.runIds must be an array of run ids".into(),
+        ));
+    }
+    Array::from(&ids)
+        .iter()
+        .map(|id| string_arg(&id, "exportRuns options.runIds[]", limits::ID_BYTES))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+struct Export {
+    repo: Rc<dyn Backend>,
+    wanted: Option<Vec<String>>,
+    runs: Option<std::vec::IntoIter<CouncilRun>>,
+    /// The run whose events are being written, and the next seq to read.
+    current: Option<(String, i64)>,
+    started: bool,
+    finished: bool,
+    runs_out: u64,
+    events_out: u64,
+}
+
+fn push_line(out: &mut String, line: &str) {
+    out.push_str(line);
+    out.push('\n');
+}
+
+impl Export {
+    /// The next lines, about [`CHUNK_BYTES`] of them; `None` at the end.
+    async fn chunk(&mut self) -> Result<Option<String>, RepositoryError> {
+        if self.finished {
+            return Ok(None);
+        }
+        let mut out = String::new();
+        if !self.started {
+            self.started = true;
+            push_line(&mut out, &header_line(&now_rfc3339()));
+        }
+        if self.runs.is_none() {
+            self.runs = Some(self.load_runs().await?.into_iter());
+        }
+        while out.len() < CHUNK_BYTES {
+            if let Some((run_id, from)) = self.current.take() {
+                let (events, more) = self.page(&run_id, from).await?;
+                for event in &events {
+                    push_line(&mut out, &event_line(event));
+                }
+                self.events_out += events.len() as u64;
+                if let (true, Some(last)) = (more, events.last()) {
+                    self.current = Some((run_id, last.seq + 1));
+                }
+                continue;
+            }
+            match self.runs.as_mut().and_then(Iterator::next) {
+                Some(run) => {
+                    push_line(&mut out, &run_line(&run));
+                    self.runs_out += 1;
+                    self.current = Some((run.id, 0));
+                }
+                None => {
+                    push_line(&mut out, &end_line(self.runs_out, self.events_out));
+                    self.finished = true;
+                    break;
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    async fn load_runs(&self) -> Result<Vec<CouncilRun>, RepositoryError> {
+        match &self.wanted {
+            None => {
+                let mut runs = self.repo.list_runs(None).await?;
+                runs.reverse();
+                Ok(runs)
+            }
+            Some(ids) => {
+                let mut runs = Vec::with_capacity(ids.len());
+                for id in ids {
+                    match self.repo.get_run(id).await? {
+                        Some(run) => runs.push(run),
+                        None => return Err(crate::domain::run_not_found(id)),
+                    }
+                }
+                Ok(runs)
+            }
+        }
+    }
+
+    /// Events of `run_id` from `from` on, and whether more may follow.
+    async fn page(
+        &self,
+        run_id: &str,
+        from: i64,
+    ) -> Result<(Vec<CouncilRunEvent>, bool), RepositoryError> {
+        let events = self.repo.list_events_page(run_id, from, PAGE).await?;
+        let more = events.len() == PAGE as usize;
+        Ok((events, more))
+    }
+}
+
+/// What `importRuns` feeds the lines of its input to (see `src/transfer.js`).
+#[wasm_bindgen(skip_typescript)]
+pub struct Importer {
+    state: Rc<RefCell<Import>>,
+}
+
+impl std::fmt::Debug for Importer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Importer").finish_non_exhaustive()
+    }
+}
+
+struct Import {
+    repo: Rc<dyn Backend>,
+    notices: Notices,
+    header: bool,
+    ended: bool,
+    /// Each run read so far, and its line.
+    seen: BTreeMap<String, u64>,
+    /// Runs read whose events have not come yet.
+    pending: BTreeMap<String, (CouncilRun, u64)>,
+    /// The run whose events are being read.
+    section: Option<Section>,
+    runs: u64,
+    events: u64,
+}
+
+/// One run of the input: its row, and its events not written yet.
+struct Section {
+    run: CouncilRun,
+    line: u64,
+    /// Whether the stored run was looked at (and created if absent).
+    checked: bool,
+    /// Whether this import created the run (and deletes it if it fails).
+    created: bool,
+    /// The last seq read, and its line.
+    last: Option<(i64, u64)>,
+    events: Vec<CouncilRunEvent>,
+    lines: Vec<u64>,
+}
+
+fn at_line(line: u64, message: impl std::fmt::Display) -> RepositoryError {
+    RepositoryError::Constraint(format!("line {line}: {message}"))
+}
+
+#[wasm_bindgen]
+impl Importer {
+    /// Reads line `number`; resolves once what it completes is written, or
+    /// returns `undefined` when nothing is to be written yet.
+    pub fn line(&self, text: JsValue, number: f64) -> Result<JsValue, JsValue> {
+        self.read(&text, number as u64).map_err(js_error)
+    }
+
+    /// The input ended after line `last`.
+    pub fn finish(&self, last: f64) -> Promise {
+        let state = self.state.clone();
+        promise(async move {
+            let (runs, events) = {
+                let import = state.borrow();
+                if !import.header {
+                    return Err(RepositoryError::Serialization(
+                        "the input is empty: no council-idb export header".into(),
+                    ));
+                }
+                if !import.ended {
+                    return Err(RepositoryError::Serialization(format!(
+                        "the input ends at line {last} without its end line: it is truncated"
+                    )));
+                }
+                (import.runs, import.events)
+            };
+            let out = Object::new();
+            let _ = Reflect::set(&out, &"runs".into(), &(runs as f64).into());
+            let _ = Reflect::set(&out, &"events".into(), &(events as f64).into());
+            Ok(out.into())
+        })
+    }
+
+    /// The import failed: the run being read is put back as it was (deleted
+    /// if this import created it).
+    pub fn abandon(&self) -> Promise {
+        let section = self.state.borrow_mut().section.take();
+        let repo = self.state.borrow().repo.clone();
+        promise(async move {
+            if let Some(section) = section.filter(|s| s.created) {
+                let _ = repo.delete_run(&section.run.id).await;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+impl Importer {
+    fn read(&self, text: &JsValue, number: u64) -> Result<JsValue, RepositoryError> {
+        let text = string_arg(text, &format!("line {number}"), usize::MAX)?;
+        let Some(line) = parse_line(&text, number)? else {
+            return Ok(JsValue::UNDEFINED);
+        };
+        let mut import = self.state.borrow_mut();
+        if import.ended {
+            return Err(at_line(number, "a line after the end line"));
+        }
+        match line {
+            ExportLine::Header { .. } if import.header => {
+                Err(at_line(number, "a second header line"))
+            }
+            ExportLine::Header { .. } => {
+                import.header = true;
+                Ok(JsValue::UNDEFINED)
+            }
+            _ if !import.header => Err(RepositoryError::Serialization(format!(
+                "line {number}: the input does not start with a council-idb export header"
+            ))),
+            ExportLine::Run(run) => {
+                if let Some(first) = import.seen.get(&run.id) {
+                    return Err(at_line(
+                        number,
+                        format!(
+                            "run \"{}\" appears a second time (first at line {first})",
+                            run.id
+                        ),
+                    ));
+                }
+                import.seen.insert(run.id.clone(), number);
+                import.runs += 1;
+                import.pending.insert(run.id.clone(), (run, number));
+                // A run's line ends the events of the run before it.
+                let previous = import.section.take();
+                drop(import);
+                Ok(self.write_last(previous.into_iter().collect()))
+            }
+            ExportLine::Event(event) => {
+                let mut done = Vec::new();
+                if import
+                    .section
+                    .as_ref()
+                    .is_none_or(|s| s.run.id != event.run_id)
+                {
+                    // The first event of a run read earlier: the events of
+                    // the run before it are complete.
+                    let Some((run, line)) = import.pending.remove(&event.run_id) else {
+                        let why = match import.seen.get(&event.run_id) {
+                            Some(at) => format!(
+                                "an event of run \"{}\" (line {at}) after other runs' events: a run's events come together",
+                                event.run_id
+                            ),
+                            None => format!(
+                                "an event of run \"{}\" before that run's line",
+                                event.run_id
+                            ),
+                        };
+                        return Err(at_line(number, why));
+                    };
+                    done.extend(import.section.replace(Section::new(run, line)));
+                }
+                let section = import.section.as_mut().expect("a section is open");
+                if let Some((seq, at)) = section.last {
+                    if event.seq == seq {
+                        return Err(at_line(number, format!("repeats seq {seq} of line {at}")));
+                    }
+                    if event.seq < seq {
+                        return Err(at_line(
+                            number,
+                            format!(
+                                "seq {} after seq {seq} (line {at}): a run's events come in ascending seq order",
+                                event.seq
+                            ),
+                        ));
+                    }
+                }
+                section.last = Some((event.seq, number));
+                section.events.push(event);
+                section.lines.push(number);
+                let full = section.events.len() >= WRITE_EVENTS;
+                import.events += 1;
+                drop(import);
+                Ok(if full {
+                    self.write_some().into()
+                } else {
+                    self.write_last(done)
+                })
+            }
+            ExportLine::End { runs, events } => {
+                if (runs, events) != (import.runs, import.events) {
+                    return Err(RepositoryError::Serialization(format!(
+                        "line {number}: the end line counts {runs} runs and {events} events, \
+                         the input has {} and {}: lines are missing or were added",
+                        import.runs, import.events
+                    )));
+                }
+                import.ended = true;
+                // The last run's events, then the runs without events.
+                let mut rest: Vec<Section> = import.section.take().into_iter().collect();
+                let pending = std::mem::take(&mut import.pending);
+                rest.extend(
+                    pending
+                        .into_values()
+                        .map(|(run, line)| Section::new(run, line)),
+                );
+                drop(import);
+                Ok(self.write_last(rest))
+            }
+        }
+    }
+
+    /// Writes the events read so far of the run being read.
+    fn write_some(&self) -> Promise {
+        let state = self.state.clone();
+        promise(async move {
+            let (work, repo, notices) = {
+                let mut import = state.borrow_mut();
+                let Some(section) = import.section.as_mut() else {
+                    return Ok(JsValue::UNDEFINED);
+                };
+                let work = Work {
+                    run: section.run.clone(),
+                    line: section.line,
+                    checked: section.checked,
+                    events: std::mem::take(&mut section.events),
+                    lines: std::mem::take(&mut section.lines),
+                };
+                (work, import.repo.clone(), import.notices.clone())
+            };
+            let created = work.write(&*repo, &notices).await;
+            if let Some(section) = state.borrow_mut().section.as_mut() {
+                section.checked = true;
+                section.created |= created.as_ref().is_ok_and(|c| *c);
+            }
+            created.map(|_| JsValue::UNDEFINED)
+        })
+    }
+
+    /// Writes the rest of runs that have been read whole, one after another;
+    /// a failure deletes the run it failed on if this import created it.
+    /// `undefined` when there is nothing to write.
+    fn write_last(&self, sections: Vec<Section>) -> JsValue {
+        if sections.is_empty() {
+            return JsValue::UNDEFINED;
+        }
+        let (repo, notices) = {
+            let import = self.state.borrow();
+            (import.repo.clone(), import.notices.clone())
+        };
+        promise(async move {
+            for section in sections {
+                finish_section(&*repo, &notices, section).await?;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+        .into()
+    }
+}
+
+async fn finish_section(
+    repo: &dyn Backend,
+    notices: &Notices,
+    section: Section,
+) -> Result<(), RepositoryError> {
+    let id = section.run.id.clone();
+    let running = matches!(
+        section.run.status,
+        CouncilRunStatus::Running | CouncilRunStatus::AwaitingApproval
+    );
+    let work = Work {
+        run: section.run,
+        line: section.line,
+        checked: section.checked,
+        events: section.events,
+        lines: section.lines,
+    };
+    match work.write(repo, notices).await {
+        Ok(created) => {
+            // A run imported as running is not executed by this store.
+            if (created || section.created) && running {
+                repo.release_run(&id).await?;
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if section.created {
+                let _ = repo.delete_run(&id).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+impl Section {
+    fn new(run: CouncilRun, line: u64) -> Self {
+        Section {
+            run,
+            line,
+            checked: false,
+            created: false,
+            last: None,
+            events: Vec::new(),
+            lines: Vec::new(),
+        }
+    }
+}
+
+/// One batch of a run to write.
+struct Work {
+    run: CouncilRun,
+    line: u64,
+    checked: bool,
+    events: Vec<CouncilRunEvent>,
+    lines: Vec<u64>,
+}
+
+impl Work {
+    /// Creates the run if absent (checks it is the same if present), then
+    /// appends the events; resolves to whether it created the run. A run
+    /// it created is deleted again when its events fail.
+    async fn write(self, repo: &dyn Backend, notices: &Notices) -> Result<bool, RepositoryError> {
+        let Work {
+            run,
+            line,
+            checked,
+            events,
+            lines,
+        } = self;
+        let mut created = false;
+        if !checked {
+            match repo.get_run(&run.id).await? {
+                None => {
+                    repo.create_run(run.clone()).await.map_err(|e| at_line(line, e))?;
+                    notices.post("created", &run.id, None);
+                    created = true;
+                }
+                Some(stored) if stored == run => {}
+                Some(stored) => {
+                    return Err(at_line(
+                        line,
+                        format!(
+                            "run \"{}\" is stored already with other values ({}); importRuns does not overwrite a stored run",
+                            run.id,
+                            differences(&stored, &run)
+                        ),
+                    ))
+                }
+            }
+        }
+        if events.is_empty() {
+            return Ok(created);
+        }
+        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        match repo.append_events(events).await {
+            Ok(()) => {
+                notices.post("appended", &run.id, None);
+                Ok(created)
+            }
+            Err(e) => {
+                if created {
+                    let _ = repo.delete_run(&run.id).await;
+                }
+                let at = conflicting_line(&e, &seqs, &lines).unwrap_or(lines[0]);
+                Err(match e {
+                    RepositoryError::Constraint(m) => at_line(at, m),
+                    other => other,
+                })
+            }
+        }
+    }
+}
+
+/// The line of the event a batch error names by its seq.
+fn conflicting_line(err: &RepositoryError, seqs: &[i64], lines: &[u64]) -> Option<u64> {
+    let message = err.message();
+    let after = &message[message.find("seq ")? + 4..];
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    let seq: i64 = digits.parse().ok()?;
+    seqs.iter().position(|s| *s == seq).map(|i| lines[i])
+}
+
+/// The fields in which two versions of a run differ, named as columns.
+fn differences(stored: &CouncilRun, incoming: &CouncilRun) -> String {
+    let mut names = Vec::new();
+    if stored.goal != incoming.goal {
+        names.push("goal");
+    }
+    if stored.graph_json != incoming.graph_json {
+        names.push("graph_json");
+    }
+    if stored.status != incoming.status {
+        names.push("status");
+    }
+    if stored.hitl_mode != incoming.hitl_mode {
+        names.push("hitl_mode");
+    }
+    if stored.conversation_id != incoming.conversation_id {
+        names.push("conversation_id");
+    }
+    if stored.created_at != incoming.created_at {
+        names.push("created_at");
+    }
+    if stored.updated_at != incoming.updated_at {
+        names.push("updated_at");
+    }
+    names.join(", ")
+}
