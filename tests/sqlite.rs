@@ -116,11 +116,14 @@ fn an_export_loads_into_the_server_tables_byte_for_byte() {
             .execute([header_line("2026-01-04T00:00:00.000Z")])
             .unwrap();
         for run in &runs {
-            insert.execute([run_line(run)]).unwrap();
+            insert.execute([run_line(run) + "\r"]).unwrap();
         }
         for event in &events {
             insert.execute([event_line(event)]).unwrap();
         }
+        // What a file edited on another system may hold.
+        insert.execute([""]).unwrap();
+        insert.execute([" \r"]).unwrap();
     }
     db.execute_batch(LOAD_EXPORT).unwrap();
 

@@ -1,7 +1,10 @@
 -- Copies the runs and events of a council-idb export into the server's tables.
 -- The export's lines must be in export_lines(line TEXT), one row per line; the
--- header line is skipped. hitl_mode arrives in the server's form already (the
--- JSON text "approve_plan", quotes included).
+-- header line and blank lines are skipped, any other line that is not JSON
+-- stops the load. hitl_mode arrives in the server's form already (the JSON
+-- text "approve_plan", quotes included).
+DELETE FROM export_lines WHERE trim(line, ' ' || char(9, 13)) = '';
+
 INSERT INTO orchestrator_runs
     (id, goal, graph_json, status, hitl_mode, conversation_id, created_at, updated_at)
 SELECT json_extract(line, '$.orchestrator_runs.id'),
