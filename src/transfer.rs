@@ -40,9 +40,12 @@
 //! - a missing column, a wrong JSON type, an integer out of range or
 //!   written with a fraction or an exponent, an unknown status or mode, a
 //!   duplicate key, an unknown tag, a header of another version, text after
-//!   the object, and a `\u` escape of a lone UTF-16 surrogate are each a
-//!   [`Serialization`](RepositoryError::Serialization) error whose message
-//!   starts with `line N:`;
+//!   the object, a `\u` escape of a lone UTF-16 surrogate, and anything that
+//!   is not JSON (a raw control character in a string, `01`, `NaN`...) are
+//!   each a [`Serialization`](RepositoryError::Serialization) error. Its
+//!   message starts with `line N: `, names the column (`orchestrator_events.seq`)
+//!   and what was expected, and gives the byte offset in the line where
+//!   the JSON itself is wrong;
 //! - the store's own rules apply (id and size limits, `seq` in
 //!   0..=2^53 − 1, `conversation_id` within ±(2^53 − 1)), so a line that
 //!   parses holds a value the store accepts.
@@ -272,7 +275,7 @@ type Fault = String;
 fn read_line(line: &str) -> Result<ExportLine, Fault> {
     let mut p = Parser { text: line, pos: 0 };
     p.skip_ws();
-    p.expect(b'{', "'{' opening the line's object")?;
+    p.expect(b'{', "\"{\" opening the line's object")?;
     p.skip_ws();
     if p.peek() != Some(b'"') {
         return Err(p.unexpected(
@@ -295,7 +298,7 @@ fn read_line(line: &str) -> Result<ExportLine, Fault> {
         }
     };
     p.skip_ws();
-    p.expect(b':', "':' after the tag")?;
+    p.expect(b':', "\":\" after the tag")?;
     p.skip_ws();
     let row = p.row(table)?;
     p.skip_ws();
@@ -305,7 +308,7 @@ fn read_line(line: &str) -> Result<ExportLine, Fault> {
             p.pos
         ));
     }
-    p.expect(b'}', "'}' closing the line's object")?;
+    p.expect(b'}', "\"}\" closing the line's object")?;
     p.skip_ws();
     if p.pos < line.len() {
         return Err(format!("text after the object at byte {}", p.pos));
@@ -347,7 +350,7 @@ fn read_run(mut row: Row<'_>) -> Result<ExportLine, Fault> {
         format!(
             "{RUNS_TAG}.status {} is not a run status (expected {})",
             shown(&status_text),
-            names(CouncilRunStatus::ALL.map(CouncilRunStatus::as_str))
+            names(CouncilRunStatus::ALL.iter().map(|s| s.as_str()))
         )
     })?;
     let mode_text = row.string("hitl_mode")?;
@@ -360,7 +363,7 @@ fn read_run(mut row: Row<'_>) -> Result<ExportLine, Fault> {
         format!(
             "{RUNS_TAG}.hitl_mode {} is not a hitl mode (expected {}, bare or as a JSON string)",
             shown(&mode_text),
-            names(HitlMode::ALL.map(HitlMode::as_str))
+            names(HitlMode::ALL.iter().map(|m| m.as_str()))
         )
     })?;
     let conversation_id = row.optional_integer("conversation_id", i64::MIN, i64::MAX)?;
@@ -405,23 +408,30 @@ fn read_event(mut row: Row<'_>) -> Result<ExportLine, Fault> {
 }
 
 /// `a, b or c`.
-fn names<const N: usize>(all: [&str; N]) -> String {
+fn names<'a>(all: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let count = all.len();
     let mut text = String::new();
-    for (i, name) in all.iter().enumerate() {
+    for (i, name) in all.enumerate() {
         if i > 0 {
-            text.push_str(if i + 1 == N { " or " } else { ", " });
+            text.push_str(if i + 1 == count { " or " } else { ", " });
         }
         text.push_str(name);
     }
     text
 }
 
-/// `text` quoted for a message, cut after 40 characters.
+/// `text` as a JSON string, for a message; cut after 40 characters. (Not
+/// `{:?}`: Debug formatting would add a kilobyte to the wasm module.)
 fn shown(text: &str) -> String {
+    let mut quoted = String::new();
     match text.char_indices().nth(40) {
-        Some((cut, _)) => format!("{:?}…", &text[..cut]),
-        None => format!("{text:?}"),
+        Some((cut, _)) => {
+            push_json_string(&mut quoted, &text[..cut]);
+            quoted.push('…');
+        }
+        None => push_json_string(&mut quoted, text),
     }
+    quoted
 }
 
 /// A JSON value of a row. Strings are decoded; numbers keep their text so
@@ -528,8 +538,8 @@ impl<'a> Row<'a> {
     }
 
     fn in_range(&self, column: &str, text: &str, min: i64, max: i64) -> Result<i64, Fault> {
-        match text.parse::<i64>() {
-            Ok(value) if (min..=max).contains(&value) => Ok(value),
+        match parse_i64(text) {
+            Some(value) if (min..=max).contains(&value) => Ok(value),
             _ => {
                 // Digits are ASCII, so any byte index is a char boundary.
                 let (head, more) = match text.get(..40) {
@@ -543,6 +553,32 @@ impl<'a> Row<'a> {
             }
         }
     }
+}
+
+/// The value of an integer token (`-?[0-9]+`), or `None` outside the i64
+/// range. (`str::parse` would pull 128-bit multiplication into the wasm
+/// module for its overflow check.)
+fn parse_i64(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, text),
+    };
+    let limit = i64::MAX as u64 + u64::from(negative);
+    let mut magnitude: u64 = 0;
+    for b in digits.bytes() {
+        let digit = u64::from(b.wrapping_sub(b'0'));
+        if digit > 9 || magnitude > (limit - digit) / 10 {
+            return None;
+        }
+        magnitude = magnitude * 10 + digit;
+    }
+    // For i64::MIN the magnitude is 2^63, whose cast is i64::MIN itself.
+    let value = magnitude as i64;
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// A strict JSON reader over one line, for the flat objects of this format.
@@ -565,7 +601,11 @@ impl<'a> Parser<'a> {
     /// "expected X at byte N, found Y".
     fn unexpected(&self, expected: &str) -> Fault {
         match self.text[self.pos..].chars().next() {
-            Some(c) => format!("expected {expected} at byte {}, found {c:?}", self.pos),
+            Some(c) => format!(
+                "expected {expected} at byte {}, found {}",
+                self.pos,
+                shown(c.encode_utf8(&mut [0; 4]))
+            ),
             None => format!(
                 "expected {expected} at byte {}, found the end of the line",
                 self.pos
@@ -588,7 +628,7 @@ impl<'a> Parser<'a> {
         &mut self,
         mut member: impl FnMut(&mut Self, String, usize) -> Result<(), Fault>,
     ) -> Result<(), Fault> {
-        self.expect(b'{', "'{'")?;
+        self.expect(b'{', "\"{\"")?;
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -602,7 +642,7 @@ impl<'a> Parser<'a> {
             let key_at = self.pos;
             let key = self.string()?;
             self.skip_ws();
-            self.expect(b':', "':' after a key")?;
+            self.expect(b':', "\":\" after a key")?;
             self.skip_ws();
             member(self, key, key_at)?;
             self.skip_ws();
@@ -612,7 +652,7 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     return Ok(());
                 }
-                _ => return Err(self.unexpected("',' or '}'")),
+                _ => return Err(self.unexpected("\",\" or \"}\"")),
             }
         }
     }
@@ -621,7 +661,7 @@ impl<'a> Parser<'a> {
     /// [`MAX_KEYS`] of them.
     fn row(&mut self, table: &'static str) -> Result<Row<'a>, Fault> {
         if self.peek() != Some(b'{') {
-            return Err(self.unexpected(&format!("'{{' opening the {table} object")));
+            return Err(self.unexpected(&format!("\"{{\" opening the {table} object")));
         }
         let mut fields: Vec<(String, Value<'a>)> = Vec::new();
         self.object(|p, key, key_at| {
@@ -672,7 +712,7 @@ impl<'a> Parser<'a> {
                             self.pos += 1;
                             return Ok(Value::Array);
                         }
-                        _ => return Err(self.unexpected("',' or ']'")),
+                        _ => return Err(self.unexpected("\",\" or \"]\"")),
                     }
                 }
             }
@@ -757,7 +797,8 @@ impl<'a> Parser<'a> {
                 }
                 0..=0x1f => {
                     return Err(format!(
-                        "unescaped control character U+{b:04X} in a string at byte {}",
+                        "unescaped control character {} in a string at byte {}",
+                        shown(char::from(b).encode_utf8(&mut [0; 4])),
                         self.pos
                     ))
                 }
@@ -801,9 +842,11 @@ impl<'a> Parser<'a> {
                 return Ok(());
             }
             _ => {
-                let found = self.text[at..].chars().nth(1);
-                return Err(match found {
-                    Some(c) => format!("invalid escape \\{c} at byte {at}"),
+                return Err(match self.text[at + 1..].chars().next() {
+                    Some(c) => format!(
+                        "invalid escape \\{} at byte {at}",
+                        &self.text[at + 1..at + 1 + c.len_utf8()]
+                    ),
                     None => format!("unterminated string at byte {}", self.text.len()),
                 });
             }

@@ -576,6 +576,15 @@ fn integers_are_exact_and_in_range() {
         "line 6: run r1: conversation_id 9223372036854775807 is outside ±(2^53 − 1)"
     );
     assert_eq!(
+        refusal(&conversation("-9223372036854775808"), 6),
+        "line 6: run r1: conversation_id -9223372036854775808 is outside ±(2^53 − 1)"
+    );
+    assert_eq!(
+        refusal(&conversation("-9223372036854775809"), 6),
+        "line 6: orchestrator_runs.conversation_id -9223372036854775809 is outside \
+         -9223372036854775808..=9223372036854775807"
+    );
+    assert_eq!(
         refusal(&conversation("-9007199254740992"), 6),
         "line 6: run r1: conversation_id -9007199254740992 is outside ±(2^53 − 1)"
     );
@@ -709,34 +718,39 @@ fn malformed_lines_are_refused_with_their_place() {
         (
             "[1]".into(),
             "[",
-            "expected '{' opening the line's object at byte {at}, found '['",
+            "expected \"{\" opening the line's object at byte {at}, found \"[\"",
         ),
         (
             "{}".into(),
             "}",
             "expected a tag (\"orchestrator_runs\", \"orchestrator_events\" or \
-             \"council_idb_export\") at byte {at}, found '}'",
+             \"council_idb_export\") at byte {at}, found \"}\"",
         ),
         (
             r#"{"orchestrator_runs":5}"#.into(),
             "5",
-            "expected '{' opening the orchestrator_runs object at byte {at}, found '5'",
+            "expected \"{\" opening the orchestrator_runs object at byte {at}, found \"5\"",
         ),
         (
             EVENT[..EVENT.len() - 1].into(),
             "",
-            "expected '}' closing the line's object at byte {end}, found the end of the line",
+            "expected \"}\" closing the line's object at byte {end}, found the end of the line",
         ),
         (
             event_with(r#""{}""#, "\"a\tb\""),
             "\t",
-            "orchestrator_events.event_json: unescaped control character U+0009 in a string \
+            "orchestrator_events.event_json: unescaped control character \"\\t\" in a string \
              at byte {at}",
         ),
         (
             event_with(r#""{}""#, r#""a\xb""#),
             r"\x",
             "orchestrator_events.event_json: invalid escape \\x at byte {at}",
+        ),
+        (
+            event_with(r#""{}""#, r#""\é""#),
+            r"\é",
+            "orchestrator_events.event_json: invalid escape \\é at byte {at}",
         ),
         (
             event_with(r#""{}""#, r#""\u12""#),
@@ -751,22 +765,22 @@ fn malformed_lines_are_refused_with_their_place() {
         (
             event_with(r#""seq":3,"#, r#""seq":3,,"#),
             ",,",
-            "expected a key at byte {at+1}, found ','",
+            "expected a key at byte {at+1}, found \",\"",
         ),
         (
             event_with(r#""seq":3"#, r#""seq" 3"#),
             " 3",
-            "expected ':' after a key at byte {at+1}, found '3'",
+            "expected \":\" after a key at byte {at+1}, found \"3\"",
         ),
         (
             event_with(r#""seq":3"#, r#""seq":nul"#),
             "nul",
-            "orchestrator_events.seq: expected a JSON value at byte {at}, found 'n'",
+            "orchestrator_events.seq: expected a JSON value at byte {at}, found \"n\"",
         ),
         (
             event_with(r#""seq":3"#, r#""seq":01"#),
             "01",
-            "expected ',' or '}' at byte {at+1}, found '1'",
+            "expected \",\" or \"}\" at byte {at+1}, found \"1\"",
         ),
     ];
     for (line, needle, message) in cases {
