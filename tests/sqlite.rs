@@ -9,7 +9,7 @@
 //!   tests; `UPDATE_FIXTURES=1 cargo test --test sqlite` rewrites it.
 #![cfg(not(target_arch = "wasm32"))]
 
-use council_idb::transfer::{event_line, header_line, parse_line, run_line, ExportLine};
+use council_idb::transfer::{end_line, event_line, header_line, parse_line, run_line, ExportLine};
 use council_idb::{CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, MAX_SAFE_INTEGER};
 use rusqlite::{named_params, Connection};
 
@@ -121,6 +121,9 @@ fn an_export_loads_into_the_server_tables_byte_for_byte() {
         for event in &events {
             insert.execute([event_line(event)]).unwrap();
         }
+        insert
+            .execute([end_line(runs.len() as u64, events.len() as u64)])
+            .unwrap();
         // What a file edited on another system may hold.
         insert.execute([""]).unwrap();
         insert.execute([" \r"]).unwrap();
@@ -331,6 +334,7 @@ fn expected_from_server() -> Vec<ExportLine> {
             r#"{"type":"node_started","node":"a"}"#,
             "2026-01-02T05:00:01+00:00",
         ),
+        ExportLine::End { runs: 3, events: 6 },
     ]
 }
 

@@ -698,7 +698,7 @@ fn malformed_lines_are_refused_with_their_place() {
             EVENT.replacen("orchestrator_events", "orchestrator_event", 1),
             "\"orchestrator_event\"",
             "unknown tag \"orchestrator_event\" at byte {at} (expected orchestrator_runs, \
-             orchestrator_events or council_idb_export)",
+             orchestrator_events, council_idb_export or council_idb_end)",
         ),
         (
             r#"{"council_idb_export":{"version":2,"exported_at":"2026-01-01T00:00:00Z"}}"#.into(),
@@ -723,8 +723,8 @@ fn malformed_lines_are_refused_with_their_place() {
         (
             "{}".into(),
             "}",
-            "expected a tag (\"orchestrator_runs\", \"orchestrator_events\" or \
-             \"council_idb_export\") at byte {at}, found \"}\"",
+            "expected a tag (\"orchestrator_runs\", \"orchestrator_events\", \
+             \"council_idb_export\" or \"council_idb_end\") at byte {at}, found \"}\"",
         ),
         (
             r#"{"orchestrator_runs":5}"#.into(),
@@ -811,4 +811,19 @@ fn unknown_values_are_bounded() {
     let fine = format!("{}0{}", "[{\"a\":".repeat(15), "}]".repeat(15));
     let line = EVENT.replacen("{\"run_id\"", &format!("{{\"x\":{fine},\"run_id\""), 1);
     assert_eq!(read_event(&line), read_event(EVENT));
+}
+
+#[test]
+fn the_end_line_counts_runs_and_events() {
+    let line = council_idb::transfer::end_line(3, 12_345);
+    assert_eq!(line, r#"{"council_idb_end":{"runs":3,"events":12345}}"#);
+    assert_eq!(
+        parse_line(&line, 9).unwrap(),
+        Some(ExportLine::End {
+            runs: 3,
+            events: 12_345
+        })
+    );
+    assert!(refusal(r#"{"council_idb_end":{"runs":-1,"events":0}}"#, 4).starts_with("line 4: "));
+    assert!(refusal(r#"{"council_idb_end":{"runs":1}}"#, 5).contains("events is missing"));
 }

@@ -999,6 +999,14 @@ pub async fn list_events_page_reads_a_log_a_page_at_a_time(repo: &impl RunLog) {
         .map(|e| e.seq)
         .collect();
     assert_eq!(from_gap, [4, 5]);
-    assert!(repo.list_events_page("nobody", 0, 10).await.unwrap().is_empty());
-    assert!(repo.list_events_page(&run.id, 1000, 10).await.unwrap().is_empty());
+    assert!(repo
+        .list_events_page("nobody", 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(repo
+        .list_events_page(&run.id, 1000, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -1,5 +1,5 @@
 -- The server's runs and events as council-idb export lines: the header, every
--- run, then every event by run and seq. :exported_at, when bound, is the
+-- run, then every event by run and seq, then the end line with the counts. :exported_at, when bound, is the
 -- header's time; unbound (NULL) it is now. An event line carries the row's
 -- surrogate id too, which an import skips.
 SELECT line FROM (
@@ -23,5 +23,11 @@ SELECT line FROM (
                'created_at', created_at, 'wave_index', wave_index
            ))
     FROM orchestrator_events
+    UNION ALL
+    SELECT 3, '', 0,
+           json_object('council_idb_end', json_object(
+               'runs', (SELECT count(*) FROM orchestrator_runs),
+               'events', (SELECT count(*) FROM orchestrator_events)
+           ))
 )
 ORDER BY part, run_id, seq;
