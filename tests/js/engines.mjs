@@ -10,7 +10,9 @@
 //
 // plus reload(), close(), flushPageErrors() and, for the demo's end-to-end
 // test, click/fill/selectOption/check/waitForSelector/textContent/
-// getAttribute/count/screenshot on CSS selectors.
+// getAttribute/count/screenshot on CSS selectors. Chromium pages also have
+// cdp(), a DevTools protocol session on the page (`await (await page.cdp())
+// .send("Storage.overrideQuotaForOrigin", ...)`); the others have none.
 //
 // - chromium: Playwright (playwright-core) on /usr/bin/chromium. Kept for
 //   what WebDriver does not give: a persistent context on a profile directory
@@ -63,11 +65,13 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Launches `engine` on a fresh profile. `viewport` ({width, height}) sizes
- * every page. `close()` ends the browser and removes what it left on disk.
+ * every page; `firefoxPrefs` ({name: value}) are set in Firefox's profile
+ * (ignored by the other engines). `close()` ends the browser and removes
+ * what it left on disk.
  */
-export async function launchBrowser(engine = "chromium", { viewport } = {}) {
+export async function launchBrowser(engine = "chromium", { viewport, firefoxPrefs } = {}) {
   if (engine === "chromium") return launchChromium(viewport);
-  if (engine === "firefox" || engine === "webkit") return launchWebDriver(engine, viewport);
+  if (engine === "firefox" || engine === "webkit") return launchWebDriver(engine, viewport, { firefoxPrefs });
   throw new Error(`unknown engine ${engine}`);
 }
 
@@ -121,6 +125,7 @@ function playwrightPage(page) {
     getAttribute: (selector, name) => page.getAttribute(selector, name),
     count: (selector) => page.locator(selector).count(),
     screenshot: (options) => page.screenshot(options),
+    cdp: () => page.context().newCDPSession(page),
   };
 }
 
@@ -209,8 +214,8 @@ const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 // for an element to be actionable.
 const RETRY_CLICK = new Set(["element click intercepted", "element not interactable", "stale element reference", "no such element"]);
 
-async function launchWebDriver(engine, viewport) {
-  const session = await startSession(engine);
+async function launchWebDriver(engine, viewport, options) {
+  const session = await startSession(engine, options);
   const { command } = session;
   // One queue for every command: the current window is session state. The
   // first window is never used as a page and stays open, since closing the

@@ -147,11 +147,12 @@ async function startXvfb() {
 
 /**
  * Starts the driver of `engine` ("firefox" or "webkit") and one session in
- * it. Resolves to `{ version, command(method, route, body), quit() }`, where
- * `command` runs a command of the session (`route` relative to it, e.g.
- * "/url") and `quit()` ends the session and stops every process started.
+ * it; `firefoxPrefs` ({name: value}) go into Firefox's profile. Resolves to
+ * `{ version, command(method, route, body), quit() }`, where `command` runs
+ * a command of the session (`route` relative to it, e.g. "/url") and
+ * `quit()` ends the session and stops every process started.
  */
-export async function startSession(engine) {
+export async function startSession(engine, { firefoxPrefs } = {}) {
   const cleanups = [];
   const cleanup = async () => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
@@ -169,7 +170,7 @@ export async function startSession(engine) {
       const remove = removeOnExit(profileRoot);
       cleanups.push(async () => remove());
       driver = start(geckodriver, ["--port", String(port), "--profile-root", profileRoot]);
-      capabilities = { browserName: "firefox", "moz:firefoxOptions": { binary: FIREFOX, args: ["-headless"] } };
+      capabilities = { browserName: "firefox", "moz:firefoxOptions": { binary: FIREFOX, args: ["-headless"], prefs: firefoxPrefs ?? {} } };
     } else if (engine === "webkit") {
       if (!existsSync(MINIBROWSER)) throw new Error(`no MiniBrowser at ${MINIBROWSER} (set $MINIBROWSER)`);
       const xvfb = await startXvfb();
