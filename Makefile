@@ -29,8 +29,9 @@ test: lint test-rust test-browser test-js bench-smoke
 pkg: setup
 	bash scripts/build-pkg.sh
 
-## The JS tests (package, tabs, the demo end to end, types, Vite build), the
-## browser ones in Chromium, Firefox and WebKit one engine after another:
+## The JS tests (package, tabs, numbering, live feed, pruning, quota and
+## persistence, the demo end to end, types, Vite build), the browser ones in
+## Chromium, Firefox and WebKit one engine after another:
 ## `make test-js ENGINES=webkit` runs them in one (or ENGINES="chromium firefox").
 ENGINES ?= chromium firefox webkit
 test-js: pkg
