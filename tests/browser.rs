@@ -7,8 +7,8 @@ mod contract;
 
 use council_idb::{
     CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
-    InMemoryCouncilRepository, IndexedDbCouncilRepository, Prune, RepositoryError, RunLog,
-    RunOwnership,
+    InMemoryCouncilRepository, IndexedDbCouncilRepository, NextEvent, Prune, RepositoryError,
+    RunLog, RunOwnership,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
@@ -545,6 +545,73 @@ async fn a_run_belongs_to_one_live_store() {
     expect_kind(c.claim_run("no such run").await, "NotFound");
     drop(c);
     finish(b, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn unawaited_writes_to_runs_given_up_never_conflict_with_each_other() {
+    // A write to a run nobody owns takes the run's lock for its length. A
+    // write letting such a lock go while the next one waited for its locks
+    // made that next write fail with `Conflict` (Chromium), from this very
+    // store: here the runs are given up in the middle of a stream of writes.
+    let (repo, name) = open_fresh("self-conflict").await;
+    let runs = ["a", "b", "c"];
+    for id in runs {
+        let mut run = CouncilRun::new("given up midway", HitlMode::None);
+        run.id = id.into();
+        repo.create_run(run).await.unwrap();
+    }
+    let mut next = [0i64; 3];
+    let mut calls = Vec::new();
+    let mut numbered = Vec::new();
+    for i in 0..3000usize {
+        if i == 500 {
+            for id in runs {
+                calls.push(repo.update_run_status(id, CouncilRunStatus::Completed));
+            }
+        }
+        let r = i % 3;
+        match (i * 7) % 5 {
+            0 => {
+                let other = (r + 1) % 3;
+                let mut batch = Vec::new();
+                for _ in 0..20 {
+                    batch.push(event(runs[r], next[r], 0));
+                    next[r] += 1;
+                }
+                for _ in 0..5 {
+                    batch.push(event(runs[other], next[other], 0));
+                    next[other] += 1;
+                }
+                calls.push(repo.append_events(batch));
+            }
+            1 => {
+                numbered.push(repo.append_next(NextEvent::new(runs[r], 0, "{}")));
+                next[r] += 1;
+            }
+            2 => calls.push(repo.update_graph(runs[r], "{}")),
+            _ => {
+                calls.push(repo.append_event(event(runs[r], next[r], 0)));
+                next[r] += 1;
+            }
+        }
+        if i % 100 == 0 {
+            sleep(0).await;
+        }
+    }
+    for (i, call) in calls.into_iter().enumerate() {
+        if let Err(e) = call.await {
+            panic!("call {i}: {e}");
+        }
+    }
+    for (i, call) in numbered.into_iter().enumerate() {
+        if let Err(e) = call.await {
+            panic!("append_next {i}: {e}");
+        }
+    }
+    for (r, id) in runs.iter().enumerate() {
+        assert_eq!(repo.next_seq(id).await.unwrap(), next[r]);
+    }
+    finish(repo, &name).await;
 }
 
 #[wasm_bindgen_test]

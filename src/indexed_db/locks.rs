@@ -159,15 +159,19 @@ impl Locks {
     /// Takes the locks of `run_ids` that this store does not hold yet, all
     /// at once; one `Hold` per id, in order.
     pub(crate) async fn hold_all(&self, run_ids: &[&str]) -> Vec<Hold> {
+        // The locks held already are kept from here on: a write in flight
+        // that lets one go while this waits must not leave it untaken.
+        let mut holds: Vec<Option<Hold>> = run_ids.iter().map(|id| self.current(id)).collect();
         let mut wanted: Vec<&str> = run_ids
             .iter()
-            .copied()
-            .filter(|id| self.current(id).is_none())
+            .zip(&holds)
+            .filter(|(_, hold)| hold.is_none())
+            .map(|(id, _)| *id)
             .collect();
         wanted.sort_unstable();
         wanted.dedup();
         // What this round of tries gave, per run id.
-        let mut fresh: Vec<(String, Option<Rc<Lock>>)> = Vec::new();
+        let mut fresh: Vec<(&str, Hold)> = Vec::new();
         if !wanted.is_empty() {
             let names: Array = wanted
                 .iter()
@@ -183,10 +187,10 @@ impl Locks {
                                 self.held
                                     .borrow_mut()
                                     .insert((*id).to_owned(), Rc::downgrade(&lock));
-                                // Kept alive below, by the holds handed out.
-                                fresh.push((id.to_string(), Some(lock)));
+                                // Kept alive by the holds handed out.
+                                fresh.push((id, Hold::Mine(lock)));
                             }
-                            Err(_) => fresh.push((id.to_string(), None)),
+                            Err(_) => fresh.push((id, Hold::Elsewhere)),
                         }
                     }
                 }
@@ -197,17 +201,18 @@ impl Locks {
         }
         run_ids
             .iter()
-            .map(|id| {
+            .zip(holds.iter_mut())
+            .map(|(id, hold)| {
                 if !self.enabled.get() {
                     return Hold::Unsupported;
                 }
-                if let Some((_, got)) = fresh.iter().find(|(fresh_id, _)| fresh_id == id) {
-                    return match got {
-                        Some(lock) => Hold::Mine(lock.clone()),
-                        None => Hold::Elsewhere,
-                    };
+                if let Some(hold) = hold.take() {
+                    return hold;
                 }
-                self.current(id).unwrap_or(Hold::Elsewhere)
+                fresh
+                    .iter()
+                    .find(|(fresh_id, _)| fresh_id == id)
+                    .map_or(Hold::Elsewhere, |(_, hold)| hold.clone())
             })
             .collect()
     }
