@@ -24,8 +24,15 @@ function deliver(callback, value) {
 
 /** Subscribes `onNotice` to the database's channel or the store's hub. */
 function listen(channelName, hub, onNotice) {
-  if (channelName !== undefined && typeof BroadcastChannel === "function") {
-    const channel = new BroadcastChannel(`council-idb:${channelName}`);
+  if (channelName !== undefined) {
+    let channel;
+    try {
+      channel = new BroadcastChannel(`council-idb:${channelName}`);
+    } catch {
+      // No BroadcastChannel here, or it refused to open: the stores cannot
+      // open theirs either (feed.rs), so no notice would ever come.
+      return () => {};
+    }
     channel.onmessage = (message) => onNotice(message.data);
     return () => channel.close();
   }
