@@ -56,7 +56,7 @@ pub use memory::InMemoryCouncilRepository;
 pub use port::{CouncilRepositoryPort, RunLog, RunOwnership};
 
 #[cfg(target_arch = "wasm32")]
-pub use indexed_db::{IndexedDbCouncilRepository, RunFeed, Watch, SCHEMA_VERSION};
+pub use indexed_db::{IndexedDbCouncilRepository, RunChange, RunFeed, Watch, SCHEMA_VERSION};
 #[cfg(target_arch = "wasm32")]
 pub use js::CouncilStore;
 

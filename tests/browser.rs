@@ -60,6 +60,14 @@ export async function raw_create(name, layout) {
   });
   db.close();
 }
+// Posts each of `values` on the channel the stores of database `name` post
+// on, from one channel object (so they arrive in order), as another version
+// of the crate (or any script of the origin) could.
+export function post_notices(name, values) {
+  const channel = new BroadcastChannel(`council-idb:${name}`);
+  for (const value of values) channel.postMessage(value);
+  channel.close();
+}
 export function sleep(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
 // Makes IndexedDB look absent, as in some private modes and sandboxed frames.
 let saved;
@@ -82,6 +90,7 @@ extern "C" {
     #[wasm_bindgen(catch)]
     async fn raw_create(name: &str, layout: &str) -> Result<JsValue, JsValue>;
     async fn sleep(ms: u32) -> JsValue;
+    fn post_notices(name: &str, values: js_sys::Array);
     fn hide_indexed_db();
     fn restore_indexed_db();
 }
@@ -805,6 +814,198 @@ async fn a_run_can_be_watched_from_rust() {
     drop(watch);
     drop(watcher);
     finish(writer, &name).await;
+}
+
+/// Waits until `done()` holds, for at most two seconds.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        sleep(10).await;
+    }
+    panic!("still waiting after two seconds for {what}");
+}
+
+/// Every change `watch_runs` delivers, in order, and the watch.
+fn record_changes(
+    repo: &IndexedDbCouncilRepository,
+) -> (
+    std::rc::Rc<std::cell::RefCell<Vec<council_idb::RunChange>>>,
+    council_idb::Watch,
+) {
+    let seen = std::rc::Rc::<std::cell::RefCell<Vec<_>>>::default();
+    let sink = seen.clone();
+    let watch = repo.watch_runs(move |change| sink.borrow_mut().push(change));
+    (seen, watch)
+}
+
+#[wasm_bindgen_test]
+async fn runs_can_be_watched_from_rust_across_stores() {
+    use council_idb::{RunChange, RunLog};
+
+    let (watcher, name) = open_fresh("watch-runs").await;
+    let writer = IndexedDbCouncilRepository::open(&name).await.unwrap();
+    let (seen, _watch) = record_changes(&watcher);
+
+    // Every kind of change, made through the second store.
+    let run = CouncilRun::new("watched from another store", HitlMode::ApprovePlan);
+    let id = run.id.clone();
+    writer.create_run(run).await.unwrap();
+    writer
+        .update_run_status(&id, CouncilRunStatus::AwaitingApproval)
+        .await
+        .unwrap();
+    writer.update_graph(&id, r#"{"nodes":[]}"#).await.unwrap();
+    writer.append_event(event(&id, 0, 0)).await.unwrap();
+    writer.append_event(event(&id, 1, 1)).await.unwrap();
+    writer.append_event(event(&id, 2, 2)).await.unwrap();
+    writer.truncate_events_after_wave(&id, 0).await.unwrap();
+    writer.release_run(&id).await.unwrap();
+    writer.delete_run(&id).await.unwrap();
+    let run_id = || id.clone();
+    let expected = vec![
+        RunChange::Created { run_id: run_id() },
+        RunChange::Status {
+            run_id: run_id(),
+            status: CouncilRunStatus::AwaitingApproval,
+        },
+        RunChange::Graph { run_id: run_id() },
+        RunChange::Appended { run_id: run_id() },
+        RunChange::Appended { run_id: run_id() },
+        RunChange::Appended { run_id: run_id() },
+        RunChange::Rewound {
+            run_id: run_id(),
+            after_wave: 0,
+            next_seq: 1,
+        },
+        RunChange::Owner { run_id: run_id() },
+        RunChange::Deleted { run_id: run_id() },
+    ];
+    until("every change", || seen.borrow().len() >= expected.len()).await;
+    assert_eq!(*seen.borrow(), expected);
+    assert!(seen.borrow().iter().all(|c| c.run_id() == id));
+
+    // The watcher's own store's changes arrive too, and a store that
+    // closes gives up the runs it owns.
+    let mine = CouncilRun::new("watched from its own store", HitlMode::None);
+    watcher.create_run(mine.clone()).await.unwrap();
+    until("the watcher's own change", || {
+        seen.borrow().last()
+            == Some(&RunChange::Created {
+                run_id: mine.id.clone(),
+            })
+    })
+    .await;
+    let theirs = CouncilRun::new("owned by the writer", HitlMode::None);
+    writer.create_run(theirs.clone()).await.unwrap();
+    drop(writer);
+    until("the closed store's release", || {
+        seen.borrow().last()
+            == Some(&RunChange::Owner {
+                run_id: theirs.id.clone(),
+            })
+    })
+    .await;
+    finish(watcher, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn odd_notices_are_skipped_or_reported_as_other_changes() {
+    use council_idb::RunChange;
+
+    let (repo, name) = open_fresh("watch-runs-odd").await;
+    let (seen, _watch) = record_changes(&repo);
+    let long_id = "x".repeat(council_idb::limits::ID_BYTES + 1);
+    let notices = [
+        // Not a change to a run: skipped.
+        "null".to_owned(),
+        r#""created""#.to_owned(),
+        "[1, 2]".to_owned(),
+        r#"{"kind": "created"}"#.to_owned(),
+        r#"{"kind": 7, "runId": "r"}"#.to_owned(),
+        r#"{"kind": "created", "runId": 7}"#.to_owned(),
+        format!(r#"{{"kind": "created", "runId": "{long_id}"}}"#),
+        // A change this version cannot read: reported as such.
+        r#"{"kind": "renamed", "runId": "r1", "name": "new"}"#.to_owned(),
+        r#"{"kind": "status", "runId": "r2"}"#.to_owned(),
+        r#"{"kind": "status", "runId": "r3", "status": "sleeping"}"#.to_owned(),
+        r#"{"kind": "rewound", "runId": "r4"}"#.to_owned(),
+        r#"{"kind": "rewound", "runId": "r5", "afterWave": -1, "nextSeq": 2}"#.to_owned(),
+        r#"{"kind": "rewound", "runId": "r6", "afterWave": 1, "nextSeq": 2.5}"#.to_owned(),
+        r#"{"kind": "rewound", "runId": "r7", "afterWave": 4294967296, "nextSeq": 2}"#.to_owned(),
+        // Well-formed, with fields this version does not know.
+        r#"{"kind": "rewound", "runId": "r8", "afterWave": 1, "nextSeq": 2, "by": "x"}"#.to_owned(),
+        r#"{"kind": "status", "runId": "r9", "status": "completed"}"#.to_owned(),
+    ];
+    post_notices(&name, notices.iter().map(|n| raw_value(n)).collect());
+    until("the last notice", || seen.borrow().len() >= 9).await;
+    let other = |kind: &str, run_id: &str| RunChange::Other {
+        kind: kind.to_owned(),
+        run_id: run_id.to_owned(),
+    };
+    assert_eq!(
+        *seen.borrow(),
+        vec![
+            other("renamed", "r1"),
+            other("status", "r2"),
+            other("status", "r3"),
+            other("rewound", "r4"),
+            other("rewound", "r5"),
+            other("rewound", "r6"),
+            other("rewound", "r7"),
+            RunChange::Rewound {
+                run_id: "r8".to_owned(),
+                after_wave: 1,
+                next_seq: 2,
+            },
+            RunChange::Status {
+                run_id: "r9".to_owned(),
+                status: CouncilRunStatus::Completed,
+            },
+        ]
+    );
+    finish(repo, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_stopped_or_dropped_run_watch_gets_nothing_more() {
+    use council_idb::{RunChange, RunLog};
+
+    let (repo, name) = open_fresh("watch-runs-stop").await;
+    let writer = IndexedDbCouncilRepository::open(&name).await.unwrap();
+    let (stopped, stopped_watch) = record_changes(&repo);
+    let (dropped, dropped_watch) = record_changes(&repo);
+    let (live, _live_watch) = record_changes(&repo);
+    let first = CouncilRun::new("seen by all", HitlMode::None);
+    writer.create_run(first.clone()).await.unwrap();
+    until("the first change, everywhere", || {
+        [&stopped, &dropped, &live]
+            .iter()
+            .all(|seen| seen.borrow().len() == 1)
+    })
+    .await;
+
+    stopped_watch.stop();
+    stopped_watch.stop(); // stopping twice is fine
+    drop(dropped_watch);
+    let second = CouncilRun::new("seen by the live watch only", HitlMode::None);
+    writer.create_run(second.clone()).await.unwrap();
+    writer.delete_run(&second.id).await.unwrap();
+    // The live watch is the witness that the notices went out.
+    until("the live watch's changes", || {
+        live.borrow().last()
+            == Some(&RunChange::Deleted {
+                run_id: second.id.clone(),
+            })
+    })
+    .await;
+    let only_first = vec![RunChange::Created { run_id: first.id }];
+    assert_eq!(*stopped.borrow(), only_first);
+    assert_eq!(*dropped.borrow(), only_first);
+    drop(stopped_watch);
+    drop(writer);
+    finish(repo, &name).await;
 }
 
 #[wasm_bindgen_test]

@@ -48,7 +48,7 @@ use self::codec::{event_record, run_record};
 use self::connection::{reply, Answer, AppendReply, Change, Connection, Op, Read};
 pub use self::schema::SCHEMA_VERSION;
 use self::send::SingleThreaded;
-pub use self::watch::{RunFeed, Watch};
+pub use self::watch::{RunChange, RunFeed, Watch};
 
 /// [`CouncilRepositoryPort`] over the browser's IndexedDB (wasm32 only).
 ///

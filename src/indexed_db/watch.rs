@@ -1,13 +1,14 @@
-//! Watching a run from Rust: the same watcher as `CouncilStore.watchEvents`
-//! (`src/feed.js`), with its batches decoded into Rust values.
+//! Watching from Rust: the same watchers as `CouncilStore.watchEvents` and
+//! `CouncilStore.watchRuns` (`src/feed.js`), with what they deliver decoded
+//! into Rust values.
 
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Promise, Reflect};
+use js_sys::{Array, Function, JsString, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::domain::{CouncilRunEvent, RepositoryError};
+use crate::domain::{limits, CouncilRunEvent, CouncilRunStatus, RepositoryError, MAX_SAFE_INTEGER};
 
 use super::codec::decode_event;
 use super::connection::Connection;
@@ -25,6 +26,13 @@ extern "C" {
         from_seq: f64,
         signal: &JsValue,
         on_batch: &Function,
+    ) -> Function;
+    #[wasm_bindgen(js_name = watchRuns)]
+    fn watch_runs_js(
+        channel: Option<String>,
+        hub: &JsValue,
+        signal: &JsValue,
+        on_change: &Function,
     ) -> Function;
 }
 
@@ -48,6 +56,87 @@ pub enum RunFeed {
     Unreadable(RepositoryError),
 }
 
+/// A change to one of the database's runs, as
+/// [`IndexedDbCouncilRepository::watch_runs`] delivers it. It says what
+/// changed, not the new content: read the run (or its events) to show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunChange {
+    /// The run was created.
+    Created {
+        /// The run's id.
+        run_id: String,
+    },
+    /// The run's status changed (set back to `Running`, paused, finished,
+    /// marked interrupted...).
+    Status {
+        /// The run's id.
+        run_id: String,
+        /// The status it has now.
+        status: CouncilRunStatus,
+    },
+    /// The run's task graph was replaced.
+    Graph {
+        /// The run's id.
+        run_id: String,
+    },
+    /// Events were appended to the run (one change per committed call or
+    /// group of calls; [`watch_events`](IndexedDbCouncilRepository::watch_events)
+    /// delivers the events themselves).
+    Appended {
+        /// The run's id.
+        run_id: String,
+    },
+    /// The run's events after a wave were deleted.
+    Rewound {
+        /// The run's id.
+        run_id: String,
+        /// The wave the run was rewound to: events with a greater
+        /// `wave_index` are gone.
+        after_wave: u32,
+        /// The seq after the last event kept.
+        next_seq: i64,
+    },
+    /// The run and its events were deleted.
+    Deleted {
+        /// The run's id.
+        run_id: String,
+    },
+    /// A store claimed the run or gave it up (released it, or closed); see
+    /// [`RunOwnership`](crate::RunOwnership). Creating a run, or setting it
+    /// back to `Running`, makes its store the owner without this change, and
+    /// a final status ends ownership without it.
+    Owner {
+        /// The run's id.
+        run_id: String,
+    },
+    /// A notice this version cannot read: a kind it does not know, or a known
+    /// kind whose detail is missing or malformed (another version of the
+    /// crate, in another tab, may post such). Something about the run
+    /// changed: read it again.
+    Other {
+        /// The notice's kind, as posted.
+        kind: String,
+        /// The run's id.
+        run_id: String,
+    },
+}
+
+impl RunChange {
+    /// The id of the run that changed.
+    pub fn run_id(&self) -> &str {
+        match self {
+            RunChange::Created { run_id }
+            | RunChange::Status { run_id, .. }
+            | RunChange::Graph { run_id }
+            | RunChange::Appended { run_id }
+            | RunChange::Rewound { run_id, .. }
+            | RunChange::Deleted { run_id }
+            | RunChange::Owner { run_id }
+            | RunChange::Other { run_id, .. } => run_id,
+        }
+    }
+}
+
 type Reader = Closure<dyn FnMut(f64) -> Promise>;
 type Deliverer = Closure<dyn FnMut(JsValue)>;
 
@@ -55,11 +144,13 @@ type Deliverer = Closure<dyn FnMut(JsValue)>;
 #[derive(Debug)]
 pub struct Watch {
     stop: SingleThreaded<Function>,
-    _closures: SingleThreaded<(Reader, Deliverer)>,
+    /// What JavaScript calls back: the reader of a run's watcher (none for
+    /// a watcher of runs) and the deliverer.
+    _closures: SingleThreaded<(Option<Reader>, Deliverer)>,
 }
 
 impl Watch {
-    /// Ends the watch; no batch is delivered after this returns.
+    /// Ends the watch; nothing is delivered after this returns.
     pub fn stop(&self) {
         let _ = self.stop.call0(&JsValue::NULL);
     }
@@ -90,6 +181,56 @@ fn decode_batch(batch: &JsValue) -> RunFeed {
         },
         None => RunFeed::Deleted,
     }
+}
+
+/// A string of at most `limits::ID_BYTES` UTF-16 units (so no longer than a
+/// run id may be in UTF-8), measured before it is copied into wasm.
+fn short_string(value: JsValue) -> Option<String> {
+    let text = value.dyn_into::<JsString>().ok()?;
+    (text.length() as usize <= limits::ID_BYTES).then(|| String::from(text))
+}
+
+/// A whole number in `0..=max`.
+fn whole(value: JsValue, max: i64) -> Option<i64> {
+    value
+        .as_f64()
+        .filter(|n| n.fract() == 0.0 && (0.0..=max as f64).contains(n))
+        .map(|n| n as i64)
+}
+
+/// The change a notice reports; `None` for a notice without a kind and a
+/// run id that could be one (nothing to report).
+fn decode_change(notice: &JsValue) -> Option<RunChange> {
+    let field = |name: &str| Reflect::get(notice, &JsValue::from_str(name)).ok();
+    let kind = short_string(field("kind")?)?;
+    let run_id = short_string(field("runId")?)?;
+    let change = match kind.as_str() {
+        "created" => RunChange::Created { run_id },
+        "graph" => RunChange::Graph { run_id },
+        "appended" => RunChange::Appended { run_id },
+        "deleted" => RunChange::Deleted { run_id },
+        "owner" => RunChange::Owner { run_id },
+        "status" => match field("status")
+            .and_then(short_string)
+            .and_then(|s| CouncilRunStatus::parse(&s))
+        {
+            Some(status) => RunChange::Status { run_id, status },
+            None => RunChange::Other { kind, run_id },
+        },
+        "rewound" => match (
+            field("afterWave").and_then(|v| whole(v, i64::from(u32::MAX))),
+            field("nextSeq").and_then(|v| whole(v, MAX_SAFE_INTEGER)),
+        ) {
+            (Some(after_wave), Some(next_seq)) => RunChange::Rewound {
+                run_id,
+                after_wave: after_wave as u32,
+                next_seq,
+            },
+            _ => RunChange::Other { kind, run_id },
+        },
+        _ => RunChange::Other { kind, run_id },
+    };
+    Some(change)
 }
 
 impl IndexedDbCouncilRepository {
@@ -128,7 +269,46 @@ impl IndexedDbCouncilRepository {
         );
         Watch {
             stop: SingleThreaded(stop),
-            _closures: SingleThreaded((read, deliver)),
+            _closures: SingleThreaded((Some(read), deliver)),
+        }
+    }
+
+    /// Follows every run of the database live, as `CouncilStore.watchRuns`
+    /// does in JavaScript: `on_change` receives a [`RunChange`] for each
+    /// change committed from then on by any store of the database in this
+    /// origin (this one, other tabs, workers). The changes one store makes
+    /// arrive in the order it committed them. A notice that is not a change
+    /// to a run (no kind, or no run id) is skipped.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), council_idb::RepositoryError> {
+    /// use council_idb::{IndexedDbCouncilRepository, RunChange};
+    ///
+    /// let repo = IndexedDbCouncilRepository::open("my-app-runs").await?;
+    /// let watch = repo.watch_runs(|change| match change {
+    ///     RunChange::Status { run_id, status } => println!("{run_id} is {status}"),
+    ///     RunChange::Deleted { run_id } => println!("{run_id} is gone"),
+    ///     other => println!("{} changed", other.run_id()),
+    /// });
+    /// // ... later: dropping the watch ends it.
+    /// drop(watch);
+    /// # Ok(()) }
+    /// ```
+    pub fn watch_runs(&self, mut on_change: impl FnMut(RunChange) + 'static) -> Watch {
+        let deliver = Closure::<dyn FnMut(JsValue)>::new(move |notice: JsValue| {
+            if let Some(change) = decode_change(&notice) {
+                on_change(change);
+            }
+        });
+        let stop = watch_runs_js(
+            Some(self.name().to_owned()),
+            &JsValue::UNDEFINED,
+            &JsValue::UNDEFINED,
+            deliver.as_ref().unchecked_ref(),
+        );
+        Watch {
+            stop: SingleThreaded(stop),
+            _closures: SingleThreaded((None, deliver)),
         }
     }
 }
