@@ -20,9 +20,13 @@ const types = {
   ".css": "text/css",
 };
 
-/** Serves `root` on 127.0.0.1 at a free port. */
-export async function serveDirectory(root = repoRoot) {
+/**
+ * Serves `root` on 127.0.0.1 at a free port. `handle(req, res)`, when given,
+ * sees every request first and answers those it resolves `true` for.
+ */
+export async function serveDirectory(root = repoRoot, { handle } = {}) {
   const server = createServer(async (req, res) => {
+    if (handle && (await handle(req, res))) return;
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
     const file = normalize(join(root, path));
     if (!file.startsWith(root.endsWith(sep) ? root : root + sep)) {
