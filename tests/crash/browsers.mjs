@@ -9,16 +9,21 @@
 //   ...
 //   await again.close();                   // a clean shutdown
 //
-// - chromium: Playwright's launchPersistentContext on /usr/bin/chromium.
-//   Every process of the instance (browser, zygotes, GPU, network and storage
-//   services, renderers) carries --user-data-dir=<profile> on its command
-//   line; that, and descent from those processes, finds them.
+// The processes of an instance: those that name the profile on their
+// command line, those started with the instance's tag in their environment
+// (COUNCIL_IDB_CRASH_INSTANCE, set for the browser or its driver, inherited
+// also by helpers that detach themselves, such as Chromium's crashpad
+// handlers and Firefox's crashhelper), and every descendant of those.
+//
+// - chromium: Playwright's launchPersistentContext on /usr/bin/chromium. The
+//   browser and the processes its zygotes fork (GPU, network and storage
+//   services, renderers) carry --user-data-dir=<profile>.
 // - firefox: Firefox ESR through geckodriver, `-profile <dir>` in
 //   moz:firefoxOptions.args, so that geckodriver starts Firefox on our
 //   directory instead of a fresh copy. Firefox and its content processes
-//   descend from the geckodriver we start; the main process also names the
-//   profile.
+//   descend from the geckodriver we start.
 import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os, { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +34,17 @@ import { FIREFOX, findGeckodriver, freePort, webdriver } from "../js/webdriver.m
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // --------------------------------------------------------- processes ----
+
+const TAG = "COUNCIL_IDB_CRASH_INSTANCE";
+
+/** Was process `pid` started with `TAG=tag` in its environment? */
+function tagged(pid, tag) {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`${TAG}=${tag}`);
+  } catch {
+    return false;
+  }
+}
 
 /** Every process: pid, parent, state letter, start time (clock ticks), arguments. */
 export function processes() {
@@ -120,14 +136,16 @@ async function killProcesses(list, what) {
 // ---------------------------------------------------------- Chromium ----
 
 async function launchChromium(profile) {
+  const tag = randomUUID();
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
     args: chromiumArgs,
+    env: { ...process.env, [TAG]: tag },
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const flag = `--user-data-dir=${profile}`;
-  const instance = () => processTree((p) => p.args.includes(flag));
+  const instance = () => processTree((p) => p.args.includes(flag) || tagged(p.pid, tag));
   return {
     engine: "chromium",
     processes: instance,
@@ -156,8 +174,10 @@ async function launchFirefox(profile) {
   // MarionetteActivePort file behind, which geckodriver would otherwise
   // read and try first.
   const marionettePort = await freePort();
+  const tag = randomUUID();
   const driver = spawn(geckodriver, ["--port", String(port), "--marionette-port", String(marionettePort)], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, [TAG]: tag },
   });
   let log = "";
   const keep = (d) => void (log = (log + d).slice(-20_000));
@@ -190,7 +210,7 @@ async function launchFirefox(profile) {
       },
     });
     const session = `${base}/session/${created.sessionId}`;
-    const instance = () => processTree((p) => p.args.includes(profile), [driver.pid]);
+    const instance = () => processTree((p) => p.args.includes(profile) || tagged(p.pid, tag), [driver.pid]);
     return {
       engine: "firefox",
       processes: instance,
