@@ -350,6 +350,52 @@ for (const engine of ENGINES) describe(engine, { timeout: 180_000 }, () => {
 
   // ------------------------------------------------------ persist, estimate
 
+  test("status changes, rewinds, deletes and markInterruptedRuns ask for strict durability; appends, graphs and new runs do not", async () => {
+    const out = await page.evaluate(async (name) => {
+      // Every readwrite transaction the store starts, with the durability it
+      // asked for and the one the engine reports (where it has the attribute).
+      const seen = [];
+      const original = IDBDatabase.prototype.transaction;
+      IDBDatabase.prototype.transaction = function (scope, mode, options) {
+        const tx = original.call(this, scope, mode, options);
+        if (mode === "readwrite") seen.push({ asked: options?.durability ?? "default", engine: tx.durability });
+        return tx;
+      };
+      const calls = {};
+      try {
+        const store = await window.CouncilStore.open(name);
+        const watch = async (label, call) => {
+          const from = seen.length;
+          await call();
+          calls[label] = seen.slice(from);
+        };
+        await watch("createRun", () => store.createRun({ id: "r", goal: "g" }));
+        await watch("appendEvent", () => store.appendEvent({ runId: "r", seq: 0, waveIndex: 0, eventJson: "{}" }));
+        await watch("appendEvents", () => store.appendEvents([{ runId: "r", seq: 1, waveIndex: 1, eventJson: "{}" }]));
+        await watch("appendNext", () => store.appendNext("r", { waveIndex: 1, eventJson: "{}" }));
+        await watch("updateGraph", () => store.updateGraph("r", "{}"));
+        await watch("updateRunStatus", () => store.updateRunStatus("r", "awaiting_approval"));
+        await watch("truncateEventsAfterWave", () => store.truncateEventsAfterWave("r", 0));
+        await watch("updateRunStatus running", () => store.updateRunStatus("r", "running"));
+        await watch("markInterruptedRuns", () => store.markInterruptedRuns());
+        await watch("deleteRun", () => store.deleteRun("r"));
+        store.close();
+        await window.CouncilStore.deleteDatabase(name);
+      } finally {
+        IDBDatabase.prototype.transaction = original;
+      }
+      return calls;
+    }, dbName("strict"));
+    const strict = ["updateRunStatus", "updateRunStatus running", "truncateEventsAfterWave", "markInterruptedRuns", "deleteRun"];
+    for (const [call, transactions] of Object.entries(out)) {
+      assert.equal(transactions.length, 1, `${call}: ${JSON.stringify(transactions)}`);
+      const [{ asked, engine }] = transactions;
+      assert.equal(asked, strict.includes(call) ? "strict" : "default", call);
+      // Chromium and Firefox report what they use; WebKit has no attribute.
+      if (engine !== undefined) assert.equal(engine, asked, `${call}: the engine's durability`);
+    }
+  });
+
   test("persist() and estimate() resolve to what the browser says; usage grows by what is written", async (t) => {
     const out = await page.evaluate(async (name) => {
       const storage = navigator.storage;
