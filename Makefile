@@ -20,7 +20,7 @@ test-rust: setup
 ## after another: `make test-browser BROWSER=webkit` runs one alone.
 BROWSER ?= chromium firefox webkit
 test-browser: setup
-	@for engine in $(BROWSER); do bash scripts/test-browser.sh $$engine || exit 1; done
+	@bash scripts/test-browser.sh $(BROWSER)
 
 ## Every test: lint, native tests, the three browsers, the JS tests, the
 ## crash test, a benchmark smoke run.
@@ -36,7 +36,7 @@ pkg: setup
 ## `make test-js ENGINES=webkit` runs them in one (or ENGINES="chromium firefox").
 ENGINES ?= chromium firefox webkit
 test-js: pkg
-	ENGINES="$(ENGINES)" node --test tests/js/
+	ENGINES="$(ENGINES)" node --test --test-concurrency=2 tests/js/
 
 ## The crash test: Chromium and Firefox killed with SIGKILL while a page
 ## streams writes, relaunched on the same profile; every acknowledged write
