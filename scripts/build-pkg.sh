@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 
+# Snippets of earlier builds would stay beside the new ones (wasm-pack does
+# not empty them), and be published.
+rm -rf pkg/snippets pkg/web/snippets
 wasm-pack build --quiet --release --target bundler --out-dir pkg --out-name council_idb
 wasm-pack build --quiet --release --target web --out-dir pkg/web --out-name council_idb --no-pack
 rm -f pkg/web/.gitignore pkg/web/README.md

@@ -475,6 +475,20 @@ pub(crate) fn check_duplicate(
     }
 }
 
+/// Every event of an import belongs to its run.
+pub(crate) fn check_import(
+    run: &CouncilRun,
+    events: &[CouncilRunEvent],
+) -> Result<(), RepositoryError> {
+    match events.iter().find(|e| e.run_id != run.id) {
+        Some(e) => Err(RepositoryError::Constraint(format!(
+            "an event of run \"{}\" among the events of run \"{}\"",
+            e.run_id, run.id
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn run_not_found(run_id: &str) -> RepositoryError {
     RepositoryError::NotFound(format!("run \"{run_id}\" does not exist"))
 }

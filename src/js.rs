@@ -470,7 +470,7 @@ fn event_to_js(event: &CouncilRunEvent) -> JsValue {
     o.into()
 }
 
-#[wasm_bindgen(module = "/src/feed.js")]
+#[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = newHub)]
     fn new_hub() -> JsValue;
@@ -495,61 +495,7 @@ extern "C" {
     ) -> js_sys::Function;
 }
 
-#[wasm_bindgen(inline_js = r#"
-export function domException(message, name) {
-  try {
-    return new DOMException(message, name);
-  } catch {
-    const error = new Error(message);
-    error.name = name;
-    return error;
-  }
-}
-
-export async function persistStorage() {
-  try {
-    const storage = globalThis.navigator?.storage;
-    return typeof storage?.persist === "function" && (await storage.persist()) === true;
-  } catch {
-    return false;
-  }
-}
-
-export async function estimateStorage() {
-  try {
-    const storage = globalThis.navigator?.storage;
-    if (typeof storage?.estimate !== "function") return { usage: 0, quota: 0 };
-    const { usage, quota } = await storage.estimate();
-    return { usage: usage ?? 0, quota: quota ?? 0 };
-  } catch {
-    return { usage: 0, quota: 0 };
-  }
-}
-
-export function isAbortSignal(value) {
-  return typeof AbortSignal === "function" && value instanceof AbortSignal;
-}
-
-// Index of the first unpaired surrogate of `s`, or -1. In a `u` regex a
-// well-formed pair is one code point, so only a lone half matches.
-export function loneSurrogateAt(s) {
-  if (typeof s.isWellFormed === "function" && s.isWellFormed()) return -1;
-  const found = /\p{Cs}/u.exec(s);
-  return found ? found.index : -1;
-}
-
-// Stored runs as the API shows them: without the sort key, `null` for
-// absent optional fields, newest first.
-export function publicRuns(records) {
-  for (const r of records) {
-    delete r.createdKey;
-    delete r.rewinds;
-    r.graphJson ??= null;
-    r.conversationId ??= null;
-  }
-  return records.reverse();
-}
-"#)]
+#[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = publicRuns)]
     fn public_runs(records: Array) -> Array;

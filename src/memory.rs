@@ -8,8 +8,8 @@ use std::future::{ready, Future};
 use std::pin::Pin;
 
 use crate::domain::{
-    check_duplicate, check_event, check_graph, check_new_run, run_not_found, CouncilRun,
-    CouncilRunEvent, CouncilRunStatus, NextEvent, Prune, RepositoryError,
+    check_duplicate, check_event, check_graph, check_import, check_new_run, run_not_found,
+    CouncilRun, CouncilRunEvent, CouncilRunStatus, NextEvent, Prune, RepositoryError,
 };
 use crate::port::{CouncilRepositoryPort, RunLog, RunOwnership};
 use crate::time::{timestamp_after, Instant};
@@ -445,6 +445,23 @@ impl InMemoryCouncilRepository {
         Ok(seq)
     }
 
+    fn do_import_run(
+        &self,
+        run: CouncilRun,
+        events: Vec<CouncilRunEvent>,
+    ) -> Result<(), RepositoryError> {
+        check_import(&run, &events)?;
+        let id = run.id.clone();
+        self.do_create_run(run)?;
+        // Undone on failure. (Another thread could see the run before its
+        // events; a browser has one.)
+        self.do_append_events(events).inspect_err(|_| {
+            let mut state = self.state();
+            state.runs.remove(&id);
+            state.events.remove(&id);
+        })
+    }
+
     /// Nothing is owned in memory: every run the policy selects goes.
     fn do_prune_runs(&self, prune: &Prune) -> Result<Vec<String>, RepositoryError> {
         let runs = self.do_list_runs(None)?;
@@ -501,6 +518,18 @@ impl RunLog for InMemoryCouncilRepository {
         Self: 'async_trait,
     {
         done(self.do_delete_run(run_id))
+    }
+
+    fn import_run<'life0, 'async_trait>(
+        &'life0 self,
+        run: CouncilRun,
+        events: Vec<CouncilRunEvent>,
+    ) -> PortFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        done(self.do_import_run(run, events))
     }
 
     fn list_events_page<'life0, 'life1, 'async_trait>(

@@ -209,6 +209,21 @@ pub trait RunLog: CouncilRepositoryPort {
     /// `Conflict`.
     async fn append_next(&self, event: NextEvent) -> Result<i64, RepositoryError>;
 
+    /// Stores a run that does not exist yet together with its events, in one
+    /// transaction, all or nothing: what an import writes. The events are
+    /// checked as by `append_events`; unlike `create_run`, the store does
+    /// not own the run afterwards.
+    ///
+    /// # Errors
+    /// - [`AlreadyExists`](RepositoryError::AlreadyExists) when the run exists.
+    /// - [`Constraint`](RepositoryError::Constraint) for a bad run, a bad
+    ///   event, an event of another run or two different events at one seq.
+    async fn import_run(
+        &self,
+        run: CouncilRun,
+        events: Vec<CouncilRunEvent>,
+    ) -> Result<(), RepositoryError>;
+
     /// At most `limit` events of the run with `seq >= from_seq`, in `seq`
     /// order (empty for an unknown run): a long log read a page at a time,
     /// each page in one transaction.

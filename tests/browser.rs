@@ -624,6 +624,25 @@ async fn unawaited_writes_to_runs_given_up_never_conflict_with_each_other() {
 }
 
 #[wasm_bindgen_test]
+async fn an_imported_run_is_not_owned_by_the_store_that_imported_it() {
+    let (a, name) = open_fresh("import-owner").await;
+    let b = IndexedDbCouncilRepository::open(&name).await.unwrap();
+    let run = CouncilRun::new("imported while running", HitlMode::None);
+    let id = run.id.clone();
+    a.import_run(run, vec![event(&id, 0, 0)]).await.unwrap();
+    // The import's hold on the run's lock goes with its transaction (the
+    // browser may take a moment to see it go); no owner keeps it.
+    until_nothing_owned_elsewhere(&b).await;
+    // Another store may resume it.
+    b.update_run_status(&id, CouncilRunStatus::Running)
+        .await
+        .unwrap();
+    b.append_event(event(&id, 1, 0)).await.unwrap();
+    drop(b);
+    finish(a, &name).await;
+}
+
+#[wasm_bindgen_test]
 async fn prune_spares_the_runs_a_live_store_owns() {
     let (a, name) = open_fresh("prune-owned").await;
     let b = IndexedDbCouncilRepository::open(&name).await.unwrap();

@@ -238,40 +238,7 @@ pub(crate) fn decode_event(record: &JsValue) -> Result<CouncilRunEvent, Reposito
     })
 }
 
-#[wasm_bindgen(inline_js = r#"
-// These run in JavaScript because they touch every field of every record:
-// crossing into wasm for each would cost more than the check.
-
-// Index of the first record that is not a well-formed run, or -1.
-export function firstMalformedRun(records, statuses, modes) {
-  const isSafe = (n) => n === null || Number.isSafeInteger(n);
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i];
-    if (typeof r !== "object" || r === null || typeof r.id !== "string" ||
-        typeof r.goal !== "string" || !statuses.includes(r.status) ||
-        !modes.includes(r.hitlMode) || typeof r.createdAt !== "string" ||
-        typeof r.updatedAt !== "string" || !isSafe(r.conversationId ?? null) ||
-        !(r.graphJson == null || typeof r.graphJson === "string")) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-// Index of the first record that is not a well-formed event, or -1.
-export function firstMalformedEvent(records) {
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i];
-    if (typeof r !== "object" || r === null || typeof r.runId !== "string" ||
-        !Number.isSafeInteger(r.seq) || r.seq < 0 || typeof r.eventJson !== "string" ||
-        typeof r.createdAt !== "string" || !Number.isInteger(r.waveIndex) ||
-        r.waveIndex < 0 || r.waveIndex > 4294967295) {
-      return i;
-    }
-  }
-  return -1;
-}
-"#)]
+#[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = firstMalformedRun)]
     fn first_malformed_run(records: &Array, statuses: &Array, modes: &Array) -> i32;

@@ -47,6 +47,11 @@ pub(crate) enum Op {
     CreateRun {
         run_id: String,
         record: JsValue,
+        /// Events written with the run, in its transaction (an import).
+        events: Vec<CouncilRunEvent>,
+        event_records: Vec<Option<JsValue>>,
+        /// Whether this store owns the run afterwards (not for an import).
+        own: bool,
         reply: Reply<()>,
     },
     Change {
@@ -744,6 +749,7 @@ fn scope_of(op: &Op) -> (Scope, Access) {
         }
         | Op::MarkInterrupted { .. } => (Scope::Runs, Access::Durable),
         Op::Truncate { .. } | Op::DeleteRun { .. } => (Scope::Both, Access::Durable),
+        Op::CreateRun { events, .. } if !events.is_empty() => (Scope::Both, Access::Write),
         Op::CreateRun { .. } | Op::Change { .. } => (Scope::Runs, Access::Write),
         Op::Append { .. } | Op::Batch(_) | Op::AppendAll { .. } => (Scope::Both, Access::Write),
         Op::NextSeq { .. } => (Scope::Both, Access::Read),

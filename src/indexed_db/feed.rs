@@ -8,32 +8,7 @@
 
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(inline_js = r#"
-export function openChannel(name) {
-  try {
-    return typeof BroadcastChannel === "function" ? new BroadcastChannel(`council-idb:${name}`) : null;
-  } catch {
-    return null;
-  }
-}
-export function postNotice(channel, kind, run, a, b) {
-  const notice = { kind, runId: run };
-  if (kind === "rewound") {
-    notice.afterWave = a;
-    notice.nextSeq = b;
-  } else if (kind === "status") {
-    notice.status = a;
-  }
-  try {
-    channel.postMessage(notice);
-  } catch {
-    // A closed channel: nobody to tell.
-  }
-}
-export function closeChannel(channel) {
-  channel.close();
-}
-"#)]
+#[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = openChannel)]
     fn open_channel(name: &str) -> JsValue;

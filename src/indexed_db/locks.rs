@@ -18,63 +18,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-#[wasm_bindgen(inline_js = r#"
-export function locksExist() {
-  try {
-    return typeof navigator === "object" && navigator !== null &&
-      typeof navigator.locks === "object" && navigator.locks !== null &&
-      typeof navigator.locks.request === "function";
-  } catch {
-    return false;
-  }
-}
-const PREFIX = "council-idb:run:";
-export function lockName(db, run) {
-  return PREFIX + JSON.stringify([db, run]);
-}
-// Locks this realm has let go of whose release the browser has not finished:
-// name -> promise settled once it has. A store that takes a lock again right
-// after letting it go must not find it "held elsewhere" by its own past.
-const releasing = new Map();
-// Takes each lock that nobody holds. Resolves to an array with, per name,
-// the function that releases it, or null where another holder has it.
-export function tryLocks(names) {
-  return Promise.all(names.map(async (name) => {
-    await releasing.get(name);
-    return new Promise((resolve, reject) => {
-      const done = navigator.locks.request(name, { ifAvailable: true }, (lock) => {
-        if (lock === null) {
-          resolve(null);
-          return undefined;
-        }
-        return new Promise((release) => resolve(() => {
-          const gone = done.then(() => {}, () => {}).then(() => {
-            if (releasing.get(name) === gone) releasing.delete(name);
-          });
-          releasing.set(name, gone);
-          release();
-        }));
-      });
-      done.catch(reject);
-    });
-  }));
-}
-// Run ids of database `db` whose lock anyone in the origin holds.
-export async function lockedRuns(db) {
-  const { held } = await navigator.locks.query();
-  const runs = [];
-  for (const { name } of held) {
-    if (typeof name !== "string" || !name.startsWith(PREFIX)) continue;
-    try {
-      const [lockDb, run] = JSON.parse(name.slice(PREFIX.length));
-      if (lockDb === db && typeof run === "string") runs.push(run);
-    } catch {
-      // Not one of ours.
-    }
-  }
-  return runs;
-}
-"#)]
+#[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = locksExist)]
     fn locks_exist() -> bool;

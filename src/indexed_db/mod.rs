@@ -38,8 +38,8 @@ use js_sys::Array;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::domain::{
-    check_event, check_graph, check_new_run, CouncilRun, CouncilRunEvent, CouncilRunStatus,
-    NextEvent, Prune, RepositoryError,
+    check_event, check_graph, check_import, check_new_run, CouncilRun, CouncilRunEvent,
+    CouncilRunStatus, NextEvent, Prune, RepositoryError,
 };
 use crate::port::{CouncilRepositoryPort, RunLog, RunOwnership};
 
@@ -227,6 +227,9 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
             Ok(record) => self.call(|reply| Op::CreateRun {
                 run_id: run.id,
                 record,
+                events: Vec::new(),
+                event_records: Vec::new(),
+                own: true,
                 reply,
             }),
         })
@@ -477,6 +480,36 @@ impl RunLog for IndexedDbCouncilRepository {
             spare_owned: false,
             reply,
         }))
+    }
+
+    fn import_run<'life0, 'async_trait>(
+        &'life0 self,
+        run: CouncilRun,
+        events: Vec<CouncilRunEvent>,
+    ) -> PortFuture<'async_trait, ()>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        let checked = check_import(&run, &events).and_then(|()| {
+            let record = check_new_run(&run).and_then(|created| run_record(&run, created))?;
+            let event_records = events
+                .iter()
+                .map(|e| check_event(e).and_then(|()| event_record(e)).map(Some))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((record, event_records))
+        });
+        boxed(match checked {
+            Err(e) => settled(Err(e)),
+            Ok((record, event_records)) => self.call(|reply| Op::CreateRun {
+                run_id: run.id,
+                record,
+                events,
+                event_records,
+                own: false,
+                reply,
+            }),
+        })
     }
 
     fn list_events_page<'life0, 'life1, 'async_trait>(

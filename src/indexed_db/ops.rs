@@ -51,6 +51,9 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
         Op::CreateRun {
             run_id,
             record,
+            events,
+            event_records,
+            own,
             reply,
         } => {
             let hold = first(holds);
@@ -60,23 +63,31 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
                     "run \"{run_id}\" exists already (another live store owns it)"
                 ))));
             }
-            if let Hold::Mine(lock) = &hold {
+            // A new run is this store's to execute; an imported one is not.
+            if let (Hold::Mine(lock), true) = (&hold, own) {
                 conn.locks.own(&run_id, lock);
             }
             self::launch(async move {
-                let out = create_run(tx, &run_id, &record).await;
+                let out = create_run(tx, &run_id, &record, &events, &event_records).await;
                 if let (Err(_), Hold::Mine(lock)) = (&out, &hold) {
                     conn.locks.disown_if(&run_id, lock);
                 }
                 if out.is_ok() {
                     conn.feed.post(&run_id, Notice::Created);
+                    if !events.is_empty() {
+                        conn.feed.post(&run_id, Notice::Appended);
+                    }
                 }
+                drop(hold);
                 if conn.should_retry(launch, &out) {
                     conn.retry(
                         launch,
                         Op::CreateRun {
                             run_id,
                             record,
+                            events,
+                            event_records,
+                            own,
                             reply,
                         },
                     );
@@ -346,16 +357,32 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
     }
 }
 
-async fn create_run(tx: Tx, run_id: &str, record: &JsValue) -> Result<(), RepositoryError> {
+/// Adds a run record, and `events` with it (all or nothing, checked as
+/// `appendEvents` checks them) when there are any.
+async fn create_run(
+    tx: Tx,
+    run_id: &str,
+    record: &JsValue,
+    events: &[CouncilRunEvent],
+    event_records: &[Option<JsValue>],
+) -> Result<(), RepositoryError> {
     let mut tx = tx;
     let runs = tx.store(RUNS)?;
     // One round trip: `add` refuses an existing key with a ConstraintError
     // (which also aborts the transaction, so nothing is written). Commit at
     // once, as hand-written code does.
     let added = runs.add_request(record)?;
-    tx.commit_now();
-    let added = added.await;
-    let ended = tx.ended().await;
+    let ended = if events.is_empty() {
+        tx.commit_now();
+        let added = added.await;
+        (added, tx.ended().await)
+    } else {
+        // The event checks read after the add, so they find the run.
+        let verdicts = events.iter().map(|e| Ok(e.seq)).collect();
+        let written = write_events(tx, events, event_records, verdicts, true).await;
+        (added.await, written.map(|_| ()))
+    };
+    let (added, ended) = ended;
     match added {
         Ok(_) => ended,
         Err(e) if error_name(&e).as_deref() == Some("ConstraintError") => Err(

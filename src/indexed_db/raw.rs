@@ -110,13 +110,7 @@ extern "C" {
     fn key_range_bound(lower: &JsValue, upper: &JsValue) -> Result<JsValue, JsValue>;
 }
 
-#[wasm_bindgen(inline_js = r#"
-// `transaction.commit()` where the engine has it (every current one); a
-// transaction without it commits by itself once its requests are done.
-export function commitTx(tx) {
-  if (typeof tx.commit === "function") tx.commit();
-}
-"#)]
+#[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = commitTx)]
     fn commit_tx(tx: &RawTx) -> Result<(), JsValue>;

@@ -101,53 +101,7 @@ fn upgrade(event: &idb::event::VersionChangeEvent) -> Result<(), RepositoryError
     Ok(())
 }
 
-#[wasm_bindgen(inline_js = r#"
-// How the database's layout differs from `layout` ([{name, keyPath,
-// indexes: [{name, keyPath}]}]): a promise of a list of sentences, empty when
-// it is the same, settled once the transaction that read the layout has
-// ended (a worker terminated while it is still pending can leave WebKit's
-// connection open for good).
-export function layoutDifferences(db, layout) {
-  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-  const shown = (p) => JSON.stringify(p);
-  const out = [];
-  const names = layout.map((s) => s.name);
-  const missing = names.filter((n) => !db.objectStoreNames.contains(n));
-  for (const n of missing) out.push(`no object store "${n}"`);
-  for (const n of Array.from(db.objectStoreNames)) {
-    if (!names.includes(n)) out.push(`an object store "${n}" that council-idb does not make`);
-  }
-  if (missing.length) return Promise.resolve(out);
-  const tx = db.transaction(names, "readonly");
-  const ended = new Promise((resolve) => {
-    tx.oncomplete = tx.onabort = tx.onerror = () => resolve(out);
-  });
-  for (const spec of layout) {
-    const store = tx.objectStore(spec.name);
-    if (!same(store.keyPath, spec.keyPath)) {
-      out.push(`"${spec.name}" has key path ${shown(store.keyPath)}, not ${shown(spec.keyPath)}`);
-    }
-    if (store.autoIncrement) out.push(`"${spec.name}" auto-increments`);
-    const wanted = spec.indexes.map((i) => i.name);
-    for (const name of Array.from(store.indexNames)) {
-      if (!wanted.includes(name)) out.push(`"${spec.name}" has an index "${name}" that council-idb does not make`);
-    }
-    for (const want of spec.indexes) {
-      if (!store.indexNames.contains(want.name)) {
-        out.push(`"${spec.name}" has no index "${want.name}"`);
-        continue;
-      }
-      const index = store.index(want.name);
-      if (!same(index.keyPath, want.keyPath)) {
-        out.push(`index "${spec.name}.${want.name}" has key path ${shown(index.keyPath)}, not ${shown(want.keyPath)}`);
-      }
-      if (index.unique) out.push(`index "${spec.name}.${want.name}" is unique`);
-      if (index.multiEntry) out.push(`index "${spec.name}.${want.name}" is multi-entry`);
-    }
-  }
-  return ended;
-}
-"#)]
+#[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = layoutDifferences)]
     fn layout_differences(db: &Db, layout: &JsValue) -> Result<js_sys::Promise, JsValue>;

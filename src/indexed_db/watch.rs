@@ -1,5 +1,5 @@
 //! Watching from Rust: the same watchers as `CouncilStore.watchEvents` and
-//! `CouncilStore.watchRuns` (`src/feed.js`), with what they deliver decoded
+//! `CouncilStore.watchRuns` (`src/glue.js`), with what they deliver decoded
 //! into Rust values.
 
 use std::rc::Rc;
@@ -15,7 +15,7 @@ use super::connection::Connection;
 use super::send::SingleThreaded;
 use super::IndexedDbCouncilRepository;
 
-#[wasm_bindgen(module = "/src/feed.js")]
+#[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = watchEvents)]
     fn watch_events_js(

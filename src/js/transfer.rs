@@ -11,11 +11,11 @@ use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::{js_error, promise, string_arg, Backend, CouncilStore, Fields, Notices};
-use crate::domain::{limits, CouncilRun, CouncilRunEvent, CouncilRunStatus, RepositoryError};
+use crate::domain::{limits, CouncilRun, CouncilRunEvent, RepositoryError};
 use crate::time::now_rfc3339;
 use crate::transfer::{end_line, event_line, header_line, parse_line, run_line, ExportLine};
 
-#[wasm_bindgen(module = "/src/transfer.js")]
+#[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = exportStream)]
     fn export_stream(next: &JsValue) -> JsValue;
@@ -229,7 +229,7 @@ impl Export {
     }
 }
 
-/// What `importRuns` feeds the lines of its input to (see `src/transfer.js`).
+/// What `importRuns` feeds the lines of its input to (see `src/glue.js`).
 #[wasm_bindgen(skip_typescript)]
 pub struct Importer {
     state: Rc<RefCell<Import>>,
@@ -488,10 +488,6 @@ async fn finish_section(
     section: Section,
 ) -> Result<(), RepositoryError> {
     let id = section.run.id.clone();
-    let running = matches!(
-        section.run.status,
-        CouncilRunStatus::Running | CouncilRunStatus::AwaitingApproval
-    );
     let work = Work {
         run: section.run,
         line: section.line,
@@ -500,13 +496,7 @@ async fn finish_section(
         lines: section.lines,
     };
     match work.write(repo, notices).await {
-        Ok(created) => {
-            // A run imported as running is not executed by this store.
-            if (created || section.created) && running {
-                repo.release_run(&id).await?;
-            }
-            Ok(())
-        }
+        Ok(_) => Ok(()),
         Err(e) => {
             if section.created {
                 let _ = repo.delete_run(&id).await;
@@ -542,7 +532,7 @@ struct Work {
 impl Work {
     /// Creates the run if absent (checks it is the same if present), then
     /// appends the events; resolves to whether it created the run. A run
-    /// it created is deleted again when its events fail.
+    /// it created takes its first events in the same transaction.
     async fn write(self, repo: &dyn Backend, notices: &Notices) -> Result<bool, RepositoryError> {
         let Work {
             run,
@@ -551,13 +541,27 @@ impl Work {
             events,
             lines,
         } = self;
-        let mut created = false;
         if !checked {
             match repo.get_run(&run.id).await? {
                 None => {
-                    repo.create_run(run.clone()).await.map_err(|e| at_line(line, e))?;
-                    notices.post("created", &run.id, None);
-                    created = true;
+                    // The run and its first batch of events in one
+                    // transaction: all of a run of up to WRITE_EVENTS
+                    // events, or nothing.
+                    let id = run.id.clone();
+                    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+                    let appended = !events.is_empty();
+                    repo.import_run(run, events).await.map_err(|e| {
+                        let at = conflicting_line(&e, &seqs, &lines).unwrap_or(line);
+                        match e {
+                            RepositoryError::Constraint(m) => at_line(at, m),
+                            other => other,
+                        }
+                    })?;
+                    notices.post("created", &id, None);
+                    if appended {
+                        notices.post("appended", &id, None);
+                    }
+                    return Ok(true);
                 }
                 Some(stored) if stored == run => {}
                 Some(stored) => {
@@ -573,18 +577,15 @@ impl Work {
             }
         }
         if events.is_empty() {
-            return Ok(created);
+            return Ok(false);
         }
         let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
         match repo.append_events(events).await {
             Ok(()) => {
                 notices.post("appended", &run.id, None);
-                Ok(created)
+                Ok(false)
             }
             Err(e) => {
-                if created {
-                    let _ = repo.delete_run(&run.id).await;
-                }
                 let at = conflicting_line(&e, &seqs, &lines).unwrap_or(lines[0]);
                 Err(match e {
                     RepositoryError::Constraint(m) => at_line(at, m),

@@ -52,7 +52,8 @@ macro_rules! for_each_contract_case {
             append_next_goes_on_after_a_rewind,
             delete_run_removes_the_run_and_its_events_only,
             prune_runs_deletes_what_every_criterion_selects,
-            list_events_page_reads_a_log_a_page_at_a_time
+            list_events_page_reads_a_log_a_page_at_a_time,
+            import_run_stores_a_run_with_its_events_all_or_nothing
         );
     };
 }
@@ -1009,4 +1010,39 @@ pub async fn list_events_page_reads_a_log_a_page_at_a_time(repo: &impl RunLog) {
         .await
         .unwrap()
         .is_empty());
+}
+
+pub async fn import_run_stores_a_run_with_its_events_all_or_nothing(repo: &impl RunLog) {
+    let mut run = run_at("imported", "2026-01-01T00:00:00Z");
+    run.status = CouncilRunStatus::Completed;
+    let events: Vec<CouncilRunEvent> = (0..10)
+        .map(|s| event("imported", s, (s / 3) as u32))
+        .collect();
+    repo.import_run(run.clone(), events.clone()).await.unwrap();
+    assert_eq!(repo.get_run("imported").await.unwrap(), Some(run.clone()));
+    assert_eq!(repo.list_events("imported").await.unwrap(), events);
+    // A stored run is never imported over.
+    assert_kind(
+        repo.import_run(run.clone(), vec![event("imported", 10, 0)])
+            .await,
+        "AlreadyExists",
+    );
+    assert_eq!(repo.list_events("imported").await.unwrap(), events);
+    // A bad event takes the run with it.
+    let other = run_at("other", "2026-01-02T00:00:00Z");
+    let mut clash = vec![event("other", 0, 0), event("other", 0, 0)];
+    clash[1].event_json = "{\"different\":true}".into();
+    assert_kind(repo.import_run(other.clone(), clash).await, "Constraint");
+    assert_eq!(repo.get_run("other").await.unwrap(), None);
+    assert_kind(
+        repo.import_run(other.clone(), vec![event("imported", 11, 0)])
+            .await,
+        "Constraint",
+    );
+    assert_eq!(repo.get_run("other").await.unwrap(), None);
+    assert!(repo.list_events("imported").await.unwrap().len() == 10);
+    // A run without events is imported too, and takes appends after.
+    repo.import_run(other.clone(), Vec::new()).await.unwrap();
+    repo.append_event(event("other", 0, 0)).await.unwrap();
+    assert_eq!(repo.next_seq("other").await.unwrap(), 1);
 }

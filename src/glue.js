@@ -1,0 +1,514 @@
+// The JavaScript half of council-idb, one module: wasm-bindgen serves every
+// snippet as its own file, and each is one more request when a page loads
+// the package (eight, before they were put together here). Sections:
+// transactions, record checks, the layout check, run locks, change notices,
+// CouncilStore helpers, watchers, export and import.
+
+// ---- Transactions (src/indexed_db/raw.rs)
+
+// `transaction.commit()` where the engine has it (every current one); a
+// transaction without it commits by itself once its requests are done.
+export function commitTx(tx) {
+  if (typeof tx.commit === "function") tx.commit();
+}
+
+// ---- Record checks (src/indexed_db/codec.rs)
+
+// These run in JavaScript because they touch every field of every record:
+// crossing into wasm for each would cost more than the check.
+
+// Index of the first record that is not a well-formed run, or -1.
+export function firstMalformedRun(records, statuses, modes) {
+  const isSafe = (n) => n === null || Number.isSafeInteger(n);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (typeof r !== "object" || r === null || typeof r.id !== "string" ||
+        typeof r.goal !== "string" || !statuses.includes(r.status) ||
+        !modes.includes(r.hitlMode) || typeof r.createdAt !== "string" ||
+        typeof r.updatedAt !== "string" || !isSafe(r.conversationId ?? null) ||
+        !(r.graphJson == null || typeof r.graphJson === "string")) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+// Index of the first record that is not a well-formed event, or -1.
+export function firstMalformedEvent(records) {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (typeof r !== "object" || r === null || typeof r.runId !== "string" ||
+        !Number.isSafeInteger(r.seq) || r.seq < 0 || typeof r.eventJson !== "string" ||
+        typeof r.createdAt !== "string" || !Number.isInteger(r.waveIndex) ||
+        r.waveIndex < 0 || r.waveIndex > 4294967295) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+// ---- The layout check (src/indexed_db/schema.rs)
+
+// How the database's layout differs from `layout` ([{name, keyPath,
+// indexes: [{name, keyPath}]}]): a promise of a list of sentences, empty when
+// it is the same, settled once the transaction that read the layout has
+// ended (a worker terminated while it is still pending can leave WebKit's
+// connection open for good).
+export function layoutDifferences(db, layout) {
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+  const shown = (p) => JSON.stringify(p);
+  const out = [];
+  const names = layout.map((s) => s.name);
+  const missing = names.filter((n) => !db.objectStoreNames.contains(n));
+  for (const n of missing) out.push(`no object store "${n}"`);
+  for (const n of Array.from(db.objectStoreNames)) {
+    if (!names.includes(n)) out.push(`an object store "${n}" that council-idb does not make`);
+  }
+  if (missing.length) return Promise.resolve(out);
+  const tx = db.transaction(names, "readonly");
+  const ended = new Promise((resolve) => {
+    tx.oncomplete = tx.onabort = tx.onerror = () => resolve(out);
+  });
+  for (const spec of layout) {
+    const store = tx.objectStore(spec.name);
+    if (!same(store.keyPath, spec.keyPath)) {
+      out.push(`"${spec.name}" has key path ${shown(store.keyPath)}, not ${shown(spec.keyPath)}`);
+    }
+    if (store.autoIncrement) out.push(`"${spec.name}" auto-increments`);
+    const wanted = spec.indexes.map((i) => i.name);
+    for (const name of Array.from(store.indexNames)) {
+      if (!wanted.includes(name)) out.push(`"${spec.name}" has an index "${name}" that council-idb does not make`);
+    }
+    for (const want of spec.indexes) {
+      if (!store.indexNames.contains(want.name)) {
+        out.push(`"${spec.name}" has no index "${want.name}"`);
+        continue;
+      }
+      const index = store.index(want.name);
+      if (!same(index.keyPath, want.keyPath)) {
+        out.push(`index "${spec.name}.${want.name}" has key path ${shown(index.keyPath)}, not ${shown(want.keyPath)}`);
+      }
+      if (index.unique) out.push(`index "${spec.name}.${want.name}" is unique`);
+      if (index.multiEntry) out.push(`index "${spec.name}.${want.name}" is multi-entry`);
+    }
+  }
+  return ended;
+}
+
+// ---- Run locks (src/indexed_db/locks.rs)
+
+export function locksExist() {
+  try {
+    return typeof navigator === "object" && navigator !== null &&
+      typeof navigator.locks === "object" && navigator.locks !== null &&
+      typeof navigator.locks.request === "function";
+  } catch {
+    return false;
+  }
+}
+const PREFIX = "council-idb:run:";
+export function lockName(db, run) {
+  return PREFIX + JSON.stringify([db, run]);
+}
+// Locks this realm has let go of whose release the browser has not finished:
+// name -> promise settled once it has. A store that takes a lock again right
+// after letting it go must not find it "held elsewhere" by its own past.
+const releasing = new Map();
+// Takes each lock that nobody holds. Resolves to an array with, per name,
+// the function that releases it, or null where another holder has it.
+export function tryLocks(names) {
+  return Promise.all(names.map(async (name) => {
+    await releasing.get(name);
+    return new Promise((resolve, reject) => {
+      const done = navigator.locks.request(name, { ifAvailable: true }, (lock) => {
+        if (lock === null) {
+          resolve(null);
+          return undefined;
+        }
+        return new Promise((release) => resolve(() => {
+          const gone = done.then(() => {}, () => {}).then(() => {
+            if (releasing.get(name) === gone) releasing.delete(name);
+          });
+          releasing.set(name, gone);
+          release();
+        }));
+      });
+      done.catch(reject);
+    });
+  }));
+}
+// Run ids of database `db` whose lock anyone in the origin holds.
+export async function lockedRuns(db) {
+  const { held } = await navigator.locks.query();
+  const runs = [];
+  for (const { name } of held) {
+    if (typeof name !== "string" || !name.startsWith(PREFIX)) continue;
+    try {
+      const [lockDb, run] = JSON.parse(name.slice(PREFIX.length));
+      if (lockDb === db && typeof run === "string") runs.push(run);
+    } catch {
+      // Not one of ours.
+    }
+  }
+  return runs;
+}
+
+// ---- Change notices (src/indexed_db/feed.rs)
+
+export function openChannel(name) {
+  try {
+    return typeof BroadcastChannel === "function" ? new BroadcastChannel(`council-idb:${name}`) : null;
+  } catch {
+    return null;
+  }
+}
+export function postNotice(channel, kind, run, a, b) {
+  const notice = { kind, runId: run };
+  if (kind === "rewound") {
+    notice.afterWave = a;
+    notice.nextSeq = b;
+  } else if (kind === "status") {
+    notice.status = a;
+  }
+  try {
+    channel.postMessage(notice);
+  } catch {
+    // A closed channel: nobody to tell.
+  }
+}
+export function closeChannel(channel) {
+  channel.close();
+}
+
+// ---- CouncilStore helpers (src/js.rs)
+
+export function domException(message, name) {
+  try {
+    return new DOMException(message, name);
+  } catch {
+    const error = new Error(message);
+    error.name = name;
+    return error;
+  }
+}
+
+export async function persistStorage() {
+  try {
+    const storage = globalThis.navigator?.storage;
+    return typeof storage?.persist === "function" && (await storage.persist()) === true;
+  } catch {
+    return false;
+  }
+}
+
+export async function estimateStorage() {
+  try {
+    const storage = globalThis.navigator?.storage;
+    if (typeof storage?.estimate !== "function") return { usage: 0, quota: 0 };
+    const { usage, quota } = await storage.estimate();
+    return { usage: usage ?? 0, quota: quota ?? 0 };
+  } catch {
+    return { usage: 0, quota: 0 };
+  }
+}
+
+export function isAbortSignal(value) {
+  return typeof AbortSignal === "function" && value instanceof AbortSignal;
+}
+
+// Index of the first unpaired surrogate of `s`, or -1. In a `u` regex a
+// well-formed pair is one code point, so only a lone half matches.
+export function loneSurrogateAt(s) {
+  if (typeof s.isWellFormed === "function" && s.isWellFormed()) return -1;
+  const found = /\p{Cs}/u.exec(s);
+  return found ? found.index : -1;
+}
+
+// Stored runs as the API shows them: without the sort key, `null` for
+// absent optional fields, newest first.
+export function publicRuns(records) {
+  for (const r of records) {
+    delete r.createdKey;
+    delete r.rewinds;
+    r.graphJson ??= null;
+    r.conversationId ??= null;
+  }
+  return records.reverse();
+}
+
+// ---- Watchers (src/indexed_db/watch.rs, src/js.rs)
+
+// Watchers of a store: `watchEvents` follows one run's log, `watchRuns` the
+// list of runs. Both wake on change notices: posted by every IndexedDB store
+// of the database on a BroadcastChannel (so from other tabs and workers, and
+// from this store, whose notices reach the watchers' own channel objects),
+// or, for an in-memory store, on the store's own event hub. A notice only
+// says what changed; a watcher reads the events from the store, so a late
+// notice can delay an event but never duplicate one or show an uncommitted
+// one.
+
+/** Reports an error without throwing it (a page-level error event). */
+function report(error) {
+  if (typeof reportError === "function") reportError(error);
+  else console.error(error);
+}
+
+/** Calls `callback(value)`; an exception is reported, not thrown. */
+function deliver(callback, value) {
+  try {
+    callback(value);
+  } catch (error) {
+    report(error);
+  }
+}
+
+/** Subscribes `onNotice` to the database's channel or the store's hub. */
+function listen(channelName, hub, onNotice) {
+  if (channelName !== undefined) {
+    let channel;
+    try {
+      channel = new BroadcastChannel(`council-idb:${channelName}`);
+    } catch {
+      // No BroadcastChannel here, or it refused to open: the stores cannot
+      // open theirs either (feed.rs), so no notice would ever come.
+      return () => {};
+    }
+    channel.onmessage = (message) => onNotice(message.data);
+    return () => channel.close();
+  }
+  const handler = (event) => onNotice(event.detail);
+  hub.addEventListener("notice", handler);
+  return () => hub.removeEventListener("notice", handler);
+}
+
+export function newHub() {
+  return new EventTarget();
+}
+
+export function notifyHub(hub, notice) {
+  hub.dispatchEvent(new CustomEvent("notice", { detail: notice }));
+}
+
+/**
+ * Follows one run: `onBatch` receives arrays of events in seq order (each
+ * event once), `{ rewound: { afterWave, nextSeq } }` when the run was
+ * truncated (drop your events with `waveIndex > afterWave` or
+ * `seq >= nextSeq`; what follows starts at `nextSeq`), and `{ deleted: true }`
+ * when the run is gone (or never existed), after which the watch ends.
+ * `read(from)` resolves to `{ run, events }`: the run's rewinds (or
+ * undefined) and its events from seq `from` on, read together.
+ */
+export function watchEvents(read, channelName, hub, runId, fromSeq, signal, onBatch) {
+  let next = fromSeq;
+  let seenRewinds = -1;
+  let stopped = false;
+  let reading = false;
+  let again = false;
+
+  let unlisten = () => {};
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    unlisten();
+    signal?.removeEventListener("abort", stop);
+  };
+
+  const pull = async () => {
+    if (reading) {
+      again = true;
+      return;
+    }
+    reading = true;
+    try {
+      do {
+        again = false;
+        const { run, events } = await read(next);
+        if (stopped) return;
+        if (run === undefined) {
+          stop();
+          deliver(onBatch, { deleted: true });
+          return;
+        }
+        const rewinds = run.rewinds ?? [];
+        if (seenRewinds < 0) {
+          // Rewinds before the watch began are history, not news.
+          seenRewinds = rewinds.length;
+        } else if (rewinds.length > seenRewinds) {
+          const fresh = rewinds.slice(seenRewinds);
+          seenRewinds = rewinds.length;
+          const afterWave = Math.min(...fresh.map((r) => r.afterWave));
+          const nextSeq = Math.min(next, ...fresh.map((r) => r.nextSeq));
+          next = Math.max(nextSeq, fromSeq);
+          deliver(onBatch, { rewound: { afterWave, nextSeq } });
+          // Events from the new position on are read again.
+          again = true;
+          continue;
+        }
+        if (events.length > 0 && !stopped) {
+          next = events[events.length - 1].seq + 1;
+          deliver(onBatch, events);
+        }
+      } while (again && !stopped);
+    } catch (error) {
+      // The store failed (closed, say): report it; the next notice retries.
+      report(error);
+    } finally {
+      reading = false;
+    }
+  };
+
+  if (signal?.aborted) return stop;
+  signal?.addEventListener("abort", stop);
+  unlisten = listen(channelName, hub, (notice) => {
+    if (!stopped && notice && notice.runId === runId) pull();
+  });
+  pull();
+  return stop;
+}
+
+/**
+ * Follows every run of the database: `onChange` receives
+ * `{ kind, runId, status? }` notices ("created", "status", "graph",
+ * "appended", "rewound", "deleted", "owner").
+ */
+export function watchRuns(channelName, hub, signal, onChange) {
+  let stopped = false;
+  let unlisten = () => {};
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    unlisten();
+    signal?.removeEventListener("abort", stop);
+  };
+  if (signal?.aborted) return stop;
+  signal?.addEventListener("abort", stop);
+  unlisten = listen(channelName, hub, (notice) => {
+    if (!stopped && notice && typeof notice.kind === "string") deliver(onChange, { ...notice });
+  });
+  return stop;
+}
+
+// ---- Export and import (src/js/transfer.rs)
+
+// Export and import streams of `CouncilStore`: the NDJSON bytes out, and the
+// lines in. The lines are written and read by Rust (src/transfer.rs); this
+// module only moves bytes and splits lines, so a file of any size passes
+// through a line at a time.
+
+/** The longest line import reads, in UTF-16 code units (an event of the
+ * largest size allowed, escaped, fits with room to spare). */
+const MAX_LINE = 128 * 1024 * 1024;
+
+function storeError(kind, message) {
+  const error = new Error(message);
+  error.name = "CouncilStoreError";
+  error.kind = kind;
+  return error;
+}
+
+/** A `ReadableStream` of UTF-8 bytes; `next()` resolves to the next chunk,
+ * or `undefined` at the end. */
+export function exportStream(next) {
+  return new ReadableStream(
+    {
+      async pull(controller) {
+        const chunk = await next();
+        if (chunk === undefined) controller.close();
+        else controller.enqueue(chunk);
+      },
+    },
+    { highWaterMark: 1 },
+  );
+}
+
+/** The chunks of `input`: a string, a Blob, bytes, or a ReadableStream of
+ * bytes or strings. */
+async function* chunks(input) {
+  if (typeof input === "string") {
+    yield input;
+    return;
+  }
+  let stream;
+  if (typeof Blob === "function" && input instanceof Blob) stream = input.stream();
+  else if (typeof ReadableStream === "function" && input instanceof ReadableStream) stream = input;
+  else if (input instanceof ArrayBuffer || ArrayBuffer.isView(input)) {
+    stream = new Blob([input]).stream();
+  } else {
+    throw storeError(
+      "Constraint",
+      `importRuns takes a string, a Blob, bytes or a ReadableStream, got ${input === null ? "null" : typeof input}`,
+    );
+  }
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const decode = (bytes, options) => {
+    try {
+      return decoder.decode(bytes, options);
+    } catch {
+      throw storeError("Serialization", "importRuns: the input is not valid UTF-8");
+    }
+  };
+  let reader;
+  try {
+    reader = stream.getReader();
+  } catch {
+    throw storeError("Constraint", "importRuns: the stream is locked (already being read)");
+  }
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (typeof value === "string") yield value;
+      else if (value instanceof Uint8Array) yield decode(value, { stream: true });
+      else throw storeError("Constraint", "importRuns: the stream gave a chunk that is neither bytes nor a string");
+    }
+    yield decode();
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** The lines of `input`, without their `\n`; a last line without one too. */
+async function* lines(input) {
+  let parts = [];
+  let pending = 0;
+  let count = 0;
+  for await (const chunk of chunks(input)) {
+    let start = 0;
+    for (;;) {
+      const end = chunk.indexOf("\n", start);
+      if (end < 0) break;
+      parts.push(chunk.slice(start, end));
+      yield parts.join("");
+      count += 1;
+      parts = [];
+      pending = 0;
+      start = end + 1;
+    }
+    if (start < chunk.length) {
+      parts.push(chunk.slice(start));
+      pending += chunk.length - start;
+      if (pending > MAX_LINE) {
+        throw storeError("Serialization", `line ${count + 1}: longer than ${MAX_LINE} characters`);
+      }
+    }
+  }
+  if (pending > 0) yield parts.join("");
+}
+
+/** Feeds the lines of `input` to `importer` (see src/js/transfer.rs): each
+ * line in turn, waiting while it writes; on any failure it undoes what it
+ * can of the run it was importing and the failure is thrown. */
+export async function importLines(input, importer) {
+  let number = 0;
+  try {
+    for await (const line of lines(input)) {
+      number += 1;
+      const writing = importer.line(line, number);
+      if (writing !== undefined) await writing;
+    }
+    return await importer.finish(number);
+  } catch (error) {
+    await importer.abandon().catch(() => {});
+    throw error;
+  }
+}
