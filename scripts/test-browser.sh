@@ -32,10 +32,10 @@ printf '\033[1mtest-browser:\033[0m %s\n' "$engine"
 # - Chromium: the flags the JS tests give it (without the background-
 #   networking ones, this machine's closed network refuses its connections
 #   and it stalls looking up Google's hosts), and no network prediction.
-# - Firefox: idle connections closed after 1 s, and none opened ahead. The
-#   runner's server answers one connection at a time, and an idle kept-alive
-#   connection held it for Firefox's keep-alive time (115 s) before the test
-#   page loaded: runs took 126 s about every other time, now 12 s.
+# - Firefox: idle connections closed after 1 s, and none opened ahead: an
+#   idle kept-alive connection held the runner's server for Firefox's
+#   keep-alive time (115 s) before the test page loaded, so runs took 126 s
+#   about every other time; now 12 s.
 # - WebKit: WebKitGTK's MiniBrowser as the browser WebKitWebDriver drives.
 case "$engine" in
   chromium) capabilities='{"goog:chromeOptions": {"args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"], "prefs": {"net.network_prediction_options": 2}}}' ;;
@@ -45,13 +45,13 @@ case "$engine" in
 esac
 trap 'rm -f webdriver.json' EXIT
 printf '%s\n' "$capabilities" > webdriver.json
-# Seen on this machine, about one run in four: the Chromium test page stops
-# loading and chromedriver waits 300 s for it. Most likely the cause Firefox
-# showed (an idle kept-alive connection holding the runner's server, which
-# answers one connection at a time; a request of the page was seen waiting
-# unread there), but Chromium has no setting for how long it keeps an idle
-# connection. A run takes about 12 s: cut one short at 40 s and run the
-# suite again, saying so, up to three times.
+# The test runner's server answers from a few threads, and an idle
+# kept-alive connection holds one: when the test page loaded its eight JS
+# snippets at once, Chromium (six connections per host) deadlocked it about
+# one run in four (two requests waited unread while the page stalled), and
+# chromedriver then waits 300 s. The package has one snippet now and 5 runs
+# in 5 passed; as a safety net, a run (about 12 s) is still cut at 40 s and
+# run again, saying so, up to three times.
 chromium_once() { timeout --kill-after=10 40 wasm-pack test --headless --chrome . --test browser; }
 # Build first, so that the time limit above covers only the browser run.
 [ "$engine" = chromium ] && cargo test --quiet --no-run --target wasm32-unknown-unknown --test browser
