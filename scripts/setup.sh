@@ -16,6 +16,8 @@ command -v firefox-esr >/dev/null || missing+=(firefox-esr)
 # WebKit: WebKitGTK's MiniBrowser and its WebDriver, on a virtual display.
 command -v WebKitWebDriver >/dev/null || missing+=(webkit2gtk-driver)
 command -v xvfb-run >/dev/null || missing+=(xvfb)
+# A C compiler: the native tests' rusqlite builds its bundled SQLite.
+command -v cc >/dev/null || missing+=(gcc libc6-dev)
 if ((${#missing[@]})); then
   say "apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -18,7 +18,8 @@ mod transfer;
 
 use crate::domain::{limits, MAX_SAFE_INTEGER};
 use crate::indexed_db::{
-    check_event_records, check_run_records, js_text, IndexedDbCouncilRepository,
+    check_event_records, check_run_records, js_text, watch_events_js, watch_runs_js,
+    IndexedDbCouncilRepository,
 };
 use crate::time::now_rfc3339;
 use crate::{
@@ -476,23 +477,6 @@ extern "C" {
     fn new_hub() -> JsValue;
     #[wasm_bindgen(js_name = notifyHub)]
     fn notify_hub(hub: &JsValue, notice: &Object);
-    #[wasm_bindgen(js_name = watchEvents)]
-    fn watch_events_js(
-        read: &JsValue,
-        channel: Option<String>,
-        hub: &JsValue,
-        run_id: &str,
-        from_seq: f64,
-        signal: &JsValue,
-        on_batch: &js_sys::Function,
-    ) -> js_sys::Function;
-    #[wasm_bindgen(js_name = watchRuns)]
-    fn watch_runs_js(
-        channel: Option<String>,
-        hub: &JsValue,
-        signal: &JsValue,
-        on_change: &js_sys::Function,
-    ) -> js_sys::Function;
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]

@@ -18,7 +18,7 @@ use super::IndexedDbCouncilRepository;
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = watchEvents)]
-    fn watch_events_js(
+    pub(crate) fn watch_events_js(
         read: &JsValue,
         channel: Option<String>,
         hub: &JsValue,
@@ -28,7 +28,7 @@ extern "C" {
         on_batch: &Function,
     ) -> Function;
     #[wasm_bindgen(js_name = watchRuns)]
-    fn watch_runs_js(
+    pub(crate) fn watch_runs_js(
         channel: Option<String>,
         hub: &JsValue,
         signal: &JsValue,

@@ -607,27 +607,21 @@ fn conflicting_line(err: &RepositoryError, seqs: &[i64], lines: &[u64]) -> Optio
 
 /// The fields in which two versions of a run differ, named as columns.
 fn differences(stored: &CouncilRun, incoming: &CouncilRun) -> String {
-    let mut names = Vec::new();
-    if stored.goal != incoming.goal {
-        names.push("goal");
-    }
-    if stored.graph_json != incoming.graph_json {
-        names.push("graph_json");
-    }
-    if stored.status != incoming.status {
-        names.push("status");
-    }
-    if stored.hitl_mode != incoming.hitl_mode {
-        names.push("hitl_mode");
-    }
-    if stored.conversation_id != incoming.conversation_id {
-        names.push("conversation_id");
-    }
-    if stored.created_at != incoming.created_at {
-        names.push("created_at");
-    }
-    if stored.updated_at != incoming.updated_at {
-        names.push("updated_at");
-    }
-    names.join(", ")
+    [
+        ("goal", stored.goal != incoming.goal),
+        ("graph_json", stored.graph_json != incoming.graph_json),
+        ("status", stored.status != incoming.status),
+        ("hitl_mode", stored.hitl_mode != incoming.hitl_mode),
+        (
+            "conversation_id",
+            stored.conversation_id != incoming.conversation_id,
+        ),
+        ("created_at", stored.created_at != incoming.created_at),
+        ("updated_at", stored.updated_at != incoming.updated_at),
+    ]
+    .iter()
+    .filter(|(_, differs)| *differs)
+    .map(|(column, _)| *column)
+    .collect::<Vec<_>>()
+    .join(", ")
 }
