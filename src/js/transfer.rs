@@ -294,6 +294,9 @@ impl Importer {
                     ));
                 }
                 if !import.ended {
+                    // `last` as an integer: formatting an f64 would pull
+                    // ~20 KB of float printing into the module.
+                    let last = last as u64;
                     return Err(RepositoryError::Serialization(format!(
                         "the input ends at line {last} without its end line: it is truncated"
                     )));
