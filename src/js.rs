@@ -22,6 +22,7 @@ use crate::indexed_db::{
     IndexedDbCouncilRepository,
 };
 use crate::time::now_rfc3339;
+use crate::vec_map::sort_unique;
 use crate::{
     CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, InMemoryCouncilRepository, NextEvent,
     Prune, RepositoryError, RunLog, RunOwnership,
@@ -653,11 +654,11 @@ impl CouncilStore {
         let notices = self.notices();
         promise(async move {
             let events = parsed?;
-            let mut ids: Vec<String> = events.iter().map(|e| e.run_id.clone()).collect();
+            let ids: Vec<String> = events.iter().map(|e| e.run_id.clone()).collect();
             repo.append_events(events).await?;
-            ids.sort_unstable();
-            ids.dedup();
-            for id in &ids {
+            let mut ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            sort_unique(&mut ids);
+            for id in ids {
                 notices.post("appended", id, None);
             }
             Ok(JsValue::UNDEFINED)

@@ -40,6 +40,7 @@ mod domain;
 mod memory;
 mod port;
 mod time;
+mod vec_map;
 
 pub mod transfer;
 

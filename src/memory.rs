@@ -1,7 +1,6 @@
 //! An in-memory adapter: the reference for the contract, and a store for
 //! tests and for pages that must not persist.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use std::future::{ready, Future};
@@ -13,6 +12,7 @@ use crate::domain::{
 };
 use crate::port::{CouncilRepositoryPort, RunLog, RunOwnership};
 use crate::time::{timestamp_after, Instant};
+use crate::vec_map::VecMap;
 
 /// Keeps runs and events in memory; gone when dropped.
 ///
@@ -34,9 +34,9 @@ pub struct InMemoryCouncilRepository {
 
 #[derive(Debug, Default)]
 struct State {
-    runs: HashMap<String, StoredRun>,
+    runs: VecMap<String, StoredRun>,
     /// Events by run id, then by seq.
-    events: HashMap<String, BTreeMap<i64, CouncilRunEvent>>,
+    events: VecMap<String, VecMap<i64, CouncilRunEvent>>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,7 +78,7 @@ impl State {
     fn check_append(
         &self,
         event: &CouncilRunEvent,
-        pending: &HashMap<(&str, i64), &CouncilRunEvent>,
+        pending: &VecMap<(&str, i64), &CouncilRunEvent>,
     ) -> Result<bool, RepositoryError> {
         check_event(event)?;
         if !self.runs.contains_key(&event.run_id) {
@@ -145,18 +145,17 @@ impl InMemoryCouncilRepository {
 
     fn do_append_events(&self, events: Vec<CouncilRunEvent>) -> Result<(), RepositoryError> {
         let mut state = self.state();
-        let mut pending: HashMap<(&str, i64), &CouncilRunEvent> = HashMap::new();
+        let mut pending: VecMap<(&str, i64), &CouncilRunEvent> = VecMap::default();
         for event in &events {
             if state.check_append(event, &pending)? {
                 pending.insert((event.run_id.as_str(), event.seq), event);
             }
         }
-        let fresh: Vec<CouncilRunEvent> = pending.into_values().cloned().collect();
+        let fresh: Vec<CouncilRunEvent> = pending.values().map(|e| (*e).clone()).collect();
         for event in fresh {
             state
                 .events
-                .entry(event.run_id.clone())
-                .or_default()
+                .get_or_insert_with(event.run_id.clone(), VecMap::default)
                 .insert(event.seq, event);
         }
         Ok(())
@@ -176,7 +175,7 @@ impl InMemoryCouncilRepository {
             .values()
             .filter(|s| status_filter.is_none_or(|f| s.run.status == f))
             .collect();
-        runs.sort_by(|a, b| (b.created, &b.run.id).cmp(&(a.created, &a.run.id)));
+        runs.sort_unstable_by(|a, b| (b.created, &b.run.id).cmp(&(a.created, &a.run.id)));
         Ok(runs.into_iter().map(|s| s.run.clone()).collect())
     }
 
@@ -200,7 +199,7 @@ impl InMemoryCouncilRepository {
             .events
             .get(run_id)
             .map_or_else(Vec::new, |log| {
-                log.range(from_seq..)
+                log.tail_from(&from_seq)
                     .take(limit as usize)
                     .map(|(_, e)| e.clone())
                     .collect()
@@ -422,7 +421,7 @@ impl InMemoryCouncilRepository {
         let events = state
             .events
             .get(run_id)
-            .map(|log| log.range(from..).map(|(_, e)| e.clone()).collect())
+            .map(|log| log.tail_from(&from).map(|(_, e)| e.clone()).collect())
             .unwrap_or_default();
         Some((stored.rewinds.clone(), events))
     }
@@ -457,8 +456,8 @@ impl InMemoryCouncilRepository {
         // events; a browser has one.)
         self.do_append_events(events).inspect_err(|_| {
             let mut state = self.state();
-            state.runs.remove(&id);
-            state.events.remove(&id);
+            state.runs.remove(id.as_str());
+            state.events.remove(id.as_str());
         })
     }
 
@@ -468,8 +467,8 @@ impl InMemoryCouncilRepository {
         let ids: Vec<String> = prune.select(&runs)?.iter().map(|r| r.id.clone()).collect();
         let mut state = self.state();
         for id in &ids {
-            state.runs.remove(id);
-            state.events.remove(id);
+            state.runs.remove(id.as_str());
+            state.events.remove(id.as_str());
         }
         Ok(ids)
     }

@@ -24,7 +24,7 @@
 //! inside the call.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -35,6 +35,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::domain::{CouncilRunEvent, CouncilRunStatus, RepositoryError};
+use crate::vec_map::VecMap;
 
 use super::feed::{Feed, Notice};
 use super::locks::{Hold, Locks};
@@ -270,7 +271,7 @@ pub(crate) struct Connection {
     /// How many times the database was opened.
     generation: Cell<u64>,
     /// Transactions launched and not yet finished, by call sequence number.
-    launched: RefCell<BTreeMap<u64, TxHandle>>,
+    launched: RefCell<VecMap<u64, TxHandle>>,
     /// The queue, waiting for `launched` to empty before it reopens.
     drain_waker: RefCell<Option<Waker>>,
     pub(crate) flight: Rc<Flight>,

@@ -10,13 +10,14 @@
 //! no ownership: every write goes ahead, as in a store without tabs.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
+
+use crate::vec_map::{sort_unique, VecMap};
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
@@ -65,9 +66,9 @@ pub(crate) struct Locks {
     db_name: String,
     enabled: Cell<bool>,
     /// Every lock this store holds, owned or for a write in flight.
-    held: RefCell<BTreeMap<String, Weak<Lock>>>,
+    held: RefCell<VecMap<String, Weak<Lock>>>,
     /// The runs this store owns.
-    owned: RefCell<BTreeMap<String, Rc<Lock>>>,
+    owned: RefCell<VecMap<String, Rc<Lock>>>,
 }
 
 impl Locks {
@@ -112,8 +113,7 @@ impl Locks {
             .filter(|(_, hold)| hold.is_none())
             .map(|(id, _)| *id)
             .collect();
-        wanted.sort_unstable();
-        wanted.dedup();
+        sort_unique(&mut wanted);
         // What this round of tries gave, per run id.
         let mut fresh: Vec<(&str, Hold)> = Vec::new();
         if !wanted.is_empty() {
@@ -187,9 +187,8 @@ impl Locks {
 
     /// Stops owning every run (the store closes); returns their ids.
     pub(crate) fn disown_all(&self) -> Vec<String> {
-        std::mem::take(&mut *self.owned.borrow_mut())
-            .into_keys()
-            .collect()
+        let owned = self.owned.borrow_mut().take();
+        owned.into_iter().map(|(id, _)| id).collect()
     }
 
     /// Runs that another live store owns: locked in the origin, not by us.
@@ -200,13 +199,13 @@ impl Locks {
         let locked: Array = JsFuture::from(locked_runs(&self.db_name))
             .await?
             .unchecked_into();
-        let mut runs: Vec<String> = locked
+        let runs: Vec<String> = locked
             .iter()
             .filter_map(|id| id.as_string())
             .filter(|id| self.current(id).is_none())
             .collect();
-        runs.sort();
-        runs.dedup();
-        Ok(runs)
+        let mut ids: Vec<&str> = runs.iter().map(String::as_str).collect();
+        sort_unique(&mut ids);
+        Ok(ids.into_iter().map(str::to_owned).collect())
     }
 }

@@ -7,7 +7,6 @@
 //! but its own requests is awaited. An early return drops the `Tx`, which
 //! aborts it: nothing is half-written.
 
-use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use js_sys::{Array, Reflect};
@@ -18,6 +17,7 @@ use crate::domain::{
     RepositoryError,
 };
 use crate::time::timestamp_after;
+use crate::vec_map::sort_unique;
 
 use super::codec::{
     check_run_records, decode_event, decode_run, event_key, event_record, run_record, with_keys,
@@ -497,8 +497,7 @@ fn announce_appends(
         .filter(|(_, v)| v.is_ok())
         .map(|(e, _)| e.run_id.as_str())
         .collect();
-    runs.sort_unstable();
-    runs.dedup();
+    sort_unique(&mut runs);
     for run_id in runs {
         conn.feed.post(run_id, Notice::Appended);
     }
@@ -584,19 +583,44 @@ async fn write_events(
     mut verdicts: Vec<Result<i64, RepositoryError>>,
     all_or_nothing: bool,
 ) -> Result<Vec<Result<i64, RepositoryError>>, RepositoryError> {
-    // Per run: the span of explicit seqs to look at for stored duplicates,
-    // and whether the run's last seq is needed to number events.
-    #[derive(Default)]
-    struct Need {
+    // Per run (a batch holds few): what to look up, then what was found. A
+    // `Vec` searched in line rather than a map: maps cost kilobytes of code
+    // per key and value type in the module.
+    struct RunState<'a> {
+        id: &'a str,
+        /// The span of explicit seqs to look at for stored duplicates.
         span: Option<(i64, i64)>,
+        /// Whether the run's last seq is needed to number events.
         numbered: bool,
+        known: bool,
+        /// Stored events in the span and events of this batch, by seq.
+        seen: Vec<CouncilRunEvent>,
+        /// The next free seq, for a run that numbers events.
+        next: Option<i64>,
     }
-    let mut needs: BTreeMap<&str, Need> = BTreeMap::new();
+    fn state<'s, 'a>(states: &'s mut Vec<RunState<'a>>, id: &'a str) -> &'s mut RunState<'a> {
+        let at = match states.iter().position(|s| s.id == id) {
+            Some(at) => at,
+            None => {
+                states.push(RunState {
+                    id,
+                    span: None,
+                    numbered: false,
+                    known: false,
+                    seen: Vec::new(),
+                    next: None,
+                });
+                states.len() - 1
+            }
+        };
+        &mut states[at]
+    }
+    let mut states: Vec<RunState> = Vec::new();
     for ((event, record), verdict) in events.iter().zip(records).zip(&verdicts) {
         if verdict.is_err() {
             continue;
         }
-        let need = needs.entry(&event.run_id).or_default();
+        let need = state(&mut states, &event.run_id);
         if record.is_none() {
             need.numbered = true;
         } else {
@@ -605,51 +629,47 @@ async fn write_events(
             span.1 = span.1.max(event.seq);
         }
     }
-    if needs.is_empty() {
+    if states.is_empty() {
         return Ok(verdicts);
     }
     let runs = tx.store(RUNS)?;
     let stored = tx.store(EVENTS)?;
     // Issue every read before awaiting any, so they run together. A `?`
     // below drops the requests made so far, which is safe.
-    let mut lookups = Vec::with_capacity(needs.len());
-    for (&run_id, need) in &needs {
-        let count = runs.count_request(&JsValue::from_str(run_id))?;
+    let mut lookups = Vec::with_capacity(states.len());
+    for need in &states {
+        let count = runs.count_request(&JsValue::from_str(need.id))?;
         let found = match need.span {
             Some((low, high)) => Some(stored.get_all_request(&key_range(
-                &event_key(run_id, low),
-                &event_key(run_id, high),
+                &event_key(need.id, low),
+                &event_key(need.id, high),
             )?)?),
             None => None,
         };
         let last = if need.numbered {
-            Some(last_key_request(&stored, run_id)?)
+            Some(last_key_request(&stored, need.id)?)
         } else {
             None
         };
-        lookups.push((run_id, count, found, last));
+        lookups.push((count, found, last));
     }
-    let mut known_runs: HashMap<&str, bool> = HashMap::new();
-    let mut existing: HashMap<(&str, i64), CouncilRunEvent> = HashMap::new();
-    // The next free seq of each run that numbers events.
-    let mut next: HashMap<&str, i64> = HashMap::new();
-    for (run_id, count, found, last) in lookups {
+    for (need, (count, found, last)) in states.iter_mut().zip(lookups) {
         let count = count
             .await
             .map_err(|e| storage("cannot look up the run", &e))?;
-        known_runs.insert(run_id, count.as_f64().unwrap_or(0.0) > 0.0);
+        need.known = count.as_f64().unwrap_or(0.0) > 0.0;
         if let Some(found) = found {
             let found = found
                 .await
                 .map_err(|e| storage("cannot read stored events", &e))?;
+            // getAll answers in key order: by seq.
             for record in found.unchecked_into::<Array>().iter() {
-                let event = decode_event(&record)?;
-                existing.insert((run_id, event.seq), event);
+                need.seen.push(decode_event(&record)?);
             }
         }
         if let Some(last) = last {
             let last = last.await.map_err(|e| storage("cannot read keys", &e))?;
-            next.insert(run_id, seq_after(&last));
+            need.next = Some(seq_after(&last));
         }
     }
 
@@ -658,15 +678,15 @@ async fn write_events(
         if verdicts[i].is_err() {
             continue;
         }
-        let run_id = event.run_id.as_str();
-        let verdict = if !known_runs.get(run_id).copied().unwrap_or(false) {
-            Err(run_not_found(run_id))
+        let run = state(&mut states, &event.run_id);
+        let verdict = if !run.known {
+            Err(run_not_found(&event.run_id))
         } else if let Some(record) = &records[i] {
-            match existing.get(&(run_id, event.seq)) {
-                Some(prior) => check_duplicate(prior, event).map(|()| event.seq),
-                None => {
-                    existing.insert((run_id, event.seq), event.clone());
-                    if let Some(free) = next.get_mut(run_id) {
+            match run.seen.binary_search_by_key(&event.seq, |e| e.seq) {
+                Ok(at) => check_duplicate(&run.seen[at], event).map(|()| event.seq),
+                Err(at) => {
+                    run.seen.insert(at, event.clone());
+                    if let Some(free) = run.next.as_mut() {
                         *free = (*free).max(event.seq + 1);
                     }
                     to_write.push(record.clone());
@@ -674,7 +694,7 @@ async fn write_events(
                 }
             }
         } else {
-            let free = next.entry(run_id).or_insert(0);
+            let free = run.next.get_or_insert(0);
             let numbered = CouncilRunEvent {
                 seq: *free,
                 ..event.clone()
@@ -682,6 +702,11 @@ async fn write_events(
             *free += 1;
             check_event(&numbered).and_then(|()| {
                 to_write.push(event_record(&numbered)?);
+                // A later event of this batch with the same explicit seq is
+                // then checked against this one, not refused by the store.
+                if let Err(at) = run.seen.binary_search_by_key(&numbered.seq, |e| e.seq) {
+                    run.seen.insert(at, numbered.clone());
+                }
                 Ok(numbered.seq)
             })
         };
@@ -729,7 +754,7 @@ async fn truncate(tx: Tx, run_id: &str, wave_index: u32) -> Result<i64, Reposito
         .iter()
         .filter_map(|key| Reflect::get_u32(&key, 1).ok()?.as_f64())
         .collect();
-    seqs.sort_by(f64::total_cmp);
+    seqs.sort_unstable_by(f64::total_cmp);
     // Delete runs of consecutive seqs with one range request each: the
     // seqs are integers, so a range between two found ones holds no other.
     let mut i = 0;
@@ -762,7 +787,8 @@ async fn truncate(tx: Tx, run_id: &str, wave_index: u32) -> Result<i64, Reposito
 /// queue waits meanwhile), then one transaction reads the running runs again
 /// and changes those this store may write.
 pub(crate) async fn mark_interrupted(conn: Rc<Connection>, db: Db, reply: Reply<u64>) {
-    let holds: BTreeMap<String, Hold> = if conn.locks.enabled() {
+    // In the order of the runs index, the order `mark` reads them again in.
+    let holds: Vec<(String, Hold)> = if conn.locks.enabled() {
         let ids = match running_ids(&db).await {
             Ok(ids) => ids,
             Err(e) => return reply.send(Err(e)),
@@ -771,7 +797,7 @@ pub(crate) async fn mark_interrupted(conn: Rc<Connection>, db: Db, reply: Reply<
         let holds = conn.locks.hold_all(&refs).await;
         ids.into_iter().zip(holds).collect()
     } else {
-        BTreeMap::new()
+        Vec::new()
     };
     let tx = match Tx::start(&db, Scope::Runs, Access::Durable) {
         Ok(tx) => tx,
@@ -803,11 +829,7 @@ async fn running_ids(db: &Db) -> Result<Vec<String>, RepositoryError> {
         .collect())
 }
 
-async fn mark(
-    conn: &Connection,
-    tx: Tx,
-    holds: &BTreeMap<String, Hold>,
-) -> Result<u64, RepositoryError> {
+async fn mark(conn: &Connection, tx: Tx, holds: &[(String, Hold)]) -> Result<u64, RepositoryError> {
     let runs = tx.store(RUNS)?;
     let running = JsValue::from_str(CouncilRunStatus::Running.as_str());
     let records: Array = runs
@@ -819,12 +841,22 @@ async fn mark(
     check_run_records(&records)?;
     let interrupted = JsValue::from_str(CouncilRunStatus::Interrupted.as_str());
     let mut marked = Vec::new();
+    let mut next = 0;
     for record in records.iter() {
         let id = with_keys(|k| Reflect::get(&record, &k.id))
             .ok()
             .and_then(|v| v.as_string())
             .unwrap_or_default();
-        let may = match holds.get(&id) {
+        // Both reads are in index order, so the hold is usually next.
+        let found = holds[next..]
+            .iter()
+            .position(|(run, _)| *run == id)
+            .map(|at| next + at)
+            .or_else(|| holds.iter().position(|(run, _)| *run == id));
+        if let Some(at) = found {
+            next = at + 1;
+        }
+        let may = match found.map(|at| &holds[at].1) {
             Some(hold) => hold.allowed(),
             // Set running since the locks were taken: only if by this store.
             None => matches!(

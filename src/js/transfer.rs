@@ -4,7 +4,6 @@
 //! events in batches, so neither holds a whole file.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
@@ -14,6 +13,7 @@ use super::{js_error, promise, string_arg, Backend, CouncilStore, Fields, Notice
 use crate::domain::{limits, CouncilRun, CouncilRunEvent, RepositoryError};
 use crate::time::now_rfc3339;
 use crate::transfer::{end_line, event_line, header_line, parse_line, run_line, ExportLine};
+use crate::vec_map::VecMap;
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
@@ -106,8 +106,8 @@ impl CouncilStore {
                 notices: self.notices(),
                 header: false,
                 ended: false,
-                seen: BTreeMap::new(),
-                pending: BTreeMap::new(),
+                seen: VecMap::default(),
+                pending: VecMap::default(),
                 section: None,
                 runs: 0,
                 events: 0,
@@ -247,9 +247,9 @@ struct Import {
     header: bool,
     ended: bool,
     /// Each run read so far, and its line.
-    seen: BTreeMap<String, u64>,
+    seen: VecMap<String, u64>,
     /// Runs read whose events have not come yet.
-    pending: BTreeMap<String, (CouncilRun, u64)>,
+    pending: VecMap<String, (CouncilRun, u64)>,
     /// The run whose events are being read.
     section: Option<Section>,
     runs: u64,
@@ -425,11 +425,11 @@ impl Importer {
                 import.ended = true;
                 // The last run's events, then the runs without events.
                 let mut rest: Vec<Section> = import.section.take().into_iter().collect();
-                let pending = std::mem::take(&mut import.pending);
+                let pending = import.pending.take();
                 rest.extend(
                     pending
-                        .into_values()
-                        .map(|(run, line)| Section::new(run, line)),
+                        .into_iter()
+                        .map(|(_, (run, line))| Section::new(run, line)),
                 );
                 drop(import);
                 Ok(self.write_last(rest))

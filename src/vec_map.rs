@@ -1,0 +1,178 @@
+//! A map kept as a `Vec` of pairs sorted by key.
+//!
+//! Why not `BTreeMap` or `HashMap`: in the wasm module each of those costs
+//! several kilobytes of code per key and value type (node splitting and
+//! merging, hashing, rehashing), and the maps here are small or filled in
+//! key order, where a sorted `Vec` does as well: lookups are a binary
+//! search, and an insert past the last key is a push.
+
+use std::borrow::Borrow;
+
+#[derive(Debug, Clone)]
+pub(crate) struct VecMap<K, V> {
+    pairs: Vec<(K, V)>,
+}
+
+impl<K, V> Default for VecMap<K, V> {
+    fn default() -> Self {
+        VecMap { pairs: Vec::new() }
+    }
+}
+
+impl<K: Ord, V> VecMap<K, V> {
+    fn find<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
+    where
+        K: Borrow<Q>,
+    {
+        // Most inserts come in key order: check the end first.
+        match self.pairs.last() {
+            None => Err(0),
+            Some((last, _)) if last.borrow() < key => Err(self.pairs.len()),
+            _ => self.pairs.binary_search_by(|(k, _)| k.borrow().cmp(key)),
+        }
+    }
+
+    pub(crate) fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.find(key).ok().map(|at| &self.pairs[at].1)
+    }
+
+    pub(crate) fn get_mut<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+    {
+        match self.find(key) {
+            Ok(at) => Some(&mut self.pairs[at].1),
+            Err(_) => None,
+        }
+    }
+
+    pub(crate) fn contains_key<Q: Ord + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        self.find(key).is_ok()
+    }
+
+    /// Sets `key` to `value`; returns the value it replaced.
+    pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(at) => Some(std::mem::replace(&mut self.pairs[at].1, value)),
+            Err(at) => {
+                self.pairs.insert(at, (key, value));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn remove<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        self.find(key).ok().map(|at| self.pairs.remove(at).1)
+    }
+
+    /// The value of `key`, made with `make` if it has none.
+    pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        let at = match self.find(&key) {
+            Ok(at) => at,
+            Err(at) => {
+                self.pairs.insert(at, (key, make()));
+                at
+            }
+        };
+        &mut self.pairs[at].1
+    }
+
+    /// The pairs from the first key at or after `from`, in key order.
+    pub(crate) fn tail_from<Q: Ord + ?Sized>(&self, from: &Q) -> impl Iterator<Item = (&K, &V)>
+    where
+        K: Borrow<Q>,
+    {
+        let at = self.find(from).unwrap_or_else(|at| at);
+        self.pairs[at..].iter().map(|(k, v)| (k, v))
+    }
+
+    pub(crate) fn keys(&self) -> impl DoubleEndedIterator<Item = &K> {
+        self.pairs.iter().map(|(k, _)| k)
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+        self.pairs.iter().map(|(_, v)| v)
+    }
+
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.pairs.iter_mut().map(|(_, v)| v)
+    }
+
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        self.pairs.retain(|(k, v)| keep(k, v));
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Empties the map; returns its pairs in key order.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn take(&mut self) -> Vec<(K, V)> {
+        std::mem::take(&mut self.pairs)
+    }
+}
+
+/// Sorts `ids` and drops repeats. The one string sort of the crate: each
+/// element type sorted costs a few kilobytes of code in the module.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn sort_unique(ids: &mut Vec<&str>) {
+    ids.sort_unstable();
+    ids.dedup();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VecMap;
+
+    #[test]
+    fn keeps_keys_sorted_whatever_the_insert_order() {
+        let mut map = VecMap::default();
+        for k in [5, 1, 9, 3, 7, 3] {
+            map.insert(k, k * 10);
+        }
+        assert_eq!(map.keys().copied().collect::<Vec<_>>(), [1, 3, 5, 7, 9]);
+        assert_eq!(map.get(&3), Some(&30));
+        assert_eq!(map.insert(3, 31), Some(30));
+        assert_eq!(map.remove(&5), Some(50));
+        assert_eq!(map.get(&5), None);
+        assert_eq!(
+            map.tail_from(&4).map(|(k, _)| *k).collect::<Vec<_>>(),
+            [7, 9]
+        );
+        *map.get_or_insert_with(8, || 0) += 1;
+        *map.get_or_insert_with(8, || 0) += 1;
+        assert_eq!(map.get(&8), Some(&2));
+        map.retain(|k, _| k % 3 != 0);
+        assert_eq!(map.keys().copied().collect::<Vec<_>>(), [1, 7, 8]);
+    }
+
+    #[test]
+    fn sorts_and_drops_repeats() {
+        let mut ids = vec!["b", "a", "c", "a", "b"];
+        super::sort_unique(&mut ids);
+        assert_eq!(ids, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn looks_up_string_keys_by_str() {
+        let mut map: VecMap<String, u8> = VecMap::default();
+        map.insert("b".into(), 2);
+        map.insert("a".into(), 1);
+        assert!(map.contains_key("a"));
+        assert_eq!(map.get("b"), Some(&2));
+        assert_eq!(map.get("c"), None);
+        assert_eq!(map.take(), vec![("a".into(), 1), ("b".into(), 2)]);
+        assert!(map.is_empty());
+    }
+}
