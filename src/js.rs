@@ -18,9 +18,10 @@ mod transfer;
 
 use crate::domain::{limits, MAX_SAFE_INTEGER};
 use crate::indexed_db::{
-    check_event_records, check_run_records, js_text, watch_events_js, watch_runs_js,
-    IndexedDbCouncilRepository,
+    check_event_records, check_run_records, event_record, js_text, run_object, watch_events_js,
+    watch_runs_js, IndexedDbCouncilRepository,
 };
+use crate::record::{event as ev, run as rf};
 use crate::time::now_rfc3339;
 use crate::vec_map::sort_unique;
 use crate::{
@@ -353,64 +354,52 @@ impl<'a> Fields<'a> {
 }
 
 fn new_run(input: &JsValue) -> Result<CouncilRun, RepositoryError> {
-    let f = Fields::new(
-        input,
-        "createRun input",
-        &[
-            "goal",
-            "hitlMode",
-            "conversationId",
-            "graphJson",
-            "id",
-            "createdAt",
-        ],
-    )?;
-    let goal = f.string("goal", limits::GOAL_BYTES)?;
-    let hitl_mode = match f.optional("hitlMode", false)? {
+    let f = Fields::new(input, "createRun input", &rf::INPUT)?;
+    let goal = f.string(rf::GOAL, limits::GOAL_BYTES)?;
+    let hitl_mode = match f.optional(rf::HITL_MODE, false)? {
         None => HitlMode::default(),
         Some(v) => HitlMode::parse(&v.as_string().unwrap_or_default()).ok_or_else(|| {
             constraint(format!(
-                "createRun input.hitlMode must be one of {}, got {}",
+                "{} must be one of {}, got {}",
+                f.label(rf::HITL_MODE),
                 one_of(HitlMode::ALL.iter().map(|m| m.as_str())),
                 describe(&v)
             ))
         })?,
     };
     let conversation_id = f
-        .optional("conversationId", true)?
+        .optional(rf::CONVERSATION_ID, true)?
         .map(|v| {
             integer_arg(
                 &v,
-                &f.label("conversationId"),
+                &f.label(rf::CONVERSATION_ID),
                 -MAX_SAFE_INTEGER,
                 MAX_SAFE_INTEGER,
             )
         })
         .transpose()?;
-    let graph_json = f.opt_string("graphJson", limits::JSON_BYTES, true)?;
+    let graph_json = f.opt_string(rf::GRAPH_JSON, limits::JSON_BYTES, true)?;
     let mut run = CouncilRun::new(goal, hitl_mode);
     run.conversation_id = conversation_id;
     run.graph_json = graph_json;
-    if let Some(id) = f.opt_string("id", limits::ID_BYTES, false)? {
+    if let Some(id) = f.opt_string(rf::ID, limits::ID_BYTES, false)? {
         run.id = id;
     }
-    if let Some(created_at) = f.opt_string("createdAt", 64, false)? {
+    if let Some(created_at) = f.opt_string(rf::CREATED_AT, 64, false)? {
         run.updated_at = created_at.clone();
         run.created_at = created_at;
     }
     Ok(run)
 }
 
-const EVENT_FIELDS: [&str; 5] = ["runId", "seq", "eventJson", "waveIndex", "createdAt"];
-
 fn new_event(input: &JsValue, what: &'static str) -> Result<CouncilRunEvent, RepositoryError> {
-    let f = Fields::new(input, what, &EVENT_FIELDS)?;
+    let f = Fields::new(input, what, &ev::ALL)?;
     Ok(CouncilRunEvent {
-        run_id: f.string("runId", limits::ID_BYTES)?,
-        seq: f.integer("seq", 0, MAX_SAFE_INTEGER)?,
-        event_json: f.string("eventJson", limits::JSON_BYTES)?,
-        wave_index: f.integer("waveIndex", 0, i64::from(u32::MAX))? as u32,
-        created_at: match f.opt_string("createdAt", 64, false)? {
+        run_id: f.string(ev::RUN_ID, limits::ID_BYTES)?,
+        seq: f.integer(ev::SEQ, 0, MAX_SAFE_INTEGER)?,
+        event_json: f.string(ev::EVENT_JSON, limits::JSON_BYTES)?,
+        wave_index: f.integer(ev::WAVE_INDEX, 0, i64::from(u32::MAX))? as u32,
+        created_at: match f.opt_string(ev::CREATED_AT, 64, false)? {
             Some(at) => at,
             None => now_rfc3339(),
         },
@@ -418,58 +407,32 @@ fn new_event(input: &JsValue, what: &'static str) -> Result<CouncilRunEvent, Rep
 }
 
 fn next_event(run_id: String, input: &JsValue) -> Result<NextEvent, RepositoryError> {
-    let f = Fields::new(
-        input,
-        "appendNext event",
-        &["eventJson", "waveIndex", "createdAt"],
-    )?;
+    let f = Fields::new(input, "appendNext event", &ev::NEXT)?;
     Ok(NextEvent {
         run_id,
-        event_json: f.string("eventJson", limits::JSON_BYTES)?,
-        wave_index: f.integer("waveIndex", 0, i64::from(u32::MAX))? as u32,
-        created_at: match f.opt_string("createdAt", 64, false)? {
+        event_json: f.string(ev::EVENT_JSON, limits::JSON_BYTES)?,
+        wave_index: f.integer(ev::WAVE_INDEX, 0, i64::from(u32::MAX))? as u32,
+        created_at: match f.opt_string(ev::CREATED_AT, 64, false)? {
             Some(at) => at,
             None => now_rfc3339(),
         },
     })
 }
 
-fn run_to_js(run: &CouncilRun) -> JsValue {
-    let o = Object::new();
-    let set = |k: &str, v: JsValue| {
-        let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
-    };
-    set("id", run.id.as_str().into());
-    set("goal", run.goal.as_str().into());
-    set(
-        "graphJson",
-        run.graph_json
-            .as_deref()
-            .map_or(JsValue::NULL, JsValue::from_str),
-    );
-    set("status", run.status.as_str().into());
-    set("hitlMode", run.hitl_mode.as_str().into());
-    set(
-        "conversationId",
-        run.conversation_id
-            .map_or(JsValue::NULL, |c| JsValue::from_f64(c as f64)),
-    );
-    set("createdAt", run.created_at.as_str().into());
-    set("updatedAt", run.updated_at.as_str().into());
-    o.into()
+fn run_to_js(run: &CouncilRun) -> Result<JsValue, RepositoryError> {
+    run_object(run).map(JsValue::from)
 }
 
-fn event_to_js(event: &CouncilRunEvent) -> JsValue {
-    let o = Object::new();
-    let set = |k: &str, v: JsValue| {
-        let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
-    };
-    set("runId", event.run_id.as_str().into());
-    set("seq", JsValue::from_f64(event.seq as f64));
-    set("eventJson", event.event_json.as_str().into());
-    set("createdAt", event.created_at.as_str().into());
-    set("waveIndex", JsValue::from_f64(f64::from(event.wave_index)));
-    o.into()
+/// Runs or events as a JavaScript array of records.
+fn to_array<T>(
+    items: &[T],
+    record: fn(&T) -> Result<JsValue, RepositoryError>,
+) -> Result<Array, RepositoryError> {
+    let out = Array::new_with_length(items.len() as u32);
+    for (i, item) in items.iter().enumerate() {
+        out.set(i as u32, record(item)?);
+    }
+    Ok(out)
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]
@@ -565,7 +528,7 @@ impl CouncilStore {
         let repo = self.repo.clone();
         let notices = self.notices();
         promise(async move {
-            let out = run_to_js(&run);
+            let out = run_to_js(&run)?;
             let id = run.id.clone();
             repo.create_run(run).await?;
             notices.post("created", &id, None);
@@ -684,11 +647,10 @@ impl CouncilStore {
                     }
                     Ok(checked_runs(Array::of1(&record))?.get(0))
                 }
-                None => Ok(repo
-                    .get_run(&run_id)
-                    .await?
-                    .as_ref()
-                    .map_or(JsValue::UNDEFINED, run_to_js)),
+                None => match repo.get_run(&run_id).await? {
+                    Some(run) => run_to_js(&run),
+                    None => Ok(JsValue::UNDEFINED),
+                },
             }
         })
     }
@@ -713,7 +675,7 @@ impl CouncilStore {
                 Some(idb) => Ok(checked_runs(idb.run_records(filter).await?)?.into()),
                 None => {
                     let runs = repo.list_runs(filter).await?;
-                    Ok(runs.iter().map(run_to_js).collect::<Array>().into())
+                    Ok(to_array(&runs, run_to_js)?.into())
                 }
             }
         })
@@ -740,7 +702,7 @@ impl CouncilStore {
                 }
                 None => {
                     let events = repo.list_events(&run_id).await?;
-                    Ok(events.iter().map(event_to_js).collect::<Array>().into())
+                    Ok(to_array(&events, event_record)?.into())
                 }
             }
         })
@@ -1097,9 +1059,12 @@ impl CouncilStore {
                                 JsValue::from(r)
                             })
                             .collect();
-                        let _ = Reflect::set(&run, &"rewinds".into(), &list);
+                        let _ = Reflect::set(&run, &rf::REWINDS.into(), &list);
                         let _ = Reflect::set(&tail, &"run".into(), &run);
-                        let events: Array = events.iter().map(event_to_js).collect();
+                        let events = match to_array(&events, event_record) {
+                            Ok(events) => events,
+                            Err(e) => return Promise::reject(&js_error(e)),
+                        };
                         let _ = Reflect::set(&tail, &"events".into(), &events);
                     } else {
                         let _ = Reflect::set(&tail, &"events".into(), &Array::new());

@@ -39,6 +39,7 @@
 mod domain;
 mod memory;
 mod port;
+mod record;
 mod time;
 mod vec_map;
 

@@ -12,6 +12,7 @@ use wasm_bindgen::JsValue;
 use crate::domain::{
     CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, RepositoryError, MAX_SAFE_INTEGER,
 };
+use crate::record::{event, run};
 use crate::time::Instant;
 
 use super::js_text;
@@ -27,6 +28,7 @@ pub(crate) struct Keys {
     pub(crate) created_at: JsValue,
     pub(crate) updated_at: JsValue,
     pub(crate) created_key: JsValue,
+    pub(crate) rewinds: JsValue,
     pub(crate) run_id: JsValue,
     pub(crate) seq: JsValue,
     pub(crate) event_json: JsValue,
@@ -35,19 +37,20 @@ pub(crate) struct Keys {
 
 thread_local! {
     static KEYS: Keys = Keys {
-        id: "id".into(),
-        goal: "goal".into(),
-        graph_json: "graphJson".into(),
-        status: "status".into(),
-        hitl_mode: "hitlMode".into(),
-        conversation_id: "conversationId".into(),
-        created_at: "createdAt".into(),
-        updated_at: "updatedAt".into(),
-        created_key: "createdKey".into(),
-        run_id: "runId".into(),
-        seq: "seq".into(),
-        event_json: "eventJson".into(),
-        wave_index: "waveIndex".into(),
+        id: run::ID.into(),
+        goal: run::GOAL.into(),
+        graph_json: run::GRAPH_JSON.into(),
+        status: run::STATUS.into(),
+        hitl_mode: run::HITL_MODE.into(),
+        conversation_id: run::CONVERSATION_ID.into(),
+        created_at: run::CREATED_AT.into(),
+        updated_at: run::UPDATED_AT.into(),
+        created_key: run::CREATED_KEY.into(),
+        rewinds: run::REWINDS.into(),
+        run_id: event::RUN_ID.into(),
+        seq: event::SEQ.into(),
+        event_json: event::EVENT_JSON.into(),
+        wave_index: event::WAVE_INDEX.into(),
     };
 }
 
@@ -70,9 +73,8 @@ fn opt_str(value: &Option<String>) -> JsValue {
     value.as_deref().map_or(JsValue::NULL, JsValue::from_str)
 }
 
-/// The stored form of a run, with `createdKey`, the instant of `createdAt` as
-/// a string that sorts in time order.
-pub(crate) fn run_record(run: &CouncilRun, created: Instant) -> Result<JsValue, RepositoryError> {
+/// A run as the JavaScript API hands it out.
+pub(crate) fn run_object(run: &CouncilRun) -> Result<Object, RepositoryError> {
     let o = Object::new();
     with_keys(|k| {
         set(&o, &k.id, &JsValue::from_str(&run.id))?;
@@ -85,13 +87,20 @@ pub(crate) fn run_record(run: &CouncilRun, created: Instant) -> Result<JsValue, 
             .map_or(JsValue::NULL, |c| JsValue::from_f64(c as f64));
         set(&o, &k.conversation_id, &conversation)?;
         set(&o, &k.created_at, &JsValue::from_str(&run.created_at))?;
-        set(&o, &k.updated_at, &JsValue::from_str(&run.updated_at))?;
-        set(&o, &k.created_key, &JsValue::from_str(&created.sort_key()))
+        set(&o, &k.updated_at, &JsValue::from_str(&run.updated_at))
     })?;
+    Ok(o)
+}
+
+/// The stored form of a run: [`run_object`] with `createdKey`, the instant
+/// of `createdAt` as a string that sorts in time order.
+pub(crate) fn run_record(run: &CouncilRun, created: Instant) -> Result<JsValue, RepositoryError> {
+    let o = run_object(run)?;
+    with_keys(|k| set(&o, &k.created_key, &JsValue::from_str(&created.sort_key())))?;
     Ok(o.into())
 }
 
-/// The stored form of an event.
+/// The stored form of an event, also what the JavaScript API hands out.
 pub(crate) fn event_record(event: &CouncilRunEvent) -> Result<JsValue, RepositoryError> {
     let o = Object::new();
     with_keys(|k| {

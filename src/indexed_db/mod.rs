@@ -43,8 +43,9 @@ use crate::domain::{
 };
 use crate::port::{CouncilRepositoryPort, RunLog, RunOwnership};
 
+use self::codec::run_record;
 pub(crate) use self::codec::{check_event_records, check_run_records, decode_event, decode_run};
-use self::codec::{event_record, run_record};
+pub(crate) use self::codec::{event_record, run_object};
 use self::connection::{reply, Answer, AppendReply, Change, Connection, Op, Read};
 pub use self::schema::SCHEMA_VERSION;
 use self::send::SingleThreaded;

@@ -411,9 +411,9 @@ async fn change_run(tx: Tx, run_id: &str, change: &Change) -> Result<(), Reposit
     let created = check_new_run(&run).map_err(|e| RepositoryError::Serialization(e.to_string()))?;
     let updated = run_record(&run, created)?;
     // Keep what the record holds beside the run's fields (the rewinds).
-    if let Ok(rewinds) = Reflect::get(&record, &JsValue::from_str("rewinds")) {
+    if let Ok(rewinds) = with_keys(|k| Reflect::get(&record, &k.rewinds)) {
         if !rewinds.is_undefined() {
-            let _ = Reflect::set(&updated, &JsValue::from_str("rewinds"), &rewinds);
+            let _ = with_keys(|k| Reflect::set(&updated, &k.rewinds, &rewinds));
         }
     }
     runs.put_unwatched(&updated)?;
@@ -506,7 +506,7 @@ fn announce_appends(
 /// Appends `{afterWave, nextSeq}` to the run record's `rewinds`, the list
 /// watchers compare against to learn of rewinds they have not seen.
 fn record_rewind(record: &JsValue, after_wave: u32, next_seq: i64) -> Result<(), RepositoryError> {
-    let key = JsValue::from_str("rewinds");
+    let key = with_keys(|k| k.rewinds.clone());
     let list = Reflect::get(record, &key)
         .ok()
         .and_then(|v| v.dyn_into::<Array>().ok())

@@ -15,6 +15,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::domain::RepositoryError;
+use crate::record::{event, run};
 
 use super::raw::{Db, EVENTS, RUNS};
 
@@ -43,24 +44,24 @@ struct IndexSpec {
 const LAYOUT: [StoreSpec; 2] = [
     StoreSpec {
         name: RUNS,
-        key_path: &["id"],
+        key_path: &[run::ID],
         indexes: &[
             IndexSpec {
                 name: RUNS_BY_CREATED,
-                key_path: &["createdKey", "id"],
+                key_path: &[run::CREATED_KEY, run::ID],
             },
             IndexSpec {
                 name: RUNS_BY_STATUS,
-                key_path: &["status", "createdKey", "id"],
+                key_path: &[run::STATUS, run::CREATED_KEY, run::ID],
             },
         ],
     },
     StoreSpec {
         name: EVENTS,
-        key_path: &["runId", "seq"],
+        key_path: &[event::RUN_ID, event::SEQ],
         indexes: &[IndexSpec {
             name: EVENTS_BY_WAVE,
-            key_path: &["runId", "waveIndex"],
+            key_path: &[event::RUN_ID, event::WAVE_INDEX],
         }],
     },
 ];

@@ -1,0 +1,138 @@
+//! The field names of the two records, declared once.
+//!
+//! A run or an event is the same plain object everywhere in the browser:
+//! as IndexedDB stores it, as the JavaScript API takes and returns it, and
+//! in the layout's key paths. Every place that reads or writes one names
+//! its fields through these constants; the TypeScript declarations and the
+//! JavaScript record checks, which cannot, are held to them by the tests at
+//! the end of this file.
+
+// The native build has no browser side to use them.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+/// The fields of a run.
+pub(crate) mod run {
+    pub(crate) const ID: &str = "id";
+    pub(crate) const GOAL: &str = "goal";
+    pub(crate) const GRAPH_JSON: &str = "graphJson";
+    pub(crate) const STATUS: &str = "status";
+    pub(crate) const HITL_MODE: &str = "hitlMode";
+    pub(crate) const CONVERSATION_ID: &str = "conversationId";
+    pub(crate) const CREATED_AT: &str = "createdAt";
+    pub(crate) const UPDATED_AT: &str = "updatedAt";
+
+    /// Every field a run has, in the order the API writes them. (Read by
+    /// the tests, which hold the TypeScript and JavaScript to it.)
+    #[cfg_attr(all(target_arch = "wasm32", not(test)), allow(dead_code))]
+    pub(crate) const ALL: [&str; 8] = [
+        ID,
+        GOAL,
+        GRAPH_JSON,
+        STATUS,
+        HITL_MODE,
+        CONVERSATION_ID,
+        CREATED_AT,
+        UPDATED_AT,
+    ];
+
+    /// What `createRun` takes: `status` and `updatedAt` are the store's.
+    pub(crate) const INPUT: [&str; 6] =
+        [GOAL, HITL_MODE, CONVERSATION_ID, GRAPH_JSON, ID, CREATED_AT];
+
+    /// Stored only: the instant of `createdAt` as a string that sorts in
+    /// time order (the indexes' key).
+    pub(crate) const CREATED_KEY: &str = "createdKey";
+    /// Stored only: the truncations watchers compare against.
+    pub(crate) const REWINDS: &str = "rewinds";
+}
+
+/// The fields of an event.
+pub(crate) mod event {
+    pub(crate) const RUN_ID: &str = "runId";
+    pub(crate) const SEQ: &str = "seq";
+    pub(crate) const EVENT_JSON: &str = "eventJson";
+    pub(crate) const CREATED_AT: &str = "createdAt";
+    pub(crate) const WAVE_INDEX: &str = "waveIndex";
+
+    /// Every field an event has; also what `appendEvent` takes.
+    pub(crate) const ALL: [&str; 5] = [RUN_ID, SEQ, EVENT_JSON, CREATED_AT, WAVE_INDEX];
+
+    /// What `appendNext` takes: the store adds `runId` and `seq`.
+    pub(crate) const NEXT: [&str; 3] = [EVENT_JSON, WAVE_INDEX, CREATED_AT];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{event, run};
+
+    /// The field names an `interface Name { ... }` of the TypeScript text
+    /// declares.
+    fn interface_fields(ts: &str, name: &str) -> Vec<String> {
+        let start = ts
+            .find(&format!("export interface {name} {{"))
+            .unwrap_or_else(|| panic!("no interface {name}"));
+        let body = &ts[start..];
+        let body = &body[body.find('{').unwrap() + 1..body.find("\n}").unwrap()];
+        let mut fields: Vec<String> = body
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with("/*") && !l.starts_with('*') && !l.is_empty())
+            .map(|l| l[..l.find(':').unwrap()].trim_end_matches('?').to_owned())
+            .collect();
+        fields.sort();
+        fields
+    }
+
+    fn sorted(names: &[&str]) -> Vec<String> {
+        let mut names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        names.sort();
+        names
+    }
+
+    const BINDINGS: &str = include_str!("js.rs");
+    const GLUE: &str = include_str!("glue.js");
+
+    #[test]
+    fn the_typescript_declarations_have_the_declared_fields() {
+        assert_eq!(interface_fields(BINDINGS, "CouncilRun"), sorted(&run::ALL));
+        assert_eq!(
+            interface_fields(BINDINGS, "NewCouncilRun"),
+            sorted(&run::INPUT)
+        );
+        assert_eq!(
+            interface_fields(BINDINGS, "CouncilRunEvent"),
+            sorted(&event::ALL)
+        );
+        assert_eq!(
+            interface_fields(BINDINGS, "NewCouncilRunEvent"),
+            sorted(&event::ALL)
+        );
+        assert_eq!(
+            interface_fields(BINDINGS, "NextCouncilRunEvent"),
+            sorted(&event::NEXT)
+        );
+    }
+
+    #[test]
+    fn the_javascript_record_checks_read_every_field() {
+        let check = |function: &str| {
+            let start = GLUE.find(&format!("export function {function}(")).unwrap();
+            let body = &GLUE[start..];
+            body[..body.find("\n}").unwrap()].to_owned()
+        };
+        let runs = check("firstMalformedRun");
+        for field in run::ALL {
+            assert!(
+                runs.contains(&format!("r.{field}")),
+                "firstMalformedRun skips {field}"
+            );
+        }
+        let events = check("firstMalformedEvent");
+        for field in event::ALL {
+            assert!(
+                events.contains(&format!("r.{field}")),
+                "firstMalformedEvent skips {field}"
+            );
+        }
+    }
+}
