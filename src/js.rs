@@ -25,8 +25,8 @@ use crate::record::{event as ev, run as rf};
 use crate::time::now_rfc3339;
 use crate::vec_map::sort_unique;
 use crate::{
-    CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, InMemoryCouncilRepository, NextEvent,
-    Prune, RepositoryError, RunLog, RunOwnership,
+    CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
+    InMemoryCouncilRepository, NextEvent, Prune, RepositoryError, RunLog, RunOwnership,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -125,17 +125,24 @@ export interface CouncilStoreError extends Error {
 /// ```
 #[wasm_bindgen]
 pub struct CouncilStore {
-    repo: Rc<dyn Backend>,
-    idb: Option<Rc<IndexedDbCouncilRepository>>,
-    /// The in-memory adapter, and the hub its watchers listen on (an
-    /// IndexedDB store's watchers listen on the database's channel).
-    memory: Option<(Rc<InMemoryCouncilRepository>, JsValue)>,
+    adapter: Adapter,
+}
+
+/// The one adapter a store speaks to. Writes go through the port either
+/// way; the IndexedDB adapter's reads hand over the records IndexedDB made
+/// (checked, not decoded), the in-memory adapter's are encoded.
+#[derive(Clone)]
+enum Adapter {
+    IndexedDb(Rc<IndexedDbCouncilRepository>),
+    /// With the hub its watchers listen on (an IndexedDB store's watchers
+    /// listen on the database's channel).
+    Memory(Rc<InMemoryCouncilRepository>, JsValue),
 }
 
 impl std::fmt::Debug for CouncilStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CouncilStore")
-            .field("indexed_db", &self.idb.as_ref().map(|r| r.name()))
+            .field("indexed_db", &self.channel_name())
             .finish()
     }
 }
@@ -482,9 +489,7 @@ impl CouncilStore {
         promise(async move {
             let repo = Rc::new(IndexedDbCouncilRepository::open(&name?).await?);
             Ok(CouncilStore {
-                repo: repo.clone(),
-                idb: Some(repo),
-                memory: None,
+                adapter: Adapter::IndexedDb(repo),
             }
             .into())
         })
@@ -493,11 +498,8 @@ impl CouncilStore {
     /// A store kept in memory only, gone with the page; same contract.
     #[wasm_bindgen(js_name = inMemory)]
     pub fn in_memory() -> CouncilStore {
-        let repo = Rc::new(InMemoryCouncilRepository::new());
         CouncilStore {
-            repo: repo.clone(),
-            idb: None,
-            memory: Some((repo, new_hub())),
+            adapter: Adapter::Memory(Rc::new(InMemoryCouncilRepository::new()), new_hub()),
         }
     }
 
@@ -525,7 +527,7 @@ impl CouncilStore {
             Ok(run) => run,
             Err(e) => return rejected(e),
         };
-        let repo = self.repo.clone();
+        let repo = self.repo();
         let notices = self.notices();
         promise(async move {
             let out = run_to_js(&run)?;
@@ -548,7 +550,7 @@ impl CouncilStore {
     ) -> Promise {
         let args = string_arg(&run_id, "runId", limits::ID_BYTES)
             .and_then(|id| Ok((id, status_arg(&status, "status")?)));
-        let repo = self.repo.clone();
+        let repo = self.repo();
         let notices = self.notices();
         promise(async move {
             let (run_id, status) = args?;
@@ -572,7 +574,7 @@ impl CouncilStore {
                 string_arg(&graph_json, "graphJson", limits::JSON_BYTES)?,
             ))
         });
-        let repo = self.repo.clone();
+        let repo = self.repo();
         let notices = self.notices();
         promise(async move {
             let (run_id, graph) = args?;
@@ -594,7 +596,7 @@ impl CouncilStore {
             Ok(event) => event,
             Err(e) => return rejected(e),
         };
-        let repo = self.repo.clone();
+        let repo = self.repo();
         let notices = self.notices();
         promise(async move {
             let id = event.run_id.clone();
@@ -613,7 +615,7 @@ impl CouncilStore {
         #[wasm_bindgen(unchecked_param_type = "NewCouncilRunEvent[]")] events: JsValue,
     ) -> Promise {
         let parsed = parse_events(&events);
-        let repo = self.repo.clone();
+        let repo = self.repo();
         let notices = self.notices();
         promise(async move {
             let events = parsed?;
@@ -635,19 +637,18 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
         let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
-        let repo = self.repo.clone();
-        let idb = self.idb.clone();
+        let adapter = self.adapter.clone();
         promise(async move {
             let run_id = run_id?;
-            match idb {
-                Some(idb) => {
+            match adapter {
+                Adapter::IndexedDb(idb) => {
                     let record = idb.run_record_raw(&run_id).await?;
                     if record.is_undefined() {
                         return Ok(JsValue::UNDEFINED);
                     }
                     Ok(checked_runs(Array::of1(&record))?.get(0))
                 }
-                None => match repo.get_run(&run_id).await? {
+                Adapter::Memory(repo, _) => match repo.get_run(&run_id).await? {
                     Some(run) => run_to_js(&run),
                     None => Ok(JsValue::UNDEFINED),
                 },
@@ -667,13 +668,12 @@ impl CouncilStore {
             Some(v) if v.is_undefined() || v.is_null() => Ok(None),
             Some(v) => status_arg(&v, "status").map(Some),
         };
-        let repo = self.repo.clone();
-        let idb = self.idb.clone();
+        let adapter = self.adapter.clone();
         promise(async move {
             let filter = filter?;
-            match idb {
-                Some(idb) => Ok(checked_runs(idb.run_records(filter).await?)?.into()),
-                None => {
+            match adapter {
+                Adapter::IndexedDb(idb) => Ok(checked_runs(idb.run_records(filter).await?)?.into()),
+                Adapter::Memory(repo, _) => {
                     let runs = repo.list_runs(filter).await?;
                     Ok(to_array(&runs, run_to_js)?.into())
                 }
@@ -688,19 +688,18 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
         let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
-        let repo = self.repo.clone();
-        let idb = self.idb.clone();
+        let adapter = self.adapter.clone();
         promise(async move {
             let run_id = run_id?;
-            match idb {
+            match adapter {
                 // The array IndexedDB made is handed over as it is, once
                 // every record in it is checked.
-                Some(idb) => {
+                Adapter::IndexedDb(idb) => {
                     let records = idb.event_records(&run_id).await?;
                     check_event_records(&records)?;
                     Ok(records.into())
                 }
-                None => {
+                Adapter::Memory(repo, _) => {
                     let events = repo.list_events(&run_id).await?;
                     Ok(to_array(&events, event_record)?.into())
                 }
@@ -713,7 +712,7 @@ impl CouncilStore {
     /// the page loads.
     #[wasm_bindgen(js_name = markInterruptedRuns, unchecked_return_type = "Promise<number>")]
     pub fn mark_interrupted_runs(&self) -> Promise {
-        let repo = self.repo.clone();
+        let repo = self.repo();
         let notices = self.notices();
         promise(async move {
             // In memory nothing runs in between: the running runs now are
@@ -746,7 +745,7 @@ impl CouncilStore {
             let wave = integer_arg(&wave_index, "waveIndex", 0, i64::from(u32::MAX))?;
             Ok((id, wave as u32))
         });
-        let repo = self.repo.clone();
+        let repo = self.repo();
         let notices = self.notices();
         promise(async move {
             let (run_id, wave) = args?;
@@ -765,7 +764,7 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
         let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
-        let repo = self.repo.clone();
+        let repo = self.repo();
         promise(async move {
             let seq = repo.next_seq(&run_id?).await?;
             Ok(JsValue::from_f64(seq as f64))
@@ -785,7 +784,7 @@ impl CouncilStore {
     ) -> Promise {
         let event = string_arg(&run_id, "runId", limits::ID_BYTES)
             .and_then(|run_id| next_event(run_id, &event));
-        let repo = self.repo.clone();
+        let repo = self.repo();
         let notices = self.notices();
         promise(async move {
             let event = event?;
@@ -805,7 +804,7 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
         let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
-        let repo = self.repo.clone();
+        let repo = self.repo();
         let notices = self.notices();
         promise(async move {
             let run_id = run_id?;
@@ -827,7 +826,7 @@ impl CouncilStore {
         #[wasm_bindgen(unchecked_param_type = "PruneOptions")] options: JsValue,
     ) -> Promise {
         let prune = prune_options(&options);
-        let repo = self.repo.clone();
+        let repo = self.repo();
         let notices = self.notices();
         promise(async move {
             let deleted = repo.prune_runs(&prune?).await?;
@@ -866,7 +865,7 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
         let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
-        let repo = self.repo.clone();
+        let repo = self.repo();
         promise(async move {
             let owned = repo.claim_run(&run_id?).await?;
             Ok(JsValue::from_bool(owned))
@@ -881,7 +880,7 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
         let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
-        let repo = self.repo.clone();
+        let repo = self.repo();
         promise(async move {
             repo.release_run(&run_id?).await?;
             Ok(JsValue::UNDEFINED)
@@ -894,7 +893,7 @@ impl CouncilStore {
     /// the browser has no Web Locks.
     #[wasm_bindgen(js_name = runsOwnedElsewhere, unchecked_return_type = "Promise<string[]>")]
     pub fn runs_owned_elsewhere(&self) -> Promise {
-        let repo = self.repo.clone();
+        let repo = self.repo();
         promise(async move {
             let ids = repo.runs_owned_elsewhere().await?;
             Ok(ids
@@ -979,7 +978,7 @@ impl CouncilStore {
     /// and gives up the runs this store owns; later calls reject with
     /// `Storage`. Does nothing for an in-memory store.
     pub fn close(&self) {
-        if let Some(idb) = &self.idb {
+        if let Adapter::IndexedDb(idb) = &self.adapter {
             idb.close();
         }
     }
@@ -1005,29 +1004,44 @@ impl Notices {
 }
 
 impl CouncilStore {
+    /// The port of the adapter: every write, and the reads that are not
+    /// served from records.
+    fn repo(&self) -> Rc<dyn Backend> {
+        match &self.adapter {
+            Adapter::IndexedDb(idb) => idb.clone(),
+            Adapter::Memory(repo, _) => repo.clone(),
+        }
+    }
+
     fn notices(&self) -> Notices {
-        Notices(self.memory.as_ref().map(|(_, hub)| hub.clone()))
+        match &self.adapter {
+            Adapter::IndexedDb(_) => Notices(None),
+            Adapter::Memory(_, hub) => Notices(Some(hub.clone())),
+        }
     }
 
     fn hub(&self) -> JsValue {
-        self.memory
-            .as_ref()
-            .map_or(JsValue::UNDEFINED, |(_, hub)| hub.clone())
+        match &self.adapter {
+            Adapter::IndexedDb(_) => JsValue::UNDEFINED,
+            Adapter::Memory(_, hub) => hub.clone(),
+        }
     }
 
     fn channel_name(&self) -> Option<String> {
-        self.idb.as_ref().map(|idb| idb.name().to_owned())
+        match &self.adapter {
+            Adapter::IndexedDb(idb) => Some(idb.name().to_owned()),
+            Adapter::Memory(..) => None,
+        }
     }
 
     /// `read(from)` for a watcher of `run_id`: a promise of `{ run, events }`,
     /// the run's rewinds (or `undefined`) and its events from seq `from` on.
     fn tail_reader(&self, run_id: String) -> JsValue {
-        let idb = self.idb.clone();
-        let memory = self.memory.as_ref().map(|(repo, _)| repo.clone());
+        let adapter = self.adapter.clone();
         Closure::<dyn FnMut(f64) -> Promise>::new(move |from: f64| {
             let from = from as i64;
-            match (&idb, &memory) {
-                (Some(idb), _) => {
+            match &adapter {
+                Adapter::IndexedDb(idb) => {
                     let answer = idb.tail(&run_id, from);
                     promise(async move {
                         let tail = answer.await?;
@@ -1038,7 +1052,7 @@ impl CouncilStore {
                         Ok(tail)
                     })
                 }
-                (None, Some(memory)) => {
+                Adapter::Memory(memory, _) => {
                     let tail = Object::new();
                     if let Some((rewinds, events)) = memory.tail(&run_id, from) {
                         let run = Object::new();
@@ -1071,7 +1085,6 @@ impl CouncilStore {
                     }
                     Promise::resolve(&JsValue::from(tail))
                 }
-                (None, None) => Promise::resolve(&JsValue::UNDEFINED),
             }
         })
         .into_js_value()

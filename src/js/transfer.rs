@@ -50,7 +50,7 @@ impl CouncilStore {
     ) -> Result<JsValue, JsValue> {
         let wanted = export_options(options).map_err(js_error)?;
         let export = Export {
-            repo: self.repo.clone(),
+            repo: self.repo(),
             wanted,
             runs: None,
             current: None,
@@ -102,7 +102,7 @@ impl CouncilStore {
     ) -> Promise {
         let importer = Importer {
             state: Rc::new(RefCell::new(Import {
-                repo: self.repo.clone(),
+                repo: self.repo(),
                 notices: self.notices(),
                 header: false,
                 ended: false,
