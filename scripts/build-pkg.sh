@@ -21,8 +21,9 @@ for wasm in pkg/council_idb_bg.wasm pkg/web/council_idb_bg.wasm; do
   mv "$wasm.opt" "$wasm"
 done
 
-# Minify the JS glue (esbuild comes with vite); the .d.ts files keep the docs.
-for js in pkg/council_idb_bg.js pkg/web/council_idb.js; do
+# Minify the JS glue and the snippet (esbuild comes with vite); the .d.ts
+# files keep the docs, src/glue.js keeps the comments.
+for js in pkg/council_idb_bg.js pkg/web/council_idb.js pkg/snippets/*/src/glue.js pkg/web/snippets/*/src/glue.js; do
   esbuild "$js" --minify --format=esm --log-level=warning --outfile="$js" --allow-overwrite
 done
 
