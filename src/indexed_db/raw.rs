@@ -33,8 +33,8 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     fn transaction(
         this: &Db,
-        scope: &Array,
-        mode: &str,
+        scope: &JsValue,
+        mode: &JsValue,
         options: &JsValue,
     ) -> Result<RawTx, JsValue>;
     #[wasm_bindgen(method)]
@@ -129,11 +129,15 @@ pub(crate) const EVENTS: &str = "events";
 
 thread_local! {
     /// Scope arrays made once, not per transaction.
-    static SCOPES: [Array; 3] = [
-        Array::of1(&RUNS.into()),
-        Array::of1(&EVENTS.into()),
-        Array::of2(&RUNS.into(), &EVENTS.into()),
+    /// A single store's scope is its name, as hand-written code passes it
+    /// (Chromium converts a one-element array more slowly).
+    static SCOPES: [JsValue; 3] = [
+        RUNS.into(),
+        EVENTS.into(),
+        Array::of2(&RUNS.into(), &EVENTS.into()).into(),
     ];
+    /// `"readonly"` and `"readwrite"`, not copied out of wasm per call.
+    static MODES: [JsValue; 2] = ["readonly".into(), "readwrite".into()];
     /// `{ durability: "strict" }`: the transaction completes only once the
     /// engine has flushed it to disk (an engine without the option ignores it).
     static STRICT: JsValue = {
@@ -197,12 +201,15 @@ impl Ending {
     }
 }
 
+type Handler = Closure<dyn FnMut()>;
+
 /// A transaction that aborts unless it is committed.
 pub(crate) struct Tx {
     raw: RawTx,
     ending: Rc<Ending>,
-    _on_complete: Closure<dyn FnMut()>,
-    _on_abort: Closure<dyn FnMut()>,
+    /// The `complete` and `abort` handlers; none on a read, whose outcome
+    /// is its requests' (two closures fewer per read).
+    handlers: Option<[Handler; 2]>,
     committing: bool,
 }
 
@@ -258,26 +265,26 @@ impl Tx {
                     Scope::Events => &scopes[1],
                     Scope::Both => &scopes[2],
                 };
-                match access {
-                    Access::Read => db.transaction(scope, "readonly", &JsValue::UNDEFINED),
-                    Access::Write => db.transaction(scope, "readwrite", &JsValue::UNDEFINED),
-                    Access::Durable => {
-                        STRICT.with(|strict| db.transaction(scope, "readwrite", strict))
-                    }
-                }
+                MODES.with(|[read, write]| match access {
+                    Access::Read => db.transaction(scope, read, &JsValue::UNDEFINED),
+                    Access::Write => db.transaction(scope, write, &JsValue::UNDEFINED),
+                    Access::Durable => STRICT.with(|strict| db.transaction(scope, write, strict)),
+                })
             })
             .map_err(|error| TxFailure { error })?;
         let ending: Rc<Ending> = Rc::default();
-        let (complete, abort) = (ending.clone(), ending.clone());
-        let on_complete = Closure::<dyn FnMut()>::new(move || complete.finish(true));
-        let on_abort = Closure::<dyn FnMut()>::new(move || abort.finish(false));
-        raw.set_oncomplete(Some(on_complete.as_ref().unchecked_ref()));
-        raw.set_onabort(Some(on_abort.as_ref().unchecked_ref()));
+        let handlers = (access != Access::Read).then(|| {
+            let (complete, abort) = (ending.clone(), ending.clone());
+            let on_complete = Closure::<dyn FnMut()>::new(move || complete.finish(true));
+            let on_abort = Closure::<dyn FnMut()>::new(move || abort.finish(false));
+            raw.set_oncomplete(Some(on_complete.as_ref().unchecked_ref()));
+            raw.set_onabort(Some(on_abort.as_ref().unchecked_ref()));
+            [on_complete, on_abort]
+        });
         Ok(Tx {
             raw,
             ending,
-            _on_complete: on_complete,
-            _on_abort: on_abort,
+            handlers,
             committing: false,
         })
     }
@@ -305,8 +312,13 @@ impl Tx {
         self.ended().await
     }
 
-    /// Waits for the end of a transaction already asked to commit.
+    /// Waits for the end of a transaction already asked to commit. Only a
+    /// write knows its end: a read's outcome is its requests'.
     pub(crate) async fn ended(self) -> Result<(), RepositoryError> {
+        debug_assert!(
+            self.handlers.is_some(),
+            "a read transaction has no end to wait for"
+        );
         if Ended(&self.ending).await {
             Ok(())
         } else {
@@ -330,8 +342,10 @@ impl Drop for Tx {
             let _ = self.raw.abort();
         }
         // The closures go with `self`; take them off the transaction first.
-        self.raw.set_oncomplete(None);
-        self.raw.set_onabort(None);
+        if self.handlers.is_some() {
+            self.raw.set_oncomplete(None);
+            self.raw.set_onabort(None);
+        }
     }
 }
 
