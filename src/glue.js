@@ -47,6 +47,12 @@ export function firstMalformedEvent(records) {
   return -1;
 }
 
+// An event record (src/record.rs names its fields): one call from wasm
+// instead of an object and five property sets.
+export function eventRecord(runId, seq, eventJson, createdAt, waveIndex) {
+  return { runId, seq, eventJson, createdAt, waveIndex };
+}
+
 // ---- The layout check (src/indexed_db/schema.rs)
 
 // How the database's layout differs from `layout` ([{name, keyPath,
@@ -511,4 +517,13 @@ export async function importLines(input, importer) {
     await importer.abandon().catch(() => {});
     throw error;
   }
+}
+
+// ---- Argument checks (src/js.rs)
+
+// The first own enumerable key of `o` that `known` does not hold, or
+// undefined: one call instead of every key copied into wasm.
+export function unknownKey(o, known) {
+  for (const k of Object.keys(o)) if (!known.includes(k)) return k;
+  return undefined;
 }

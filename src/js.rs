@@ -5,6 +5,8 @@
 //! trap: each failure is a rejected promise carrying a `CouncilStoreError`.
 //! Long strings are measured before they are copied into wasm memory.
 
+use std::cell::RefCell;
+use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -18,12 +20,12 @@ mod transfer;
 
 use crate::domain::{limits, MAX_SAFE_INTEGER};
 use crate::indexed_db::{
-    check_event_records, check_run_records, event_record, js_text, run_object, watch_events_js,
-    watch_runs_js, IndexedDbCouncilRepository,
+    check_event_records, check_run_records, event_record, event_record_of, js_text, run_object,
+    watch_events_js, watch_runs_js, IndexedDbCouncilRepository,
 };
 use crate::record::{event as ev, run as rf};
 use crate::time::now_rfc3339;
-use crate::vec_map::sort_unique;
+use crate::vec_map::{sort_unique, VecMap};
 use crate::{
     CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
     InMemoryCouncilRepository, NextEvent, Prune, RepositoryError, RunLog, RunOwnership,
@@ -204,7 +206,13 @@ fn rejected(err: RepositoryError) -> Promise {
 }
 
 /// Reads a string argument, measuring it before copying it into wasm memory.
-fn string_arg(value: &JsValue, what: &str, max_bytes: usize) -> Result<String, RepositoryError> {
+/// `what` names the argument in errors; it is formatted only for one (a
+/// label built per field would cost more than the checks).
+fn string_arg(
+    value: &JsValue,
+    what: &dyn Display,
+    max_bytes: usize,
+) -> Result<String, RepositoryError> {
     let Some(text) = value.dyn_ref::<JsString>() else {
         return Err(constraint(format!(
             "{what} must be a string, got {}",
@@ -236,7 +244,12 @@ fn string_arg(value: &JsValue, what: &str, max_bytes: usize) -> Result<String, R
 }
 
 /// Reads an integer argument in `min..=max`.
-fn integer_arg(value: &JsValue, what: &str, min: i64, max: i64) -> Result<i64, RepositoryError> {
+fn integer_arg(
+    value: &JsValue,
+    what: &dyn Display,
+    min: i64,
+    max: i64,
+) -> Result<i64, RepositoryError> {
     match value.as_f64() {
         Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => Ok(n as i64),
         _ => Err(constraint(format!(
@@ -288,6 +301,42 @@ fn describe(value: &JsValue) -> String {
     }
 }
 
+thread_local! {
+    /// Field names and lists of them as JavaScript values, made once each
+    /// (by the address and length of the `'static` name or list).
+    static NAMES: RefCell<VecMap<(usize, usize), JsValue>> = RefCell::default();
+}
+
+fn cached(address: (usize, usize), make: impl FnOnce() -> JsValue) -> JsValue {
+    NAMES.with(|names| names.borrow_mut().get_or_insert_with(address, make).clone())
+}
+
+fn key_name(key: &'static str) -> JsValue {
+    cached((key.as_ptr() as usize, key.len()), || {
+        JsValue::from_str(key)
+    })
+}
+
+fn known_names<R>(known: &'static [&'static str], f: impl FnOnce(&Array) -> R) -> R {
+    let names = cached((known.as_ptr() as usize, known.len()), || {
+        known
+            .iter()
+            .map(|k| JsValue::from_str(k))
+            .collect::<Array>()
+            .into()
+    });
+    f(names.unchecked_ref())
+}
+
+/// `what.key`, written out only for an error message.
+struct FieldLabel<'k>(&'static str, &'k str);
+
+impl Display for FieldLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
 /// A plain-object argument whose fields are read one by one; fields it does
 /// not know are refused, so a typo never passes silently.
 struct Fields<'a> {
@@ -299,7 +348,7 @@ impl<'a> Fields<'a> {
     fn new(
         value: &'a JsValue,
         what: &'static str,
-        known: &[&str],
+        known: &'static [&'static str],
     ) -> Result<Self, RepositoryError> {
         if !value.is_object() || Array::is_array(value) || value.is_function() {
             return Err(constraint(format!(
@@ -308,34 +357,36 @@ impl<'a> Fields<'a> {
             )));
         }
         let object: &Object = value.unchecked_ref();
-        for key in Object::keys(object).iter() {
-            let key = key.as_string().unwrap_or_default();
-            if !known.contains(&key.as_str()) {
-                return Err(constraint(format!(
-                    "{what} has an unknown field \"{key}\"; known fields: {}",
-                    one_of(known.iter().copied())
-                )));
-            }
+        // One call into JavaScript, rather than each key copied into wasm.
+        if let Some(key) = known_names(known, |names| unknown_key(object, names)) {
+            return Err(constraint(format!(
+                "{what} has an unknown field \"{key}\"; known fields: {}",
+                one_of(known.iter().copied())
+            )));
         }
         Ok(Fields { object, what })
     }
 
-    fn get(&self, key: &str) -> Result<JsValue, RepositoryError> {
-        Reflect::get(self.object, &JsValue::from_str(key))
+    fn get(&self, key: &'static str) -> Result<JsValue, RepositoryError> {
+        Reflect::get(self.object, &key_name(key))
             .map_err(|_| constraint(format!("{}.{key} cannot be read", self.what)))
     }
 
-    fn label(&self, key: &str) -> String {
-        format!("{}.{key}", self.what)
+    fn label<'k>(&self, key: &'k str) -> FieldLabel<'k> {
+        FieldLabel(self.what, key)
     }
 
-    fn string(&self, key: &str, max: usize) -> Result<String, RepositoryError> {
+    fn string(&self, key: &'static str, max: usize) -> Result<String, RepositoryError> {
         string_arg(&self.get(key)?, &self.label(key), max)
     }
 
     /// `None` for an absent or `undefined` field; `null` is refused unless
     /// `null_ok`, since it means "no value" only where the record says so.
-    fn optional(&self, key: &str, null_ok: bool) -> Result<Option<JsValue>, RepositoryError> {
+    fn optional(
+        &self,
+        key: &'static str,
+        null_ok: bool,
+    ) -> Result<Option<JsValue>, RepositoryError> {
         let value = self.get(key)?;
         if value.is_undefined() || (null_ok && value.is_null()) {
             Ok(None)
@@ -346,7 +397,7 @@ impl<'a> Fields<'a> {
 
     fn opt_string(
         &self,
-        key: &str,
+        key: &'static str,
         max: usize,
         null_ok: bool,
     ) -> Result<Option<String>, RepositoryError> {
@@ -355,7 +406,7 @@ impl<'a> Fields<'a> {
             .transpose()
     }
 
-    fn integer(&self, key: &str, min: i64, max: i64) -> Result<i64, RepositoryError> {
+    fn integer(&self, key: &'static str, min: i64, max: i64) -> Result<i64, RepositoryError> {
         integer_arg(&self.get(key)?, &self.label(key), min, max)
     }
 }
@@ -399,18 +450,42 @@ fn new_run(input: &JsValue) -> Result<CouncilRun, RepositoryError> {
     Ok(run)
 }
 
-fn new_event(input: &JsValue, what: &'static str) -> Result<CouncilRunEvent, RepositoryError> {
+/// An event argument, and its stored record made from the caller's own
+/// strings (nothing is copied back out of wasm to build it).
+fn new_event(
+    input: &JsValue,
+    what: &'static str,
+) -> Result<(CouncilRunEvent, JsValue), RepositoryError> {
     let f = Fields::new(input, what, &ev::ALL)?;
-    Ok(CouncilRunEvent {
-        run_id: f.string(ev::RUN_ID, limits::ID_BYTES)?,
-        seq: f.integer(ev::SEQ, 0, MAX_SAFE_INTEGER)?,
-        event_json: f.string(ev::EVENT_JSON, limits::JSON_BYTES)?,
-        wave_index: f.integer(ev::WAVE_INDEX, 0, i64::from(u32::MAX))? as u32,
-        created_at: match f.opt_string(ev::CREATED_AT, 64, false)? {
-            Some(at) => at,
-            None => now_rfc3339(),
-        },
-    })
+    let run_id_value = f.get(ev::RUN_ID)?;
+    let run_id = string_arg(&run_id_value, &f.label(ev::RUN_ID), limits::ID_BYTES)?;
+    let seq = f.integer(ev::SEQ, 0, MAX_SAFE_INTEGER)?;
+    let json_value = f.get(ev::EVENT_JSON)?;
+    let event_json = string_arg(&json_value, &f.label(ev::EVENT_JSON), limits::JSON_BYTES)?;
+    let wave_index = f.integer(ev::WAVE_INDEX, 0, i64::from(u32::MAX))? as u32;
+    let (created_at, created_value) = match f.optional(ev::CREATED_AT, false)? {
+        Some(value) => (string_arg(&value, &f.label(ev::CREATED_AT), 64)?, value),
+        None => {
+            let now = now_rfc3339();
+            let value = JsValue::from_str(&now);
+            (now, value)
+        }
+    };
+    let record = event_record_of(
+        &run_id_value,
+        seq as f64,
+        &json_value,
+        &created_value,
+        f64::from(wave_index),
+    );
+    let event = CouncilRunEvent {
+        run_id,
+        seq,
+        event_json,
+        wave_index,
+        created_at,
+    };
+    Ok((event, record))
 }
 
 fn next_event(run_id: String, input: &JsValue) -> Result<NextEvent, RepositoryError> {
@@ -456,6 +531,8 @@ extern "C" {
     fn public_runs(records: Array) -> Array;
     #[wasm_bindgen(js_name = loneSurrogateAt)]
     fn lone_surrogate_at(text: &JsString) -> i32;
+    #[wasm_bindgen(js_name = unknownKey)]
+    fn unknown_key(object: &Object, known: &Array) -> Option<String>;
     #[wasm_bindgen(js_name = domException)]
     fn dom_exception(message: &str, name: &str) -> JsValue;
     #[wasm_bindgen(js_name = persistStorage)]
@@ -484,7 +561,7 @@ impl CouncilStore {
         let name = match name {
             None => Ok("council-idb".to_owned()),
             Some(v) if v.is_undefined() => Ok("council-idb".to_owned()),
-            Some(v) => string_arg(&v, "database name", 1024),
+            Some(v) => string_arg(&v, &"database name", 1024),
         };
         promise(async move {
             let repo = Rc::new(IndexedDbCouncilRepository::open(&name?).await?);
@@ -508,7 +585,7 @@ impl CouncilStore {
     pub fn delete_database(
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
     ) -> Promise {
-        let name = string_arg(&name, "database name", 1024);
+        let name = string_arg(&name, &"database name", 1024);
         promise(async move {
             IndexedDbCouncilRepository::delete_database(&name?).await?;
             Ok(JsValue::UNDEFINED)
@@ -548,7 +625,7 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "CouncilRunStatus")] status: JsValue,
     ) -> Promise {
-        let args = string_arg(&run_id, "runId", limits::ID_BYTES)
+        let args = string_arg(&run_id, &"runId", limits::ID_BYTES)
             .and_then(|id| Ok((id, status_arg(&status, "status")?)));
         let repo = self.repo();
         let notices = self.notices();
@@ -568,10 +645,10 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
         #[wasm_bindgen(js_name = graphJson, unchecked_param_type = "string")] graph_json: JsValue,
     ) -> Promise {
-        let args = string_arg(&run_id, "runId", limits::ID_BYTES).and_then(|id| {
+        let args = string_arg(&run_id, &"runId", limits::ID_BYTES).and_then(|id| {
             Ok((
                 id,
-                string_arg(&graph_json, "graphJson", limits::JSON_BYTES)?,
+                string_arg(&graph_json, &"graphJson", limits::JSON_BYTES)?,
             ))
         });
         let repo = self.repo();
@@ -592,18 +669,29 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(unchecked_param_type = "NewCouncilRunEvent")] event: JsValue,
     ) -> Promise {
-        let event = match new_event(&event, "event") {
-            Ok(event) => event,
+        let (event, record) = match new_event(&event, "event") {
+            Ok(parsed) => parsed,
             Err(e) => return rejected(e),
         };
-        let repo = self.repo();
-        let notices = self.notices();
-        promise(async move {
-            let id = event.run_id.clone();
-            repo.append_event(event).await?;
-            notices.post("appended", &id, None);
-            Ok(JsValue::UNDEFINED)
-        })
+        match &self.adapter {
+            Adapter::IndexedDb(idb) => {
+                let answer = idb.append_record(event, record);
+                promise(async move {
+                    answer.await?;
+                    Ok(JsValue::UNDEFINED)
+                })
+            }
+            Adapter::Memory(repo, _) => {
+                let repo = repo.clone();
+                let notices = self.notices();
+                promise(async move {
+                    let id = event.run_id.clone();
+                    repo.append_event(event).await?;
+                    notices.post("appended", &id, None);
+                    Ok(JsValue::UNDEFINED)
+                })
+            }
+        }
     }
 
     /// Appends many events in one transaction, all or nothing: each is
@@ -614,20 +702,33 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(unchecked_param_type = "NewCouncilRunEvent[]")] events: JsValue,
     ) -> Promise {
-        let parsed = parse_events(&events);
-        let repo = self.repo();
-        let notices = self.notices();
-        promise(async move {
-            let events = parsed?;
-            let ids: Vec<String> = events.iter().map(|e| e.run_id.clone()).collect();
-            repo.append_events(events).await?;
-            let mut ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            sort_unique(&mut ids);
-            for id in ids {
-                notices.post("appended", id, None);
+        let (events, records) = match parse_events(&events) {
+            Ok(parsed) => parsed,
+            Err(e) => return rejected(e),
+        };
+        match &self.adapter {
+            Adapter::IndexedDb(idb) => {
+                let answer = idb.append_records(events, records);
+                promise(async move {
+                    answer.await?;
+                    Ok(JsValue::UNDEFINED)
+                })
             }
-            Ok(JsValue::UNDEFINED)
-        })
+            Adapter::Memory(repo, _) => {
+                let repo = repo.clone();
+                let notices = self.notices();
+                promise(async move {
+                    let ids: Vec<String> = events.iter().map(|e| e.run_id.clone()).collect();
+                    repo.append_events(events).await?;
+                    let mut ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    sort_unique(&mut ids);
+                    for id in ids {
+                        notices.post("appended", id, None);
+                    }
+                    Ok(JsValue::UNDEFINED)
+                })
+            }
+        }
     }
 
     /// Resolves to the run, or `undefined` when there is none.
@@ -636,7 +737,7 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
+        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES);
         let adapter = self.adapter.clone();
         promise(async move {
             let run_id = run_id?;
@@ -687,7 +788,7 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
+        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES);
         let adapter = self.adapter.clone();
         promise(async move {
             let run_id = run_id?;
@@ -741,8 +842,8 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
         #[wasm_bindgen(js_name = waveIndex, unchecked_param_type = "number")] wave_index: JsValue,
     ) -> Promise {
-        let args = string_arg(&run_id, "runId", limits::ID_BYTES).and_then(|id| {
-            let wave = integer_arg(&wave_index, "waveIndex", 0, i64::from(u32::MAX))?;
+        let args = string_arg(&run_id, &"runId", limits::ID_BYTES).and_then(|id| {
+            let wave = integer_arg(&wave_index, &"waveIndex", 0, i64::from(u32::MAX))?;
             Ok((id, wave as u32))
         });
         let repo = self.repo();
@@ -763,7 +864,7 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
+        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES);
         let repo = self.repo();
         promise(async move {
             let seq = repo.next_seq(&run_id?).await?;
@@ -782,7 +883,7 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "NextCouncilRunEvent")] event: JsValue,
     ) -> Promise {
-        let event = string_arg(&run_id, "runId", limits::ID_BYTES)
+        let event = string_arg(&run_id, &"runId", limits::ID_BYTES)
             .and_then(|run_id| next_event(run_id, &event));
         let repo = self.repo();
         let notices = self.notices();
@@ -803,7 +904,7 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
+        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES);
         let repo = self.repo();
         let notices = self.notices();
         promise(async move {
@@ -864,7 +965,7 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
+        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES);
         let repo = self.repo();
         promise(async move {
             let owned = repo.claim_run(&run_id?).await?;
@@ -879,7 +980,7 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES);
+        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES);
         let repo = self.repo();
         promise(async move {
             repo.release_run(&run_id?).await?;
@@ -928,7 +1029,7 @@ impl CouncilStore {
         )]
         on_batch: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let run_id = string_arg(&run_id, "runId", limits::ID_BYTES).map_err(js_error)?;
+        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES).map_err(js_error)?;
         let (from_seq, signal) = watch_options(&options).map_err(js_error)?;
         let on_batch = callback_arg(&on_batch, "onBatch").map_err(js_error)?;
         let read = self.tail_reader(run_id.clone());
@@ -1165,25 +1266,26 @@ fn watch_options(options: &JsValue) -> Result<(i64, JsValue), RepositoryError> {
     let f = Fields::new(options, "watchEvents options", &["fromSeq", "signal"])?;
     let from_seq = match f.optional("fromSeq", false)? {
         None => 0,
-        Some(v) => integer_arg(&v, "watchEvents options.fromSeq", 0, MAX_SAFE_INTEGER)?,
+        Some(v) => integer_arg(&v, &"watchEvents options.fromSeq", 0, MAX_SAFE_INTEGER)?,
     };
     Ok((from_seq, signal_arg(f.get("signal")?)?))
 }
 
-fn parse_events(events: &JsValue) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
+/// The events of `appendEvents` and their stored records.
+fn parse_events(events: &JsValue) -> Result<(Vec<CouncilRunEvent>, Vec<JsValue>), RepositoryError> {
     let Some(array) = events.dyn_ref::<Array>() else {
         return Err(constraint(format!(
             "appendEvents takes an array of events, got {}",
             describe(events)
         )));
     };
-    let mut out = Vec::with_capacity(array.length() as usize);
+    let count = array.length() as usize;
+    let (mut out, mut records) = (Vec::with_capacity(count), Vec::with_capacity(count));
     for (i, item) in array.iter().enumerate() {
-        out.push(
-            new_event(&item, "event").map_err(|e| {
-                RepositoryError::Constraint(format!("events[{i}]: {}", e.message()))
-            })?,
-        );
+        let (event, record) = new_event(&item, "event")
+            .map_err(|e| RepositoryError::Constraint(format!("events[{i}]: {}", e.message())))?;
+        out.push(event);
+        records.push(record);
     }
-    Ok(out)
+    Ok((out, records))
 }

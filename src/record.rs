@@ -114,6 +114,17 @@ mod tests {
     }
 
     #[test]
+    fn the_javascript_event_record_has_every_field() {
+        let start = GLUE.find("export function eventRecord(").unwrap();
+        let body = &GLUE[start..];
+        let body = &body[..body.find("\n}").unwrap()];
+        let made = &body[body.find("return {").unwrap()..];
+        for field in event::ALL {
+            assert!(made.contains(field), "eventRecord leaves out {field}");
+        }
+    }
+
+    #[test]
     fn the_javascript_record_checks_read_every_field() {
         let check = |function: &str| {
             let start = GLUE.find(&format!("export function {function}(")).unwrap();

@@ -102,19 +102,28 @@ pub(crate) fn run_record(run: &CouncilRun, created: Instant) -> Result<JsValue, 
 
 /// The stored form of an event, also what the JavaScript API hands out.
 pub(crate) fn event_record(event: &CouncilRunEvent) -> Result<JsValue, RepositoryError> {
-    let o = Object::new();
-    with_keys(|k| {
-        set(&o, &k.run_id, &JsValue::from_str(&event.run_id))?;
-        set(&o, &k.seq, &JsValue::from_f64(event.seq as f64))?;
-        set(&o, &k.event_json, &JsValue::from_str(&event.event_json))?;
-        set(&o, &k.created_at, &JsValue::from_str(&event.created_at))?;
-        set(
-            &o,
-            &k.wave_index,
-            &JsValue::from_f64(f64::from(event.wave_index)),
-        )
-    })?;
-    Ok(o.into())
+    Ok(event_record_of(
+        &JsValue::from_str(&event.run_id),
+        event.seq as f64,
+        &JsValue::from_str(&event.event_json),
+        &JsValue::from_str(&event.created_at),
+        f64::from(event.wave_index),
+    ))
+}
+
+#[wasm_bindgen(module = "/src/glue.js")]
+extern "C" {
+    /// An event record from its fields' values, in one call (glue.js's
+    /// `eventRecord`): the JavaScript binding passes the caller's strings
+    /// straight through, with nothing copied out of wasm.
+    #[wasm_bindgen(js_name = eventRecord)]
+    pub(crate) fn event_record_of(
+        run_id: &JsValue,
+        seq: f64,
+        event_json: &JsValue,
+        created_at: &JsValue,
+        wave_index: f64,
+    ) -> JsValue;
 }
 
 /// Reads one record's fields, naming the record in every error.

@@ -45,7 +45,7 @@ use crate::port::{CouncilRepositoryPort, RunLog, RunOwnership};
 
 use self::codec::run_record;
 pub(crate) use self::codec::{check_event_records, check_run_records, decode_event, decode_run};
-pub(crate) use self::codec::{event_record, run_object};
+pub(crate) use self::codec::{event_record, event_record_of, run_object};
 use self::connection::{reply, Answer, AppendReply, Change, Connection, Op, Read};
 pub use self::schema::SCHEMA_VERSION;
 use self::send::SingleThreaded;
@@ -190,18 +190,40 @@ impl IndexedDbCouncilRepository {
         async move { Ok(answer.await?.unchecked_into()) }
     }
 
+    /// `append_event` with the event's stored record made already (by the
+    /// JavaScript binding, from the caller's own strings).
+    pub(crate) fn append_record(&self, event: CouncilRunEvent, record: JsValue) -> Answer<()> {
+        if let Err(e) = check_event(&event) {
+            return settled(Err(e));
+        }
+        self.call(|reply| Op::Append {
+            event,
+            record: Some(record),
+            reply: AppendReply::Done(reply),
+        })
+    }
+
+    /// `append_events` with the events' stored records made already.
+    pub(crate) fn append_records(
+        &self,
+        events: Vec<CouncilRunEvent>,
+        records: Vec<JsValue>,
+    ) -> Answer<()> {
+        if let Some(e) = events.iter().find_map(|e| check_event(e).err()) {
+            return settled(Err(e));
+        }
+        let records = records.into_iter().map(Some).collect();
+        self.call(|reply| Op::AppendAll {
+            events,
+            records,
+            reply,
+        })
+    }
+
     fn append_all(&self, events: Vec<CouncilRunEvent>) -> Answer<()> {
-        let records = events
-            .iter()
-            .map(|e| check_event(e).and_then(|()| event_record(e)).map(Some))
-            .collect::<Result<Vec<_>, _>>();
-        match records {
+        match events.iter().map(event_record).collect() {
+            Ok(records) => self.append_records(events, records),
             Err(e) => settled(Err(e)),
-            Ok(records) => self.call(|reply| Op::AppendAll {
-                events,
-                records,
-                reply,
-            }),
         }
     }
 }

@@ -133,7 +133,7 @@ fn export_options(options: Option<JsValue>) -> Result<Option<Vec<String>>, Repos
     }
     Array::from(&ids)
         .iter()
-        .map(|id| string_arg(&id, "exportRuns options.runIds[]", limits::ID_BYTES))
+        .map(|id| string_arg(&id, &"exportRuns options.runIds[]", limits::ID_BYTES))
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
 }
@@ -326,7 +326,7 @@ impl Importer {
 
 impl Importer {
     fn read(&self, text: &JsValue, number: u64) -> Result<JsValue, RepositoryError> {
-        let text = string_arg(text, &format!("line {number}"), usize::MAX)?;
+        let text = string_arg(text, &format_args!("line {number}"), usize::MAX)?;
         let Some(line) = parse_line(&text, number)? else {
             return Ok(JsValue::UNDEFINED);
         };
