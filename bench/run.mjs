@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // node bench/run.mjs [--smoke] [--browser chromium|firefox|all (default: all
 //   that are installed: Firefox needs firefox-esr and geckodriver)]
-//   [--rows k1,k2] [--impls plain,council,dexie] [--trials N] [--warmup N]
-//   [--profile] [--no-write] [--pkg-web DIR] [--report-only]
+//   [--rows k1,k2] [--impls plain,council,dexie] [--trials N (every row;
+//   default: each row's own, 5 to 15)] [--warmup N] [--profile] [--no-write]
+//   [--pkg-web DIR] [--report-only]
 //
 // Serves the repository (bench/, pkg/, node_modules/dexie) on 127.0.0.1 with a
 // dependency-free static server, runs bench/index.html in headless Chromium
@@ -273,7 +274,8 @@ function reportProfiles(profiles) {
     const key = `${p.row} ${p.impl}`;
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key).push(p);
-    fs.writeFileSync(path.join(outDir, `${p.row}-${p.impl}-${p.tag}.cpuprofile`), JSON.stringify(p.profile));
+    // p.impl is "council" or "council/baseline"; p.tag names the trial and round.
+    fs.writeFileSync(path.join(outDir, `${p.row}-${p.impl.replace('/', '-')}-${p.tag}.cpuprofile`), JSON.stringify(p.profile));
   }
   const summary = {};
   for (const [key, list] of groups) {

@@ -2,7 +2,10 @@
 // env) fills a fresh database outside the timer (env: { impl, dbName, follow });
 // run(store, ctx) is the timed part; check(store, ctx, result) verifies the
 // result (and then the stored state), so a fast but wrong implementation fails
-// the run. Optional: impls, baseline, measure, info (see harness.js).
+// the run. Rows whose params have `batch` are run a batch at a time:
+// run(store, ctx, from, to) makes calls from..to-1, and check gets the last
+// batch's result. Optional: impls, baseline, trials, repeat,
+// sequential, measure, info (see harness.js).
 
 const BASE_MS = Date.UTC(2025, 5, 1, 8, 0, 0);
 const iso = (ms) => new Date(ms).toISOString();
@@ -196,13 +199,15 @@ export const rows = [
   {
     key: 'createRun',
     label: (p) => `createRun ×${k(p.n)}, awaited one by one`,
-    params: (smoke) => ({ n: smoke ? 30 : 1000 }),
+    params: (smoke) => ({ n: smoke ? 30 : 1000, batch: smoke ? 10 : 50 }),
+    trials: 15,
     async setup(store, p) {
       return { runs: makeRuns(p.n, 'cr') };
     },
-    async run(store, ctx) {
+    async run(store, ctx, from = 0, to = ctx.runs.length) {
+      const { runs } = ctx;
       let last;
-      for (const r of ctx.runs) last = await store.createRun(r);
+      for (let i = from; i < to; i++) last = await store.createRun(runs[i]);
       return last;
     },
     async check(store, ctx, last) {
@@ -217,16 +222,16 @@ export const rows = [
   {
     key: 'getRun',
     label: (p) => `getRun ×${k(p.n)}, awaited one by one`,
-    params: (smoke) => ({ n: smoke ? 30 : 1000 }),
+    params: (smoke) => ({ n: smoke ? 30 : 1000, batch: smoke ? 10 : 50 }),
+    trials: 15,
     async setup(store, p) {
       const runs = makeRuns(p.n, 'gr');
       await createRuns(store, runs);
-      return { runs, ids: runs.map((r) => r.id) };
+      return { runs, ids: runs.map((r) => r.id), out: new Array(runs.length) };
     },
-    async run(store, ctx) {
-      const { ids } = ctx;
-      const out = new Array(ids.length);
-      for (let i = 0; i < ids.length; i++) out[i] = await store.getRun(ids[i]);
+    async run(store, ctx, from = 0, to = ctx.ids.length) {
+      const { ids, out } = ctx;
+      for (let i = from; i < to; i++) out[i] = await store.getRun(ids[i]);
       return out;
     },
     async check(store, ctx, out) {
@@ -242,13 +247,15 @@ export const rows = [
   {
     key: 'appendEvent',
     label: (p) => `appendEvent ×${k(p.n)}, awaited one by one`,
-    params: (smoke) => ({ n: smoke ? 40 : 2000 }),
+    params: (smoke) => ({ n: smoke ? 40 : 2000, batch: smoke ? 10 : 50 }),
+    trials: 11,
     async setup(store, p) {
       await store.createRun({ id: RUN, goal: 'append', createdAt: iso(BASE_MS) });
       return { events: makeEvents(RUN, p.n, 100) };
     },
-    async run(store, ctx) {
-      for (const e of ctx.events) await store.appendEvent(e);
+    async run(store, ctx, from = 0, to = ctx.events.length) {
+      const { events } = ctx;
+      for (let i = from; i < to; i++) await store.appendEvent(events[i]);
     },
     async check(store, ctx) {
       checkEvents(await store.listEvents(RUN), ctx.events, 'listEvents after appendEvent');
@@ -264,6 +271,7 @@ export const rows = [
     key: 'appendEvents',
     label: (p) => `appendEvents of ${k(p.n)} in one call`,
     params: (smoke) => ({ n: smoke ? 200 : 10000 }),
+    trials: 11,
     async setup(store, p) {
       await store.createRun({ id: RUN, goal: 'batch', createdAt: iso(BASE_MS) });
       return { events: makeEvents(RUN, p.n, 1000) };
@@ -289,6 +297,9 @@ export const rows = [
     label: (p) => `appendEvent ×${k(p.n)} issued at once (Promise.all)`,
     note: 'plain and Dexie: one transaction per event, as naive code does',
     params: (smoke) => ({ n: smoke ? 200 : 10000 }),
+    // Few trials: the margins are wide, and plain's and Dexie's 10k
+    // transactions take more of a full run than any other row.
+    trials: 5,
     async setup(store, p) {
       await store.createRun({ id: RUN, goal: 'concurrent', createdAt: iso(BASE_MS) });
       return { events: makeEvents(RUN, p.n, 1000) };
@@ -318,6 +329,7 @@ export const rows = [
     note: "council-idb only (plain and Dexie have no store-side numbering); measured against council-idb's "
       + 'appendEvent of the same events issued at once with caller-computed seqs, trialled alongside',
     params: (smoke) => ({ n: smoke ? 200 : 10000 }),
+    trials: 11,
     async setup(store, p) {
       await store.createRun({ id: RUN, goal: 'numbered', createdAt: iso(BASE_MS) });
       return { events: makeEvents(RUN, p.n, 1000) };
@@ -356,6 +368,9 @@ export const rows = [
   {
     key: 'liveLatency',
     impls: ['council', 'dexie'],
+    // The writer tab serves one database at a time.
+    sequential: true,
+    trials: 7,
     label: (p) => `live: commit in another tab → callback, ${k(p.n)} appends one by one (median latency)`,
     note: 'another tab (or, opened by hand, a worker) appends the events one at a time, each awaited and '
       + 'then a pause of gapMs; this page follows the run (council-idb: watchEvents; Dexie: liveQuery of '
@@ -472,6 +487,7 @@ export const rows = [
     key: 'markInterrupted',
     label: (p) => `markInterruptedRuns over ${k(p.n)} runs, ${k(p.n / p.every)} running`,
     params: (smoke) => ({ n: smoke ? 100 : 2000, every: 10 }),
+    trials: 11,
     async setup(store, p) {
       const runs = makeRuns(p.n, 'mi');
       await createRuns(store, runs);
@@ -497,6 +513,7 @@ export const rows = [
     key: 'truncate',
     label: (p) => `truncateEventsAfterWave removing ${k(p.n / 2)} of ${k(p.n)}`,
     params: (smoke) => ({ n: smoke ? 200 : 10000 }),
+    trials: 11,
     async setup(store, p) {
       await store.createRun({ id: RUN, goal: 'rewind', createdAt: iso(BASE_MS) });
       const events = makeEvents(RUN, p.n, p.n / 10); // waves 0..9
@@ -514,6 +531,8 @@ export const rows = [
   {
     key: 'scaleLoaded',
     repeat: 5,
+    // Filling 100k events per part is most of this row's time.
+    trials: 7,
     label: (p) => `listEvents of a ${k(p.n)}-event run, ${k(p.others * p.perOther)} other events stored`,
     params: (smoke) => ({ n: smoke ? 50 : 1000, others: smoke ? 4 : 10, perOther: smoke ? 250 : 10000 }),
     async setup(store, p) {

@@ -1,8 +1,9 @@
-// The benchmark's statistics (bench/stats.js, bench/report.mjs), on made-up
-// samples whose answers are known. No browser.
+// The benchmark's statistics and trial orders (bench/stats.js, bench/harness.js,
+// bench/report.mjs), on made-up samples whose answers are known. No browser.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { quantile, medianInterval, summary, pairedRatios } from "../../bench/stats.js";
+import { permutations } from "../../bench/harness.js";
 import { analyse } from "../../bench/report.mjs";
 
 const close = (a, b) => Math.abs(a - b) < 1e-9;
@@ -34,6 +35,23 @@ test("the median's interval: order statistics with binomial coverage", () => {
 
 test("per-trial ratios pair trials by index and skip unfinished ones", () => {
   assert.deepEqual(pairedRatios([2, null, 9, 4], [1, 5, 3, 0]), [2, 3]);
+});
+
+test("six consecutive trials of three parts: each first twice, each ordered pair adjacent twice", () => {
+  const perms = permutations(["a", "b", "c"]);
+  assert.equal(new Set(perms.map((p) => p.join(""))).size, 6);
+  const firsts = {};
+  const pairs = {};
+  for (let i = 0; i < 6; i++) {
+    const p = perms[i % perms.length];
+    firsts[p[0]] = (firsts[p[0]] ?? 0) + 1;
+    for (let j = 0; j + 1 < p.length; j++) pairs[p[j] + p[j + 1]] = (pairs[p[j] + p[j + 1]] ?? 0) + 1;
+  }
+  assert.deepEqual(Object.values(firsts), [2, 2, 2]);
+  assert.equal(Object.keys(pairs).length, 6);
+  assert.ok(Object.values(pairs).every((n) => n === 2), JSON.stringify(pairs));
+  assert.equal(permutations(["x", "y"]).length, 2);
+  assert.equal(permutations(["x"]).length, 1);
 });
 
 test("report: the ratio is the median of per-trial ratios, and the verdict follows it", () => {
