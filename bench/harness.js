@@ -21,7 +21,9 @@
 // Samples are kept per trial (index = trial; null where a part did not
 // finish), so report.mjs can divide one part's figure by another's of the
 // same trial. A row may also declare `impls` (the implementations it applies
-// to; the others show "–"), `baseline` ({ label(p), impls, run, check? }:
+// to; the others show "–"), `runBy` ({ impl: run }: that implementation runs
+// another function than `run`; `versus` then says what, for the targets
+// list), `baseline` ({ label(p), impls, run, check? }:
 // a second part on the same implementation, trialled alongside, that the
 // row is measured against), `trials` (its number of timed trials in a full
 // run) and `measure(ctx, result)` (sequential rows only: the trial's figure
@@ -297,7 +299,7 @@ export async function runBench(options = {}) {
       return s;
     };
     const result = {
-      key: row.key, label: row.label(p), note: row.note, params: p, trials, warmup,
+      key: row.key, label: row.label(p), note: row.note, versus: row.versus, params: p, trials, warmup,
       mode: row.sequential ? 'sequential' : p.batch > 0 ? 'batched' : 'interleaved',
       impls: {},
     };
