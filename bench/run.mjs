@@ -16,7 +16,8 @@
 // results.json.
 // --profile records a CPU profile (Chrome DevTools Protocol) of every timed
 // part and prints where council-idb's time goes; the profiles land in
-// bench/profile-cpu/.
+// bench/profile-cpu/. Two results files of one commit are compared with
+// node bench/compare.mjs a.json b.json.
 
 import http from 'node:http';
 import net from 'node:net';
@@ -56,7 +57,7 @@ function parseArgs(argv) {
     else if (a.startsWith('--warmup')) o.warmup = Number(val());
     else if (a.startsWith('--pkg-web')) o.pkgWeb = path.resolve(val());
     else if (a === '-h' || a === '--help') {
-      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 19).join('\n'));
+      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 20).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }

@@ -78,3 +78,28 @@ test("report: the ratio is the median of per-trial ratios, and the verdict follo
   assert.ok(close(t["faster than Dexie"].value, 11 / 12));
   assert.equal(t["faster than Dexie"].met, true);
 });
+
+test("compare: the ratio of the two runs' ratios, row by row", async () => {
+  const { compare } = await import("../../bench/compare.mjs");
+  const file = (councilScale) => ({
+    generated: "t", commit: "abc", browsers: {
+      chromium: analyse({
+        meta: { warmup: 1, pkgWasm: "w 1" },
+        rows: [{
+          key: "getRun", label: "getRun", trials: 3,
+          impls: {
+            plain: { samples: [100, 200, 300] },
+            council: { samples: [110, 220, 330].map((x) => x * councilScale) },
+          },
+        }],
+      }),
+    },
+  });
+  const text = compare(file(1), file(1.1));
+  const line = text.split("\n").find((l) => l.startsWith("| getRun"));
+  assert.ok(line.includes("council ÷ plain 1.10 → 1.21 (1.10)"), line);
+  assert.ok(line.endsWith("| +10% |"), line);
+  assert.ok(!text.includes("Not the same commit"), text);
+  // ≤ 1.15× plain: met in a (1.10×), missed in b (1.21×).
+  assert.match(text, /Targets judged differently: getRun, ≤ 1.15× plain \(a: met, b: missed\)/);
+});
