@@ -36,7 +36,7 @@ function binomialHalfCdf(n, k) {
  * and the k-th largest of n sorted values, with the largest k whose coverage
  * 1 − 2·P(Binomial(n, ½) ≤ k − 1) is at least `level`. Below six values no k
  * reaches 95%; the interval is then the minimum and the maximum and
- * `coverage` says how little that is (94% for 5, 75% for 3, 0 for 1).
+ * `coverage` says how little that is (93.75% for 5, 75% for 3, 0 for 1).
  */
 export function medianInterval(sorted, level = 0.95) {
   const n = sorted.length;
