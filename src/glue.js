@@ -527,3 +527,42 @@ export function unknownKey(o, known) {
   for (const k of Object.keys(o)) if (!known.includes(k)) return k;
   return undefined;
 }
+
+// ---- Reads of one request (src/indexed_db/mod.rs, read_now)
+
+// Reads in a readonly transaction made now, so it comes after every
+// transaction made before it, as a queued read would. `shape` 0: one run
+// (or undefined); 1: runs, newest first; 2: events. The records are
+// checked and handed over as IndexedDB made them. Anything unexpected (the
+// transaction cannot start, a request error, a malformed record) goes to
+// `slow(shape, arg)`, the queued read of the same, which retries on a lost
+// connection and names what is wrong; its promise settles this one.
+export function readNow(db, store, index, query, shape, statuses, modes, slow, arg) {
+  let request;
+  try {
+    const tx = db.transaction(store, "readonly");
+    const source = index == null ? tx.objectStore(store) : tx.objectStore(store).index(index);
+    request = shape === 0 ? source.get(query) : source.getAll(query);
+    commitTx(tx);
+  } catch {
+    return undefined;
+  }
+  return new Promise((resolve) => {
+    request.onsuccess = () => {
+      const found = request.result;
+      if (shape === 2) {
+        resolve(firstMalformedEvent(found) < 0 ? found : slow(shape, arg));
+      } else if (shape === 1) {
+        resolve(firstMalformedRun(found, statuses, modes) < 0 ? publicRuns(found) : slow(shape, arg));
+      } else if (found === undefined) {
+        resolve(undefined);
+      } else {
+        resolve(firstMalformedRun([found], statuses, modes) < 0 ? publicRuns([found])[0] : slow(shape, arg));
+      }
+    };
+    request.onerror = (event) => {
+      event.preventDefault();
+      resolve(slow(shape, arg));
+    };
+  });
+}

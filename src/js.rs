@@ -9,10 +9,10 @@ use std::cell::RefCell;
 use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
-use js_sys::{Array, JsString, Object, Promise, Reflect};
+use js_sys::{Array, Function, JsString, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -21,7 +21,7 @@ mod transfer;
 use crate::domain::{limits, MAX_SAFE_INTEGER};
 use crate::indexed_db::{
     check_event_records, check_run_records, event_record, event_record_of, js_text, run_object,
-    watch_events_js, watch_runs_js, IndexedDbCouncilRepository,
+    watch_events_js, watch_runs_js, IndexedDbCouncilRepository, QuickRead,
 };
 use crate::record::{event as ev, run as rf};
 use crate::time::now_rfc3339;
@@ -135,7 +135,9 @@ pub struct CouncilStore {
 /// (checked, not decoded), the in-memory adapter's are encoded.
 #[derive(Clone)]
 enum Adapter {
-    IndexedDb(Rc<IndexedDbCouncilRepository>),
+    /// With `slow(shape, arg)`, the queued form of the quick reads (see
+    /// [`IndexedDbCouncilRepository::read_now`]).
+    IndexedDb(Rc<IndexedDbCouncilRepository>, Function),
     /// With the hub its watchers listen on (an IndexedDB store's watchers
     /// listen on the database's channel).
     Memory(Rc<InMemoryCouncilRepository>, JsValue),
@@ -501,6 +503,55 @@ fn next_event(run_id: String, input: &JsValue) -> Result<NextEvent, RepositoryEr
     })
 }
 
+/// The reads of an IndexedDB store through its queue: what the quick reads
+/// fall back on. The array IndexedDB made is handed over as it is, once
+/// every record in it is checked.
+fn queued_get_run(idb: Rc<IndexedDbCouncilRepository>, run_id: String) -> Promise {
+    promise(async move {
+        let record = idb.run_record_raw(&run_id).await?;
+        if record.is_undefined() {
+            return Ok(JsValue::UNDEFINED);
+        }
+        Ok(checked_runs(Array::of1(&record))?.get(0))
+    })
+}
+
+fn queued_list_runs(
+    idb: Rc<IndexedDbCouncilRepository>,
+    filter: Option<CouncilRunStatus>,
+) -> Promise {
+    promise(async move { Ok(checked_runs(idb.run_records(filter).await?)?.into()) })
+}
+
+fn queued_list_events(idb: Rc<IndexedDbCouncilRepository>, run_id: String) -> Promise {
+    promise(async move {
+        let records = idb.event_records(&run_id).await?;
+        check_event_records(&records)?;
+        Ok(records.into())
+    })
+}
+
+/// `slow(shape, arg)` for the quick reads of a store: the queued read of
+/// the same. It holds the store weakly (a quick read in flight must not
+/// keep a freed store open); JavaScript owns the function.
+fn slow_reads(idb: Weak<IndexedDbCouncilRepository>) -> Function {
+    Closure::<dyn FnMut(u32, JsValue) -> Promise>::new(move |shape: u32, arg: JsValue| {
+        let Some(idb) = idb.upgrade() else {
+            return rejected(RepositoryError::Storage("the store is gone".into()));
+        };
+        match shape {
+            0 => queued_get_run(idb, arg.as_string().unwrap_or_default()),
+            1 => {
+                let filter = arg.as_string().and_then(|s| CouncilRunStatus::parse(&s));
+                queued_list_runs(idb, filter)
+            }
+            _ => queued_list_events(idb, arg.as_string().unwrap_or_default()),
+        }
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
 fn run_to_js(run: &CouncilRun) -> Result<JsValue, RepositoryError> {
     run_object(run).map(JsValue::from)
 }
@@ -565,8 +616,9 @@ impl CouncilStore {
         };
         promise(async move {
             let repo = Rc::new(IndexedDbCouncilRepository::open(&name?).await?);
+            let slow = slow_reads(Rc::downgrade(&repo));
             Ok(CouncilStore {
-                adapter: Adapter::IndexedDb(repo),
+                adapter: Adapter::IndexedDb(repo, slow),
             }
             .into())
         })
@@ -674,7 +726,7 @@ impl CouncilStore {
             Err(e) => return rejected(e),
         };
         match &self.adapter {
-            Adapter::IndexedDb(idb) => {
+            Adapter::IndexedDb(idb, _) => {
                 let answer = idb.append_record(event, record);
                 promise(async move {
                     answer.await?;
@@ -707,7 +759,7 @@ impl CouncilStore {
             Err(e) => return rejected(e),
         };
         match &self.adapter {
-            Adapter::IndexedDb(idb) => {
+            Adapter::IndexedDb(idb, _) => {
                 let answer = idb.append_records(events, records);
                 promise(async move {
                     answer.await?;
@@ -737,24 +789,24 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES);
-        let adapter = self.adapter.clone();
-        promise(async move {
-            let run_id = run_id?;
-            match adapter {
-                Adapter::IndexedDb(idb) => {
-                    let record = idb.run_record_raw(&run_id).await?;
-                    if record.is_undefined() {
-                        return Ok(JsValue::UNDEFINED);
+        let run_id = match string_arg(&run_id, &"runId", limits::ID_BYTES) {
+            Ok(id) => id,
+            Err(e) => return rejected(e),
+        };
+        match &self.adapter {
+            Adapter::IndexedDb(idb, slow) => idb
+                .read_now(&QuickRead::Run(&run_id), slow)
+                .unwrap_or_else(|| queued_get_run(idb.clone(), run_id)),
+            Adapter::Memory(repo, _) => {
+                let repo = repo.clone();
+                promise(async move {
+                    match repo.get_run(&run_id).await? {
+                        Some(run) => run_to_js(&run),
+                        None => Ok(JsValue::UNDEFINED),
                     }
-                    Ok(checked_runs(Array::of1(&record))?.get(0))
-                }
-                Adapter::Memory(repo, _) => match repo.get_run(&run_id).await? {
-                    Some(run) => run_to_js(&run),
-                    None => Ok(JsValue::UNDEFINED),
-                },
+                })
             }
-        })
+        }
     }
 
     /// Runs newest first (by the instant of `createdAt`), optionally only
@@ -765,21 +817,25 @@ impl CouncilStore {
         #[wasm_bindgen(unchecked_optional_param_type = "CouncilRunStatus")] status: Option<JsValue>,
     ) -> Promise {
         let filter = match status {
-            None => Ok(None),
-            Some(v) if v.is_undefined() || v.is_null() => Ok(None),
-            Some(v) => status_arg(&v, "status").map(Some),
+            None => None,
+            Some(v) if v.is_undefined() || v.is_null() => None,
+            Some(v) => match status_arg(&v, "status") {
+                Ok(status) => Some(status),
+                Err(e) => return rejected(e),
+            },
         };
-        let adapter = self.adapter.clone();
-        promise(async move {
-            let filter = filter?;
-            match adapter {
-                Adapter::IndexedDb(idb) => Ok(checked_runs(idb.run_records(filter).await?)?.into()),
-                Adapter::Memory(repo, _) => {
+        match &self.adapter {
+            Adapter::IndexedDb(idb, slow) => idb
+                .read_now(&QuickRead::Runs(filter), slow)
+                .unwrap_or_else(|| queued_list_runs(idb.clone(), filter)),
+            Adapter::Memory(repo, _) => {
+                let repo = repo.clone();
+                promise(async move {
                     let runs = repo.list_runs(filter).await?;
                     Ok(to_array(&runs, run_to_js)?.into())
-                }
+                })
             }
-        })
+        }
     }
 
     /// The run's events in ascending `seq`; empty for an unknown run.
@@ -788,24 +844,22 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES);
-        let adapter = self.adapter.clone();
-        promise(async move {
-            let run_id = run_id?;
-            match adapter {
-                // The array IndexedDB made is handed over as it is, once
-                // every record in it is checked.
-                Adapter::IndexedDb(idb) => {
-                    let records = idb.event_records(&run_id).await?;
-                    check_event_records(&records)?;
-                    Ok(records.into())
-                }
-                Adapter::Memory(repo, _) => {
+        let run_id = match string_arg(&run_id, &"runId", limits::ID_BYTES) {
+            Ok(id) => id,
+            Err(e) => return rejected(e),
+        };
+        match &self.adapter {
+            Adapter::IndexedDb(idb, slow) => idb
+                .read_now(&QuickRead::Events(&run_id), slow)
+                .unwrap_or_else(|| queued_list_events(idb.clone(), run_id)),
+            Adapter::Memory(repo, _) => {
+                let repo = repo.clone();
+                promise(async move {
                     let events = repo.list_events(&run_id).await?;
                     Ok(to_array(&events, event_record)?.into())
-                }
+                })
             }
-        })
+        }
     }
 
     /// Turns every `"running"` run into `"interrupted"`, except runs another
@@ -1079,7 +1133,7 @@ impl CouncilStore {
     /// and gives up the runs this store owns; later calls reject with
     /// `Storage`. Does nothing for an in-memory store.
     pub fn close(&self) {
-        if let Adapter::IndexedDb(idb) = &self.adapter {
+        if let Adapter::IndexedDb(idb, _) = &self.adapter {
             idb.close();
         }
     }
@@ -1109,28 +1163,28 @@ impl CouncilStore {
     /// served from records.
     fn repo(&self) -> Rc<dyn Backend> {
         match &self.adapter {
-            Adapter::IndexedDb(idb) => idb.clone(),
+            Adapter::IndexedDb(idb, _) => idb.clone(),
             Adapter::Memory(repo, _) => repo.clone(),
         }
     }
 
     fn notices(&self) -> Notices {
         match &self.adapter {
-            Adapter::IndexedDb(_) => Notices(None),
+            Adapter::IndexedDb(..) => Notices(None),
             Adapter::Memory(_, hub) => Notices(Some(hub.clone())),
         }
     }
 
     fn hub(&self) -> JsValue {
         match &self.adapter {
-            Adapter::IndexedDb(_) => JsValue::UNDEFINED,
+            Adapter::IndexedDb(..) => JsValue::UNDEFINED,
             Adapter::Memory(_, hub) => hub.clone(),
         }
     }
 
     fn channel_name(&self) -> Option<String> {
         match &self.adapter {
-            Adapter::IndexedDb(idb) => Some(idb.name().to_owned()),
+            Adapter::IndexedDb(idb, _) => Some(idb.name().to_owned()),
             Adapter::Memory(..) => None,
         }
     }
@@ -1142,7 +1196,7 @@ impl CouncilStore {
         Closure::<dyn FnMut(f64) -> Promise>::new(move |from: f64| {
             let from = from as i64;
             match &adapter {
-                Adapter::IndexedDb(idb) => {
+                Adapter::IndexedDb(idb, _) => {
                     let answer = idb.tail(&run_id, from);
                     promise(async move {
                         let tail = answer.await?;

@@ -264,6 +264,11 @@ extern "C" {
     fn first_malformed_event(records: &Array) -> i32;
 }
 
+/// The valid status and HITL names, as JavaScript arrays.
+pub(crate) fn with_names<R>(f: impl FnOnce(&Array, &Array) -> R) -> R {
+    NAMES.with(|(statuses, modes)| f(statuses, modes))
+}
+
 thread_local! {
     /// The valid status and HITL names, for the JavaScript check.
     static NAMES: (Array, Array) = (

@@ -384,6 +384,16 @@ impl Connection {
         self.open.borrow().as_ref().map(|open| open.db.clone())
     }
 
+    /// The open database, when an operation submitted now would start its
+    /// transaction at once (open, not closed, nothing queued): a transaction
+    /// created on it now keeps the call order.
+    pub(crate) fn idle_db(&self) -> Option<Db> {
+        if self.closed.get() || self.driving.get() || !self.queue.borrow().is_empty() {
+            return None;
+        }
+        self.db()
+    }
+
     /// Closes the connection once the calls made before have run; later
     /// calls fail with `Storage`. Owned runs are released.
     pub(crate) fn close(self: &Rc<Self>) {

@@ -34,7 +34,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use js_sys::Array;
+use js_sys::{Array, Function, Promise};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::domain::{
@@ -43,11 +44,13 @@ use crate::domain::{
 };
 use crate::port::{CouncilRepositoryPort, RunLog, RunOwnership};
 
-use self::codec::run_record;
 pub(crate) use self::codec::{check_event_records, check_run_records, decode_event, decode_run};
 pub(crate) use self::codec::{event_record, event_record_of, run_object};
+use self::codec::{run_record, with_names};
 use self::connection::{reply, Answer, AppendReply, Change, Connection, Op, Read};
+use self::raw::{prefix_range, Db, EVENTS, RUNS};
 pub use self::schema::SCHEMA_VERSION;
+use self::schema::{RUNS_BY_CREATED, RUNS_BY_STATUS};
 use self::send::SingleThreaded;
 pub(crate) use self::watch::{watch_events_js, watch_runs_js};
 pub use self::watch::{RunChange, RunFeed, Watch};
@@ -150,6 +153,52 @@ impl IndexedDbCouncilRepository {
         answer
     }
 
+    /// Starts `read` now, in a read transaction of its own made within this
+    /// call (so it follows every transaction made before, as a queued read
+    /// would), and returns a promise of the checked records as the
+    /// JavaScript API hands them out. `None` when the store cannot start it
+    /// at once (closed, reopening, or calls queued ahead): use the queued
+    /// read. Any failure of the quick read (a request error, a malformed
+    /// record) settles the promise with `slow(shape, arg)`, the queued read
+    /// of the same, which retries on a lost connection and names what is
+    /// wrong.
+    pub(crate) fn read_now(&self, read: &QuickRead, slow: &Function) -> Option<Promise> {
+        let db = self.conn.idle_db()?;
+        let (store, index, query, shape, arg) = match read {
+            QuickRead::Run(id) => {
+                let id = JsValue::from_str(id);
+                (RUNS, None, id.clone(), 0, id)
+            }
+            QuickRead::Runs(None) => (
+                RUNS,
+                Some(RUNS_BY_CREATED),
+                JsValue::UNDEFINED,
+                1,
+                JsValue::NULL,
+            ),
+            QuickRead::Runs(Some(status)) => {
+                let status = JsValue::from_str(status.as_str());
+                (
+                    RUNS,
+                    Some(RUNS_BY_STATUS),
+                    prefix_range(&status).ok()?,
+                    1,
+                    status,
+                )
+            }
+            QuickRead::Events(id) => {
+                let id = JsValue::from_str(id);
+                (EVENTS, None, prefix_range(&id).ok()?, 2, id)
+            }
+        };
+        let promise = with_names(|statuses, modes| {
+            read_now_js(
+                &db, store, index, &query, shape, statuses, modes, slow, &arg,
+            )
+        });
+        promise.dyn_into::<Promise>().ok()
+    }
+
     /// The stored run record, or `undefined`.
     pub(crate) fn run_record_raw(&self, run_id: &str) -> Answer<JsValue> {
         let run_id = run_id.to_owned();
@@ -226,6 +275,33 @@ impl IndexedDbCouncilRepository {
             Err(e) => settled(Err(e)),
         }
     }
+}
+
+/// A read of one request, for [`IndexedDbCouncilRepository::read_now`].
+pub(crate) enum QuickRead<'a> {
+    /// `getRun`: the run or `undefined`.
+    Run(&'a str),
+    /// `listRuns`: newest first, maybe of one status.
+    Runs(Option<CouncilRunStatus>),
+    /// `listEvents`: the run's events in seq order.
+    Events(&'a str),
+}
+
+#[wasm_bindgen(module = "/src/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = readNow)]
+    #[allow(clippy::too_many_arguments)]
+    fn read_now_js(
+        db: &Db,
+        store: &str,
+        index: Option<&str>,
+        query: &JsValue,
+        shape: u32,
+        statuses: &Array,
+        modes: &Array,
+        slow: &Function,
+        arg: &JsValue,
+    ) -> JsValue;
 }
 
 /// Dropping the repository closes it as [`close`](IndexedDbCouncilRepository::close)

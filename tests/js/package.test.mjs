@@ -149,6 +149,9 @@ for (const engine of ENGINES) describe(engine, { timeout: 180_000 }, () => {
           tx.objectStore("runs").put({ id: "corrupt", goal: "g", status: "exploded", hitlMode: "none",
             graphJson: null, conversationId: null, createdAt: "2026-01-01T00:00:00Z",
             updatedAt: "2026-01-01T00:00:00Z", createdKey: "0" });
+          const events = db.transaction("events", "readwrite");
+          events.objectStore("events").put({ runId: "taken", seq: 7, eventJson: 42,
+            createdAt: "2026-01-01T00:00:00Z", waveIndex: 0 });
           tx.oncomplete = () => { db.close(); resolve(); };
           tx.onerror = () => reject(tx.error);
         };
@@ -156,6 +159,10 @@ for (const engine of ENGINES) describe(engine, { timeout: 180_000 }, () => {
       });
       errors.serialization = await catchIt(store.getRun("corrupt"));
       errors.serializationList = await catchIt(store.listRuns());
+      errors.serializationEvents = await catchIt(store.listEvents("taken"));
+      // The other reads still work.
+      errors.readsGoOn = (await store.listRuns("completed")).length === 0 && (await store.getRun("taken")).id === "taken"
+        ? null : { isError: false };
       store.close();
       errors.storage = await catchIt(store.getRun("taken"));
       return errors;
@@ -163,8 +170,10 @@ for (const engine of ENGINES) describe(engine, { timeout: 180_000 }, () => {
     const expect = {
       notFound: "NotFound", notFoundGraph: "NotFound", notFoundTruncate: "NotFound", notFoundAppend: "NotFound",
       alreadyExists: "AlreadyExists", conflict: "Constraint", serialization: "Serialization",
-      serializationList: "Serialization", storage: "Storage",
+      serializationList: "Serialization", serializationEvents: "Serialization", storage: "Storage",
     };
+    assert.equal(out.readsGoOn, null, "reads of sound records go on after a malformed one");
+    delete out.readsGoOn;
     for (const [key, kind] of Object.entries(expect)) {
       const e = out[key];
       assert.ok(e, `${key} should reject`);
@@ -176,6 +185,7 @@ for (const engine of ENGINES) describe(engine, { timeout: 180_000 }, () => {
     assert.match(out.alreadyExists.message, /taken/);
     assert.match(out.serialization.message, /corrupt/);
     assert.match(out.serialization.message, /status/);
+    assert.match(out.serializationEvents.message, /eventJson/);
     assert.match(out.storage.message, /InvalidStateError/);
   });
 
