@@ -24,7 +24,10 @@ done
 # Minify the JS glue and the snippet (esbuild comes with vite); the .d.ts
 # files keep the docs, src/glue.js keeps the comments.
 for js in pkg/council_idb_bg.js pkg/web/council_idb.js pkg/snippets/*/src/glue.js pkg/web/snippets/*/src/glue.js; do
-  esbuild "$js" --minify --format=esm --log-level=warning --outfile="$js" --allow-overwrite
+  # wasm-bindgen's web glue names the snippet once per extern block in its
+  # imports object (the same module each time): a harmless repeated key.
+  esbuild "$js" --minify --format=esm --log-level=warning --log-override:duplicate-object-key=silent \
+    --outfile="$js" --allow-overwrite
 done
 
 node scripts/finish-pkg.mjs
