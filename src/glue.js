@@ -522,9 +522,16 @@ export async function importLines(input, importer) {
 // ---- Argument checks (src/js.rs)
 
 // The first own enumerable key of `o` that `known` does not hold, or
-// undefined: one call instead of every key copied into wasm.
+// undefined: one call instead of every key copied into wasm. `null` when
+// the keys cannot be listed (a Proxy whose trap throws).
 export function unknownKey(o, known) {
-  for (const k of Object.keys(o)) if (!known.includes(k)) return k;
+  let keys;
+  try {
+    keys = Object.keys(o);
+  } catch {
+    return null;
+  }
+  for (const k of keys) if (!known.includes(k)) return k;
   return undefined;
 }
 

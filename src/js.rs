@@ -360,11 +360,15 @@ impl<'a> Fields<'a> {
         }
         let object: &Object = value.unchecked_ref();
         // One call into JavaScript, rather than each key copied into wasm.
-        if let Some(key) = known_names(known, |names| unknown_key(object, names)) {
+        let unknown = known_names(known, |names| unknown_key(object, names));
+        if let Some(key) = unknown.as_string() {
             return Err(constraint(format!(
                 "{what} has an unknown field \"{key}\"; known fields: {}",
                 one_of(known.iter().copied())
             )));
+        }
+        if !unknown.is_undefined() {
+            return Err(constraint(format!("{what}: its fields cannot be listed")));
         }
         Ok(Fields { object, what })
     }
@@ -583,7 +587,7 @@ extern "C" {
     #[wasm_bindgen(js_name = loneSurrogateAt)]
     fn lone_surrogate_at(text: &JsString) -> i32;
     #[wasm_bindgen(js_name = unknownKey)]
-    fn unknown_key(object: &Object, known: &Array) -> Option<String>;
+    fn unknown_key(object: &Object, known: &Array) -> JsValue;
     #[wasm_bindgen(js_name = domException)]
     fn dom_exception(message: &str, name: &str) -> JsValue;
     #[wasm_bindgen(js_name = persistStorage)]

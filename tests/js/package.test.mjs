@@ -194,6 +194,10 @@ for (const engine of ENGINES) describe(engine, { timeout: 180_000 }, () => {
       const run = await store.createRun({ goal: "target", id: "target" });
       const ev = (patch) => ({ runId: "target", seq: 0, waveIndex: 0, eventJson: "{}", ...patch });
       const huge = "x".repeat(17 * 1024 * 1024);
+      const promised = (p) => {
+        if (!(p instanceof Promise)) throw new Error("the call did not return a promise");
+        return p;
+      };
       const cases = [
         ["createRun()", () => store.createRun()],
         ["createRun(null)", () => store.createRun(null)],
@@ -246,6 +250,13 @@ for (const engine of ENGINES) describe(engine, { timeout: 180_000 }, () => {
         ["truncate wave NaN", () => store.truncateEventsAfterWave("target", NaN)],
         ["truncate wave negative", () => store.truncateEventsAfterWave("target", -1)],
         ["truncate wave string", () => store.truncateEventsAfterWave("target", "1")],
+        // Objects whose traps or getters throw: a rejected promise, never
+        // an exception thrown out of the call (which would leave wasm mid-call).
+        ["createRun Proxy whose ownKeys throws", () => promised(store.createRun(
+          new Proxy({ goal: "g" }, { ownKeys() { throw new Error("no keys"); } })))],
+        ["appendEvent Proxy whose get throws", () => promised(store.appendEvent(
+          new Proxy(ev({}), { get() { throw new Error("no fields"); } })))],
+        ["createRun getter throws", () => promised(store.createRun({ get goal() { throw new Error("no goal"); } }))],
         ["open(number)", () => window.CouncilStore.open(42)],
         ["deleteDatabase(null)", () => window.CouncilStore.deleteDatabase(null)],
       ];
