@@ -573,3 +573,14 @@ export function readNow(db, store, index, query, shape, statuses, modes, slow, a
     };
   });
 }
+
+// A plain copy of the array argument `a`, or null when its items cannot be
+// read (a Proxy whose trap throws): Rust then walks the copy, which cannot
+// throw.
+export function arrayItems(a) {
+  try {
+    return Array.from(a);
+  } catch {
+    return null;
+  }
+}

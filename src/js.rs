@@ -330,6 +330,12 @@ fn known_names<R>(known: &'static [&'static str], f: impl FnOnce(&Array) -> R) -
     f(names.unchecked_ref())
 }
 
+/// The items of an array argument, copied in one call so that reading them
+/// cannot throw; `Constraint` when they cannot be read.
+fn array_items(array: &JsValue, what: &str) -> Result<Array, RepositoryError> {
+    array_items_js(array).ok_or_else(|| constraint(format!("{what}: its items cannot be read")))
+}
+
 /// `what.key`, written out only for an error message.
 struct FieldLabel<'k>(&'static str, &'k str);
 
@@ -586,6 +592,8 @@ extern "C" {
     fn public_runs(records: Array) -> Array;
     #[wasm_bindgen(js_name = loneSurrogateAt)]
     fn lone_surrogate_at(text: &JsString) -> i32;
+    #[wasm_bindgen(js_name = arrayItems)]
+    fn array_items_js(array: &JsValue) -> Option<Array>;
     #[wasm_bindgen(js_name = unknownKey)]
     fn unknown_key(object: &Object, known: &Array) -> JsValue;
     #[wasm_bindgen(js_name = domException)]
@@ -1297,7 +1305,7 @@ fn prune_options(options: &JsValue) -> Result<Prune, RepositoryError> {
     let statuses = match f.optional("statuses", false)? {
         None => None,
         Some(v) if Array::is_array(&v) => Some(
-            Array::from(&v)
+            array_items(&v, "pruneRuns options.statuses")?
                 .iter()
                 .map(|s| status_arg(&s, "pruneRuns options.statuses[]"))
                 .collect::<Result<Vec<_>, _>>()?,
@@ -1331,12 +1339,13 @@ fn watch_options(options: &JsValue) -> Result<(i64, JsValue), RepositoryError> {
 
 /// The events of `appendEvents` and their stored records.
 fn parse_events(events: &JsValue) -> Result<(Vec<CouncilRunEvent>, Vec<JsValue>), RepositoryError> {
-    let Some(array) = events.dyn_ref::<Array>() else {
+    if !Array::is_array(events) {
         return Err(constraint(format!(
             "appendEvents takes an array of events, got {}",
             describe(events)
         )));
-    };
+    }
+    let array = array_items(events, "appendEvents events")?;
     let count = array.length() as usize;
     let (mut out, mut records) = (Vec::with_capacity(count), Vec::with_capacity(count));
     for (i, item) in array.iter().enumerate() {

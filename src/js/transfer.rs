@@ -9,7 +9,7 @@ use std::rc::Rc;
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, promise, string_arg, Backend, CouncilStore, Fields, Notices};
+use super::{array_items, js_error, promise, string_arg, Backend, CouncilStore, Fields, Notices};
 use crate::domain::{limits, CouncilRun, CouncilRunEvent, RepositoryError};
 use crate::time::now_rfc3339;
 use crate::transfer::{end_line, event_line, header_line, parse_line, run_line, ExportLine};
@@ -131,7 +131,7 @@ fn export_options(options: Option<JsValue>) -> Result<Option<Vec<String>>, Repos
             "exportRuns options.runIds must be an array of run ids".into(),
         ));
     }
-    Array::from(&ids)
+    array_items(&ids, "exportRuns options.runIds")?
         .iter()
         .map(|id| string_arg(&id, &"exportRuns options.runIds[]", limits::ID_BYTES))
         .collect::<Result<Vec<_>, _>>()

@@ -257,6 +257,8 @@ for (const engine of ENGINES) describe(engine, { timeout: 180_000 }, () => {
         ["appendEvent Proxy whose get throws", () => promised(store.appendEvent(
           new Proxy(ev({}), { get() { throw new Error("no fields"); } })))],
         ["createRun getter throws", () => promised(store.createRun({ get goal() { throw new Error("no goal"); } }))],
+        ["appendEvents Proxy array whose get throws", () => promised(store.appendEvents(
+          new Proxy([ev({})], { get(_t, k) { if (k === "length") return 1; throw new Error("no items"); } })))],
         ["open(number)", () => window.CouncilStore.open(42)],
         ["deleteDatabase(null)", () => window.CouncilStore.deleteDatabase(null)],
       ];
