@@ -203,6 +203,16 @@ fn run_as_promise(mut work: Work) -> Promise {
     }
 }
 
+/// A promise of `undefined` once `done` succeeds.
+fn resolves_undefined(
+    done: impl Future<Output = Result<(), RepositoryError>> + 'static,
+) -> Promise {
+    promise(async move {
+        done.await?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
 fn rejected(err: RepositoryError) -> Promise {
     Promise::reject(&js_error(err))
 }
@@ -550,8 +560,8 @@ fn slow_reads(idb: Weak<IndexedDbCouncilRepository>) -> Function {
             return rejected(RepositoryError::Storage("the store is gone".into()));
         };
         match shape {
-            0 => queued_get_run(idb, arg.as_string().unwrap_or_default()),
-            1 => {
+            QuickRead::RUN => queued_get_run(idb, arg.as_string().unwrap_or_default()),
+            QuickRead::RUNS => {
                 let filter = arg.as_string().and_then(|s| CouncilRunStatus::parse(&s));
                 queued_list_runs(idb, filter)
             }
@@ -738,13 +748,7 @@ impl CouncilStore {
             Err(e) => return rejected(e),
         };
         match &self.adapter {
-            Adapter::IndexedDb(idb, _) => {
-                let answer = idb.append_record(event, record);
-                promise(async move {
-                    answer.await?;
-                    Ok(JsValue::UNDEFINED)
-                })
-            }
+            Adapter::IndexedDb(idb, _) => resolves_undefined(idb.append_record(event, record)),
             Adapter::Memory(repo, _) => {
                 let repo = repo.clone();
                 let notices = self.notices();
@@ -771,13 +775,7 @@ impl CouncilStore {
             Err(e) => return rejected(e),
         };
         match &self.adapter {
-            Adapter::IndexedDb(idb, _) => {
-                let answer = idb.append_records(events, records);
-                promise(async move {
-                    answer.await?;
-                    Ok(JsValue::UNDEFINED)
-                })
-            }
+            Adapter::IndexedDb(idb, _) => resolves_undefined(idb.append_records(events, records)),
             Adapter::Memory(repo, _) => {
                 let repo = repo.clone();
                 let notices = self.notices();

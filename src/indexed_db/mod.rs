@@ -167,13 +167,13 @@ impl IndexedDbCouncilRepository {
         let (store, index, query, shape, arg) = match read {
             QuickRead::Run(id) => {
                 let id = JsValue::from_str(id);
-                (RUNS, None, id.clone(), 0, id)
+                (RUNS, None, id.clone(), QuickRead::RUN, id)
             }
             QuickRead::Runs(None) => (
                 RUNS,
                 Some(RUNS_BY_CREATED),
                 JsValue::UNDEFINED,
-                1,
+                QuickRead::RUNS,
                 JsValue::NULL,
             ),
             QuickRead::Runs(Some(status)) => {
@@ -182,13 +182,13 @@ impl IndexedDbCouncilRepository {
                     RUNS,
                     Some(RUNS_BY_STATUS),
                     prefix_range(&status).ok()?,
-                    1,
+                    QuickRead::RUNS,
                     status,
                 )
             }
             QuickRead::Events(id) => {
                 let id = JsValue::from_str(id);
-                (EVENTS, None, prefix_range(&id).ok()?, 2, id)
+                (EVENTS, None, prefix_range(&id).ok()?, QuickRead::EVENTS, id)
             }
         };
         let promise = with_names(|statuses, modes| {
@@ -285,6 +285,14 @@ pub(crate) enum QuickRead<'a> {
     Runs(Option<CouncilRunStatus>),
     /// `listEvents`: the run's events in seq order.
     Events(&'a str),
+}
+
+impl QuickRead<'_> {
+    /// The `shape` that `glue.js`'s `readNow` and `slow(shape, arg)` are
+    /// told, one per variant.
+    pub(crate) const RUN: u32 = 0;
+    pub(crate) const RUNS: u32 = 1;
+    pub(crate) const EVENTS: u32 = 2;
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]
