@@ -321,29 +321,34 @@ for (const engine of ENGINES) describe(engine, () => {
     const tabs = [await newTab("A"), await newTab("B")];
     const N = 2_000;
 
-    // Both tabs open the database, create a run and fire every append in one
-    // synchronous loop, at the same time.
-    const results = await Promise.all(tabs.map((page, tab) => page.evaluate(async ([name, tab, N]) => {
+    // Both tabs open the database and create a run first; then both fire
+    // every append in one synchronous loop, at the same time. (Opening in
+    // the same call as the loop let one tab's open outlast the other's
+    // whole loop, and the loops did not overlap.)
+    const runIds = await Promise.all(tabs.map((page, tab) => page.evaluate(async ([name, tab]) => {
       const store = (window.store = await window.CouncilStore.open(name));
-      const run = await store.createRun({ goal: `tab ${tab}` });
+      return (await store.createRun({ goal: `tab ${tab}` })).id;
+    }, [name, tab])));
+    const results = await Promise.all(tabs.map((page, tab) => page.evaluate(async ([runId, tab, N]) => {
+      const store = window.store;
       const start = performance.now();
       const calls = [];
       for (let seq = 0; seq < N; seq++) {
-        calls.push(store.appendEvent({ runId: run.id, seq, waveIndex: Math.floor(seq / 100), eventJson: JSON.stringify({ tab, seq }) }));
+        calls.push(store.appendEvent({ runId, seq, waveIndex: Math.floor(seq / 100), eventJson: JSON.stringify({ tab, seq }) }));
       }
       await Promise.all(calls);
       const end = performance.now();
       const ms = Math.round(end - start);
-      const events = await store.listEvents(run.id);
+      const events = await store.listEvents(runId);
       return {
-        runId: run.id, ms,
+        runId, ms,
         // On one clock for both tabs, to check that they did run at once.
         startedAt: performance.timeOrigin + start, endedAt: performance.timeOrigin + end,
         seqs: events.map((e) => e.seq),
-        wrong: events.filter((e) => e.runId !== run.id || e.waveIndex !== Math.floor(e.seq / 100) ||
+        wrong: events.filter((e) => e.runId !== runId || e.waveIndex !== Math.floor(e.seq / 100) ||
           e.eventJson !== JSON.stringify({ tab, seq: e.seq })).length,
       };
-    }, [name, tab, N])));
+    }, [runIds[tab], tab, N])));
 
     for (const [tab, r] of results.entries()) {
       assert.equal(r.seqs.length, N, `tab ${tab}: ${r.seqs.length} events stored`);
