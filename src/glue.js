@@ -545,17 +545,26 @@ export function unknownKey(o, known) {
 // `slow(shape, arg)`, the queued read of the same, which retries on a lost
 // connection and names what is wrong; its promise settles this one.
 export function readNow(db, store, index, query, shape, statuses, modes, slow, arg) {
+  let tx;
   let request;
   try {
-    const tx = db.transaction(store, "readonly");
+    tx = db.transaction(store, "readonly");
     const source = index == null ? tx.objectStore(store) : tx.objectStore(store).index(index);
     request = shape === 0 ? source.get(query) : source.getAll(query);
-    commitTx(tx);
   } catch {
     return undefined;
   }
   return new Promise((resolve) => {
     request.onsuccess = () => {
+      // The read is done: end its transaction now rather than let it
+      // commit later, so a store closed right after it closes at once
+      // (WebKit leaves a connection open for good when its worker is
+      // terminated while the close waits for a transaction).
+      try {
+        tx.abort();
+      } catch {
+        // Ended already.
+      }
       const found = request.result;
       if (shape === 2) {
         resolve(firstMalformedEvent(found) < 0 ? found : slow(shape, arg));
