@@ -313,7 +313,26 @@ for (const engine of ENGINES) describe(engine, () => {
     const { waitedMs, leftEvents } = await assertTakeOver(b, name, runId);
     assert.ok(leftEvents >= worker.ok, `the worker had ${worker.ok} appends done, ${leftEvents} are stored`);
     t.diagnostic(`the worker's lock was seen gone after ${waitedMs} ms; it left ${leftEvents} events`);
-    await closeAndDelete(b, name);
+    // WebKit releases a terminated worker's locks at once, but now and then
+    // (once in CI, once in six runs here, then not in 80) keeps its IndexedDB connection
+    // open for longer than deleteDatabase waits: the delete then rejects as
+    // blocked, the browser deletes the database once that connection goes,
+    // and the next test uses a database of its own. The other engines must
+    // delete at once.
+    const deleted = await b.evaluate(async (name) => {
+      window.store.close();
+      try {
+        await window.CouncilStore.deleteDatabase(name);
+        return "deleted";
+      } catch (e) {
+        return `${e.name}/${e.kind}: ${e.message}`;
+      }
+    }, name);
+    if (deleted !== "deleted" && engine === "webkit" && /is blocked/.test(deleted)) {
+      t.diagnostic(`WebKit kept the terminated worker's connection: ${deleted}`);
+    } else {
+      assert.equal(deleted, "deleted");
+    }
   });
 
   test("two tabs appending 2,000 unawaited events each at once lose none", { timeout: 60_000 }, async (t) => {
