@@ -161,14 +161,51 @@ export async function lockedRuns(db) {
 
 // ---- Change notices (src/indexed_db/feed.rs)
 
+// "appended" notices are merged per run: the first of a burst goes out at
+// once, the runs appended to after it go out together when APPEND_WINDOW ms
+// have passed (one post per window while appends go on). Any other notice
+// sends the waiting ones first, so every listener sees changes in order.
+const APPEND_WINDOW = 8;
+
 export function openChannel(name) {
   try {
-    return typeof BroadcastChannel === "function" ? new BroadcastChannel(`council-idb:${name}`) : null;
+    return typeof BroadcastChannel === "function"
+      ? { channel: new BroadcastChannel(`council-idb:${name}`), runs: new Set(), timer: 0 }
+      : null;
   } catch {
     return null;
   }
 }
-export function postNotice(channel, kind, run, a, b) {
+function send(feed, notice) {
+  try {
+    feed.channel.postMessage(notice);
+  } catch {
+    // A closed channel: nobody to tell.
+  }
+}
+function sendAppended(feed) {
+  for (const runId of feed.runs) send(feed, { kind: "appended", runId });
+  feed.runs.clear();
+}
+function arm(feed) {
+  feed.timer = setTimeout(() => {
+    feed.timer = 0;
+    if (!feed.runs.size) return;
+    sendAppended(feed);
+    arm(feed);
+  }, APPEND_WINDOW);
+}
+export function postNotice(feed, kind, run, a, b) {
+  if (kind === "appended") {
+    if (feed.timer) {
+      feed.runs.add(run);
+    } else {
+      send(feed, { kind, runId: run });
+      arm(feed);
+    }
+    return;
+  }
+  sendAppended(feed);
   const notice = { kind, runId: run };
   if (kind === "rewound") {
     notice.afterWave = a;
@@ -176,14 +213,12 @@ export function postNotice(channel, kind, run, a, b) {
   } else if (kind === "status") {
     notice.status = a;
   }
-  try {
-    channel.postMessage(notice);
-  } catch {
-    // A closed channel: nobody to tell.
-  }
+  send(feed, notice);
 }
-export function closeChannel(channel) {
-  channel.close();
+export function closeChannel(feed) {
+  clearTimeout(feed.timer);
+  sendAppended(feed);
+  feed.channel.close();
 }
 
 // ---- CouncilStore helpers (src/js.rs)

@@ -309,7 +309,10 @@ fn describe(value: &JsValue) -> String {
         value
             .js_typeof()
             .as_string()
-            .map_or("a value".into(), |t| format!("a {t}"))
+            .map_or("a value".into(), |t| match t.as_str() {
+                "object" => "an object".into(),
+                _ => format!("a {t}"),
+            })
     }
 }
 

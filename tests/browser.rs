@@ -891,8 +891,6 @@ async fn runs_can_be_watched_from_rust_across_stores() {
         },
         RunChange::Graph { run_id: run_id() },
         RunChange::Appended { run_id: run_id() },
-        RunChange::Appended { run_id: run_id() },
-        RunChange::Appended { run_id: run_id() },
         RunChange::Rewound {
             run_id: run_id(),
             after_wave: 0,
@@ -901,8 +899,15 @@ async fn runs_can_be_watched_from_rust_across_stores() {
         RunChange::Owner { run_id: run_id() },
         RunChange::Deleted { run_id: run_id() },
     ];
-    until("every change", || seen.borrow().len() >= expected.len()).await;
-    assert_eq!(*seen.borrow(), expected);
+    // Appends to a run in quick succession may share one change: repeats
+    // in a row count once.
+    let in_a_row_once = || {
+        let mut changes = seen.borrow().clone();
+        changes.dedup();
+        changes
+    };
+    until("every change", || in_a_row_once().len() >= expected.len()).await;
+    assert_eq!(in_a_row_once(), expected);
     assert!(seen.borrow().iter().all(|c| c.run_id() == id));
 
     // The watcher's own store's changes arrive too, and a store that

@@ -4,7 +4,9 @@
 //! origin receives it: other tabs and workers, and the watchers of this very
 //! store, which listen on channel objects of their own. Notices carry no
 //! events: a watcher reads those from IndexedDB, so a late notice delays an
-//! event but cannot duplicate one or show one that is not committed.
+//! event but cannot duplicate one or show one that is not committed. So
+//! appends to one run in quick succession share a notice: the first goes out
+//! at once, the rest of a burst at most 8 ms later (`postNotice` in glue.js).
 
 use wasm_bindgen::prelude::*;
 

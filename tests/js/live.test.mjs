@@ -259,6 +259,67 @@ for (const engine of ENGINES) describe(engine, () => {
     assert.deepEqual(pageErrors.splice(0).filter((e) => !e.includes("watcher bug")), []);
   });
 
+  test("a burst of appends shares notices, in order, and its last event reaches a watcher in another tab", async (t) => {
+    const name = `live-burst-${crypto.randomUUID()}`;
+    const writer = await newTab("writer", name);
+    const reader = await newTab("reader", name);
+    const [a, b] = await writer.evaluate(async () => [
+      (await window.store.createRun({ goal: "burst a" })).id,
+      (await window.store.createRun({ goal: "burst b" })).id,
+    ]);
+    await reader.evaluate(([a]) => {
+      window.changes = [];
+      window.stopRuns = window.store.watchRuns((c) => window.changes.push(`${c.kind}:${c.runId}`));
+      window.startWatch("a", window.store, a, 0);
+    }, [a]);
+    // 100 appends to each run, awaited one by one (unawaited ones share a
+    // transaction and so a notice anyway), then a graph change; then one
+    // more append with nothing after it.
+    const tookMs = await writer.evaluate(async ([a, b]) => {
+      const start = performance.now();
+      for (let i = 0; i < 100; i++) {
+        await window.store.appendNext(a, { waveIndex: 0, eventJson: `{"i":${i}}` });
+        await window.store.appendNext(b, { waveIndex: 0, eventJson: `{"i":${i}}` });
+      }
+      const tookMs = performance.now() - start;
+      await window.store.updateGraph(a, "{}");
+      await window.store.appendNext(a, { waveIndex: 1, eventJson: '{"last":true}' });
+      return tookMs;
+    }, [a, b]);
+    const out = await reader.evaluate(async (a) => {
+      const start = performance.now();
+      const done = () => window.watchers.a.events.length >= 101 &&
+        window.changes.slice(window.changes.indexOf(`graph:${a}`)).includes(`appended:${a}`);
+      while (!done() && performance.now() - start < 5_000) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      window.stopRuns();
+      window.watchers.a.stop();
+      return { changes: window.changes, report: window.report("a") };
+    }, a);
+    const graphAt = out.changes.indexOf(`graph:${a}`);
+    const before = out.changes.slice(0, graphAt);
+    const appendedBefore = (run) => before.filter((c) => c === `appended:${run}`).length;
+    assert.ok(graphAt > 0, out.changes.join());
+    assert.ok(appendedBefore(a) >= 1 && appendedBefore(b) >= 1, before.join());
+    // At most one notice per run per 8 ms window, and one more at the start
+    // of a burst: 200 separate notices if they were not merged.
+    const bound = 3 * (Math.ceil(tookMs / 8) + 2);
+    assert.ok(before.length <= bound, `${before.length} notices for 200 appends in ${tookMs} ms: not merged`);
+    t.diagnostic(`${before.length} notices for 200 awaited appends in ${Math.round(tookMs)} ms`);
+    assert.deepEqual(out.changes.slice(graphAt + 1), [`appended:${a}`], "after the graph change: the last append's notice");
+    assert.equal(out.report.seqs.length, 101);
+    assert.equal(out.report.json.at(-1), '{"last":true}');
+    await writer.evaluate(async (name) => {
+      window.store.close();
+      await window.CouncilStore.deleteDatabase(name);
+    }, name);
+    await reader.evaluate(() => window.store.close());
+    await writer.close();
+    await reader.close();
+    assert.deepEqual(pageErrors.splice(0), []);
+  });
+
   test("an in-memory store's watchers follow it too", async () => {
     const page = await newTab("memory");
     const out = await page.evaluate(async () => {
