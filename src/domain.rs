@@ -341,7 +341,12 @@ impl RepositoryError {
         let RepositoryError::Storage(message) = self else {
             return None;
         };
-        message.split(": ").find(|part| is_dom_name(part))
+        // Split at ':' and trim, not at ": ": a string pattern brings a
+        // substring searcher (~2 KB of wasm) that nothing else needs.
+        message
+            .split(':')
+            .map(|part| part.trim_start_matches(' '))
+            .find(|part| is_dom_name(part))
     }
 }
 

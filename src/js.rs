@@ -166,9 +166,12 @@ fn js_error(err: RepositoryError) -> JsValue {
     let _ = Reflect::set(&error, &"kind".into(), &err.kind().into());
     if let Some(name) = err.dom_name() {
         let message = err.message();
+        // `name` is a part of `message`: the browser's text follows it.
+        let end = name.as_ptr() as usize - message.as_ptr() as usize + name.len();
         let detail = message
-            .find(name)
-            .map_or("", |at| message[at + name.len()..].trim_start_matches(": "));
+            .get(end..)
+            .unwrap_or("")
+            .trim_start_matches([':', ' ']);
         let _ = Reflect::set(&error, &"domName".into(), &name.into());
         let _ = Reflect::set(&error, &"cause".into(), &dom_exception(detail, name));
     }

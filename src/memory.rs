@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::port::{CouncilRepositoryPort, RunLog, RunOwnership};
 use crate::time::{timestamp_after, Instant};
-use crate::vec_map::VecMap;
+use crate::vec_map::{sorted_order, VecMap};
 
 /// Keeps runs and events in memory; gone when dropped.
 ///
@@ -170,13 +170,19 @@ impl InMemoryCouncilRepository {
         status_filter: Option<CouncilRunStatus>,
     ) -> Result<Vec<CouncilRun>, RepositoryError> {
         let state = self.state();
-        let mut runs: Vec<&StoredRun> = state
+        let runs: Vec<&StoredRun> = state
             .runs
             .values()
             .filter(|s| status_filter.is_none_or(|f| s.run.status == f))
             .collect();
-        runs.sort_unstable_by(|a, b| (b.created, &b.run.id).cmp(&(a.created, &a.run.id)));
-        Ok(runs.into_iter().map(|s| s.run.clone()).collect())
+        let newest_first = |a: usize, b: usize| {
+            let (a, b) = (runs[a], runs[b]);
+            (b.created, &b.run.id).cmp(&(a.created, &a.run.id))
+        };
+        Ok(sorted_order(runs.len(), &newest_first)
+            .into_iter()
+            .map(|at| runs[at].run.clone())
+            .collect())
     }
 
     fn do_list_events(&self, run_id: &str) -> Result<Vec<CouncilRunEvent>, RepositoryError> {

@@ -80,6 +80,7 @@ use crate::domain::{
     RepositoryError, MAX_SAFE_INTEGER,
 };
 use crate::time::Instant;
+use std::slice::SliceIndex;
 
 /// The format version written in the header; [`parse_line`] reads only this
 /// one.
@@ -233,6 +234,13 @@ impl LineWriter {
     }
 }
 
+/// `text[range]`, or `""` where `range` does not fall on character
+/// boundaries (never, for the positions kept here). Slicing with `[]`
+/// brings its panic message's formatting, ~4 KB of wasm.
+fn part<R: SliceIndex<str, Output = str>>(text: &str, range: R) -> &str {
+    text.get(range).unwrap_or("")
+}
+
 /// Appends `text` as a JSON string literal.
 fn push_json_string(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -252,7 +260,7 @@ fn push_json_string(out: &mut String, text: &str) {
             c if c < ' ' => "",
             _ => continue,
         };
-        out.push_str(&text[plain_from..at]);
+        out.push_str(part(text, plain_from..at));
         if escape.is_empty() {
             // Other control characters: \u00XX.
             out.push_str("\\u00");
@@ -263,7 +271,7 @@ fn push_json_string(out: &mut String, text: &str) {
         }
         plain_from = at + c.len_utf8();
     }
-    out.push_str(&text[plain_from..]);
+    out.push_str(part(text, plain_from..));
     out.push('"');
 }
 
@@ -426,7 +434,7 @@ fn shown(text: &str) -> String {
     let mut quoted = String::new();
     match text.char_indices().nth(40) {
         Some((cut, _)) => {
-            push_json_string(&mut quoted, &text[..cut]);
+            push_json_string(&mut quoted, part(text, ..cut));
             quoted.push('…');
         }
         None => push_json_string(&mut quoted, text),
@@ -504,7 +512,7 @@ impl<'a> Row<'a> {
             return Ok(text);
         }
         if text.len() == 19 && text.as_bytes()[10] == b' ' {
-            let utc = format!("{}T{}Z", &text[..10], &text[11..]);
+            let utc = format!("{}T{}Z", part(&text, ..10), part(&text, 11..));
             if Instant::parse(&utc).is_some() {
                 return Ok(utc);
             }
@@ -600,7 +608,7 @@ impl<'a> Parser<'a> {
 
     /// "expected X at byte N, found Y".
     fn unexpected(&self, expected: &str) -> Fault {
-        match self.text[self.pos..].chars().next() {
+        match part(self.text, self.pos..).chars().next() {
             Some(c) => format!(
                 "expected {expected} at byte {}, found {}",
                 self.pos,
@@ -721,7 +729,7 @@ impl<'a> Parser<'a> {
     }
 
     fn literal(&mut self, word: &str, value: Value<'a>) -> Result<Value<'a>, Fault> {
-        if self.text[self.pos..].starts_with(word) {
+        if part(self.text, self.pos..).starts_with(word) {
             self.pos += word.len();
             Ok(value)
         } else {
@@ -755,7 +763,7 @@ impl<'a> Parser<'a> {
             self.required_digits()?;
         }
         Ok(Value::Number {
-            text: &self.text[start..self.pos],
+            text: part(self.text, start..self.pos),
             integer,
         })
     }
@@ -786,12 +794,12 @@ impl<'a> Parser<'a> {
             };
             match b {
                 b'"' => {
-                    out.push_str(&self.text[plain_from..self.pos]);
+                    out.push_str(part(self.text, plain_from..self.pos));
                     self.pos += 1;
                     return Ok(out);
                 }
                 b'\\' => {
-                    out.push_str(&self.text[plain_from..self.pos]);
+                    out.push_str(part(self.text, plain_from..self.pos));
                     self.escape(&mut out)?;
                     plain_from = self.pos;
                 }
@@ -824,17 +832,17 @@ impl<'a> Parser<'a> {
                 let code = match unit {
                     0xd800..=0xdbff => {
                         // A high surrogate must be followed by a low one.
-                        let low = if self.text[self.pos..].starts_with("\\u") {
+                        let low = if part(self.text, self.pos..).starts_with("\\u") {
                             self.hex4(self.pos)?
                         } else {
                             0
                         };
                         if !(0xdc00..=0xdfff).contains(&low) {
-                            return Err(lone_surrogate(&self.text[at..at + 6], at));
+                            return Err(lone_surrogate(part(self.text, at..at + 6), at));
                         }
                         0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00)
                     }
-                    0xdc00..=0xdfff => return Err(lone_surrogate(&self.text[at..at + 6], at)),
+                    0xdc00..=0xdfff => return Err(lone_surrogate(part(self.text, at..at + 6), at)),
                     _ => unit,
                 };
                 // Not a surrogate, so always a char.
@@ -842,10 +850,10 @@ impl<'a> Parser<'a> {
                 return Ok(());
             }
             _ => {
-                return Err(match self.text[at + 1..].chars().next() {
+                return Err(match part(self.text, at + 1..).chars().next() {
                     Some(c) => format!(
                         "invalid escape \\{} at byte {at}",
-                        &self.text[at + 1..at + 1 + c.len_utf8()]
+                        part(self.text, at + 1..at + 1 + c.len_utf8())
                     ),
                     None => format!("unterminated string at byte {}", self.text.len()),
                 });

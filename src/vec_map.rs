@@ -7,6 +7,7 @@
 //! search, and an insert past the last key is a push.
 
 use std::borrow::Borrow;
+use std::cmp::Ordering;
 
 #[derive(Debug, Clone)]
 pub(crate) struct VecMap<K, V> {
@@ -123,12 +124,23 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 }
 
-/// Sorts `ids` and drops repeats. The one string sort of the crate: each
-/// element type sorted costs a few kilobytes of code in the module.
+/// The positions `0..len` in the order `cmp` sorts them. The one sort of
+/// the crate: the standard sort is compiled anew, a few kilobytes of wasm
+/// each time, for every element type and comparator it is given; this
+/// sorts positions with a comparator behind a reference, so once.
+pub(crate) fn sorted_order(len: usize, cmp: &dyn Fn(usize, usize) -> Ordering) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    order.sort_unstable_by(|&a, &b| cmp(a, b));
+    order
+}
+
+/// Sorts `ids` and drops repeats.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) fn sort_unique(ids: &mut Vec<&str>) {
-    ids.sort_unstable();
-    ids.dedup();
+    let order = sorted_order(ids.len(), &|a, b| ids[a].cmp(ids[b]));
+    let mut sorted: Vec<&str> = order.into_iter().map(|at| ids[at]).collect();
+    sorted.dedup();
+    *ids = sorted;
 }
 
 #[cfg(test)]

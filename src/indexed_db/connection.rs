@@ -501,8 +501,9 @@ impl Connection {
             return false;
         }
         let lost = !self.is_current(launch.generation)
-            || message.contains("UnknownError")
-            || message.contains("InvalidStateError");
+            || message
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|word| word == "UnknownError" || word == "InvalidStateError");
         if lost {
             self.lose(launch.generation);
         }

@@ -17,7 +17,7 @@ use crate::domain::{
     RepositoryError,
 };
 use crate::time::timestamp_after;
-use crate::vec_map::sort_unique;
+use crate::vec_map::{sort_unique, sorted_order};
 
 use super::codec::{
     check_run_records, decode_event, decode_run, event_key, event_record, run_record, with_keys,
@@ -749,12 +749,15 @@ async fn truncate(tx: Tx, run_id: &str, wave_index: u32) -> Result<i64, Reposito
     let keys = keys
         .await
         .map_err(|e| storage("cannot find events to delete", &e))?;
-    let mut seqs: Vec<f64> = keys
+    let found: Vec<f64> = keys
         .unchecked_into::<Array>()
         .iter()
         .filter_map(|key| Reflect::get_u32(&key, 1).ok()?.as_f64())
         .collect();
-    seqs.sort_unstable_by(f64::total_cmp);
+    let seqs: Vec<f64> = sorted_order(found.len(), &|a, b| found[a].total_cmp(&found[b]))
+        .into_iter()
+        .map(|at| found[at])
+        .collect();
     // Delete runs of consecutive seqs with one range request each: the
     // seqs are integers, so a range between two found ones holds no other.
     let mut i = 0;

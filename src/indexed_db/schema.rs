@@ -17,7 +17,7 @@ use wasm_bindgen::JsCast;
 use crate::domain::RepositoryError;
 use crate::record::{event, run};
 
-use super::raw::{Db, EVENTS, RUNS};
+use super::raw::{storage, Db, EVENTS, RUNS};
 
 /// Version of the object-store layout; raised with every schema change, each
 /// with its own step in `upgrade`.
@@ -73,8 +73,25 @@ fn key_path(fields: &[&str]) -> KeyPath {
     }
 }
 
+/// A failure of the `idb` crate as a `Storage` error: the browser's error it
+/// carries, printed as every other (`<DOMException name>: <message>`, which
+/// [`RepositoryError::dom_name`] reads back), or, where it carries none, that
+/// the call failed. (idb's own `Display`, sixty messages, costs ~5 KB of wasm.)
 fn idb_error(context: &str, err: idb::Error) -> RepositoryError {
-    RepositoryError::Storage(format!("{context}: {err}"))
+    use idb::Error as E;
+    let cause: Option<&JsValue> = match &err {
+        E::DomException(e) => Some(e.as_ref()),
+        E::IndexedDbNotFound(e)
+        | E::IndexedDbOpenFailed(e)
+        | E::IndexedDbDeleteFailed(e)
+        | E::ObjectStoreCreateFailed(e)
+        | E::IndexCreateFailed(e) => Some(e),
+        _ => None,
+    };
+    match cause {
+        Some(e) => storage(context, e),
+        None => RepositoryError::Storage(format!("{context}: the IndexedDB call failed")),
+    }
 }
 
 /// Creates or upgrades the layout, one step per schema version.

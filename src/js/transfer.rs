@@ -602,7 +602,8 @@ impl Work {
 /// The line of the event a batch error names by its seq.
 fn conflicting_line(err: &RepositoryError, seqs: &[i64], lines: &[u64]) -> Option<u64> {
     let message = err.message();
-    let after = &message[message.find("seq ")? + 4..];
+    let at = message.as_bytes().windows(4).position(|w| w == b"seq ")?;
+    let after = message.get(at + 4..)?;
     let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
     let seq: i64 = digits.parse().ok()?;
     seqs.iter().position(|s| *s == seq).map(|i| lines[i])
