@@ -125,6 +125,20 @@ mod tests {
     }
 
     #[test]
+    fn the_javascript_public_run_has_every_field() {
+        let start = GLUE.find("export function publicRuns(").unwrap();
+        let body = &GLUE[start..];
+        let body = &body[..body.find("\n}").unwrap()];
+        let made = &body[body.find("out[i] = {").unwrap()..];
+        let fields: Vec<&str> = made
+            .lines()
+            .skip(1)
+            .map_while(|l| l.trim().split_once(':').map(|(field, _)| field))
+            .collect();
+        assert_eq!(fields, run::ALL, "publicRuns must copy exactly the run's fields");
+    }
+
+    #[test]
     fn the_javascript_record_checks_read_every_field() {
         let check = |function: &str| {
             let start = GLUE.find(&format!("export function {function}(")).unwrap();
