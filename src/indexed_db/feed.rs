@@ -5,8 +5,9 @@
 //! store, which listen on channel objects of their own. Notices carry no
 //! events: a watcher reads those from IndexedDB, so a late notice delays an
 //! event but cannot duplicate one or show one that is not committed. So
-//! appends to one run in quick succession share a notice: the first goes out
-//! at once, the rest of a burst at most 8 ms later (`postNotice` in glue.js).
+//! appends in quick succession share notices: two "appended" notices in
+//! 8 ms go out at once, the runs appended to after that wait for the end
+//! of those 8 ms and get one notice each (`postNotice` in glue.js).
 
 use wasm_bindgen::prelude::*;
 
