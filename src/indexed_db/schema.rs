@@ -76,7 +76,7 @@ fn key_path(fields: &[&str]) -> KeyPath {
 /// A failure of the `idb` crate as a `Storage` error: the browser's error it
 /// carries, printed as every other (`<DOMException name>: <message>`, which
 /// [`RepositoryError::dom_name`] reads back), or, where it carries none, that
-/// the call failed. (idb's own `Display`, sixty messages, costs ~5 KB of wasm.)
+/// the call failed. (idb's own `Display`, sixty messages, costs ~4 KB of wasm.)
 fn idb_error(context: &str, err: idb::Error) -> RepositoryError {
     use idb::Error as E;
     let cause: Option<&JsValue> = match &err {
