@@ -135,7 +135,11 @@ mod tests {
             .skip(1)
             .map_while(|l| l.trim().split_once(':').map(|(field, _)| field))
             .collect();
-        assert_eq!(fields, run::ALL, "publicRuns must copy exactly the run's fields");
+        assert_eq!(
+            fields,
+            run::ALL,
+            "publicRuns must copy exactly the run's fields"
+        );
     }
 
     #[test]
