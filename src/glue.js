@@ -101,6 +101,21 @@ export function layoutDifferences(db, layout) {
   return ended;
 }
 
+// Databases whose deletion this realm stopped waiting for (blocked by a
+// connection that did not close): the browser still deletes each once that
+// connection goes, and holds back every later open or delete of it until
+// then, without a `blocked` event. A name leaves the set when its delete ends.
+const pendingDeletes = new Set();
+export function deleteLeftPending(request, name) {
+  pendingDeletes.add(name);
+  const ended = () => pendingDeletes.delete(name);
+  request.addEventListener("success", ended);
+  request.addEventListener("error", ended);
+}
+export function deletePending(name) {
+  return pendingDeletes.has(name);
+}
+
 // ---- Run locks (src/indexed_db/locks.rs)
 
 export function locksExist() {

@@ -394,10 +394,29 @@ async fn a_blocked_delete_is_an_error_not_a_hang() {
         "Storage",
     );
     assert!(message.contains("blocked"), "{message}");
+    // The browser keeps that delete pending: an open or a second delete
+    // would wait behind it with no `blocked` event, so both are refused.
+    let message = expect_kind(IndexedDbCouncilRepository::open(&name).await, "Storage");
+    assert!(message.contains("has to wait"), "{message}");
+    let message = expect_kind(
+        IndexedDbCouncilRepository::delete_database(&name).await,
+        "Storage",
+    );
+    assert!(message.contains("has to wait"), "{message}");
+    // Once the blocking connection closes, the delete goes through and the
+    // name opens again, as a new empty database.
     raw_release(&name);
-    IndexedDbCouncilRepository::delete_database(&name)
-        .await
-        .unwrap();
+    let mut reopened = None;
+    for _ in 0..200 {
+        if let Ok(repo) = IndexedDbCouncilRepository::open(&name).await {
+            reopened = Some(repo);
+            break;
+        }
+        sleep(10).await;
+    }
+    let repo = reopened.expect("the database opens again after the pending delete ends");
+    assert_eq!(repo.list_runs(None).await.unwrap(), vec![]);
+    finish(repo, &name).await;
 }
 
 #[wasm_bindgen_test]

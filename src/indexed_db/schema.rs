@@ -123,6 +123,24 @@ fn upgrade(event: &idb::event::VersionChangeEvent) -> Result<(), RepositoryError
 extern "C" {
     #[wasm_bindgen(catch, js_name = layoutDifferences)]
     fn layout_differences(db: &Db, layout: &JsValue) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(js_name = deleteLeftPending)]
+    fn delete_left_pending(request: &JsValue, name: &str);
+    #[wasm_bindgen(js_name = deletePending)]
+    fn delete_pending(name: &str) -> bool;
+}
+
+/// Refuses to open or delete `db_name` while a delete of it that this
+/// realm gave up on as blocked is still pending in the browser: the request
+/// would wait behind it, without a `blocked` event, for as long as the
+/// connection that blocks it stays open.
+fn refuse_while_deleting(doing: &str, db_name: &str) -> Result<(), RepositoryError> {
+    if !delete_pending(db_name) {
+        return Ok(());
+    }
+    Err(RepositoryError::Storage(format!(
+        "{doing} database \"{db_name}\" has to wait: an earlier delete of it was blocked by a \
+         connection that did not close, and the browser deletes the database once it does"
+    )))
 }
 
 fn key_path_js(fields: &[&str]) -> JsValue {
@@ -189,6 +207,7 @@ async fn check_layout(db: &Db, db_name: &str) -> Result<(), RepositoryError> {
 /// Opens (creating or upgrading as needed) the database `db_name` and checks
 /// its layout.
 pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
+    refuse_while_deleting("opening", db_name)?;
     let factory = Factory::new().map_err(|e| idb_error("IndexedDB is not available", e))?;
     let mut request = factory
         .open(db_name, Some(SCHEMA_VERSION))
@@ -250,18 +269,30 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
 
 /// Deletes the database `db_name` and everything in it.
 pub(crate) async fn delete(db_name: &str) -> Result<(), RepositoryError> {
+    refuse_while_deleting("deleting", db_name)?;
     let factory = Factory::new().map_err(|e| idb_error("IndexedDB is not available", e))?;
     let mut request = factory
         .delete(db_name)
         .map_err(|e| idb_error(&format!("cannot delete database \"{db_name}\""), e))?;
     let blocked = Signal::default();
     let signal = blocked.clone();
-    request.on_blocked(move |_| signal.raise(None));
+    let name = db_name.to_owned();
+    request.on_blocked(move |event| {
+        // If the grace period runs out, the browser still holds the delete:
+        // remember it until it ends.
+        let late = idb::Event::target(&event).ok().map(JsValue::from);
+        signal.raise(Some(Box::new(move || {
+            if let Some(late) = late {
+                delete_left_pending(&late, &name);
+            }
+        })));
+    });
     match Blockable::new(request.into_future(), blocked).await {
         Ok(()) => Ok(()),
         Err(Blocked) => Err(RepositoryError::Storage(format!(
             "deleting database \"{db_name}\" is blocked: a connection to it did not close \
-             within {BLOCKED_GRACE_MS} ms (the browser deletes it once that connection closes)"
+             within {BLOCKED_GRACE_MS} ms (the browser deletes it once that connection closes; \
+             until then, opening or deleting it again is refused)"
         ))),
         Err(Failed(e)) => Err(idb_error(
             &format!("cannot delete database \"{db_name}\""),
