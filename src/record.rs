@@ -113,11 +113,16 @@ mod tests {
         );
     }
 
+    /// The text of the exported function `name` of glue.js, up to its end.
+    fn glue_function(name: &str) -> &'static str {
+        let start = GLUE.find(&format!("export function {name}(")).unwrap();
+        let body = &GLUE[start..];
+        &body[..body.find("\n}").unwrap()]
+    }
+
     #[test]
     fn the_javascript_event_record_has_every_field() {
-        let start = GLUE.find("export function eventRecord(").unwrap();
-        let body = &GLUE[start..];
-        let body = &body[..body.find("\n}").unwrap()];
+        let body = glue_function("eventRecord");
         let made = &body[body.find("return {").unwrap()..];
         for field in event::ALL {
             assert!(made.contains(field), "eventRecord leaves out {field}");
@@ -126,9 +131,7 @@ mod tests {
 
     #[test]
     fn the_javascript_public_run_has_every_field() {
-        let start = GLUE.find("export function publicRuns(").unwrap();
-        let body = &GLUE[start..];
-        let body = &body[..body.find("\n}").unwrap()];
+        let body = glue_function("publicRuns");
         let made = &body[body.find("out[i] = {").unwrap()..];
         let fields: Vec<&str> = made
             .lines()
@@ -144,19 +147,14 @@ mod tests {
 
     #[test]
     fn the_javascript_record_checks_read_every_field() {
-        let check = |function: &str| {
-            let start = GLUE.find(&format!("export function {function}(")).unwrap();
-            let body = &GLUE[start..];
-            body[..body.find("\n}").unwrap()].to_owned()
-        };
-        let runs = check("firstMalformedRun");
+        let runs = glue_function("firstMalformedRun");
         for field in run::ALL {
             assert!(
                 runs.contains(&format!("r.{field}")),
                 "firstMalformedRun skips {field}"
             );
         }
-        let events = check("firstMalformedEvent");
+        let events = glue_function("firstMalformedEvent");
         for field in event::ALL {
             assert!(
                 events.contains(&format!("r.{field}")),
