@@ -31,6 +31,17 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The pinned nightly that builds the package's wasm (scripts/build-pkg.sh),
+# with the standard library's source.
+source scripts/toolchain.sh
+if ! rustup run "$PKG_TOOLCHAIN" rustc --print sysroot >/dev/null 2>&1 ||
+   [ ! -d "$(rustup run "$PKG_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/src/rust/library" ] ||
+   [ ! -d "$(rustup run "$PKG_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/wasm32-unknown-unknown" ]; then
+  say "rustup toolchain install $PKG_TOOLCHAIN (rust-src, wasm32)"
+  rustup toolchain install "$PKG_TOOLCHAIN" --profile minimal --component rust-src \
+    --target wasm32-unknown-unknown
+fi
+
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 installed_version() { "$1" --version 2>/dev/null | awk 'NR == 1 { print $2 }'; }
