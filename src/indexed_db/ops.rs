@@ -22,7 +22,9 @@ use crate::vec_map::{sort_unique, sorted_order};
 use super::codec::{
     check_run_records, decode_event, decode_run, event_key, event_record, run_record, with_keys,
 };
-use super::connection::{conflict, launch, Batch, Change, Connection, Launch, Op, Read, Reply};
+use super::connection::{
+    conflict, fail, launch, Batch, Change, Connection, Launch, Op, Read, Reply,
+};
 use super::feed::Notice;
 use super::locks::Hold;
 use super::raw::{
@@ -39,321 +41,280 @@ fn is_final(status: CouncilRunStatus) -> bool {
     )
 }
 
-fn first(holds: Vec<Hold>) -> Hold {
-    holds.into_iter().next().unwrap_or(Hold::Unsupported)
+/// What an operation's body gives back, before it goes to the caller.
+enum Outcome {
+    Done,
+    /// A seq (`nextSeq`) or the next free seq after a rewind.
+    Seq(i64),
+    Value(JsValue),
+    /// Per event of a batch, its seq or why it was refused.
+    Verdicts(Vec<Result<i64, RepositoryError>>),
+    /// Whether a claim took the run.
+    Claimed(bool),
+}
+
+/// What an operation knew when it launched, for its end.
+struct Start {
+    holds: Vec<Hold>,
+    /// The store owned the run before (ownership moved at launch).
+    was_owned: bool,
 }
 
 /// Launches `op` in `tx`, with the locks the queue took for it. When the
 /// transaction fails because the connection was lost, the operation goes
 /// back to the queue once (see [`Connection::should_retry`]).
+///
+/// Every operation goes through the same three steps: [`begin`] (inside
+/// the call: refuse it, or move ownership so that calls queued behind see
+/// it), [`body`] (its transaction) and [`end`] (notices, ownership put
+/// back after a failure); then the outcome is retried or answered.
 pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, holds: Vec<Hold>) {
+    // A single append is a batch of one.
+    let op = match op {
+        Op::Append {
+            event,
+            record,
+            reply,
+        } => Op::Batch(Batch {
+            events: vec![event],
+            records: vec![record],
+            replies: vec![reply],
+        }),
+        op => op,
+    };
+    let start = match begin(&conn, &op, holds) {
+        Ok(start) => start,
+        Err(refusal) => {
+            conn.settled(launch);
+            return answer(op, refusal);
+        }
+    };
+    self::launch(async move {
+        let out = body(tx, &op, &start.holds).await;
+        end(&conn, &op, &start, &out);
+        drop(start);
+        if conn.should_retry(launch, &out) {
+            conn.retry(launch, op);
+        } else {
+            answer(op, out);
+        }
+        conn.settled(launch);
+    });
+}
+
+/// The first hold of `holds` (operations on one run have one).
+fn first(holds: &[Hold]) -> &Hold {
+    holds.first().unwrap_or(&Hold::Unsupported)
+}
+
+/// The synchronous start of `op`: a refusal, or what its end needs.
+fn begin(
+    conn: &Connection,
+    op: &Op,
+    holds: Vec<Hold>,
+) -> Result<Start, Result<Outcome, RepositoryError>> {
+    let hold = first(&holds);
+    let mut was_owned = false;
+    match op {
+        Op::CreateRun { run_id, own, .. } => {
+            if !hold.allowed() {
+                return Err(Err(RepositoryError::AlreadyExists(format!(
+                    "run \"{run_id}\" exists already (another live store owns it)"
+                ))));
+            }
+            // A new run is this store's to execute; an imported one is not.
+            if let (Hold::Mine(lock), true) = (hold, own) {
+                conn.locks.own(run_id, lock);
+            }
+        }
+        Op::Change { run_id, change, .. } => {
+            if !hold.allowed() {
+                return Err(Err(conflict(run_id)));
+            }
+            // Ownership moves now, so calls queued behind see it.
+            was_owned = conn.locks.owns(run_id);
+            if let (Hold::Mine(lock), Change::Status(status)) = (hold, change) {
+                match status {
+                    CouncilRunStatus::Running => conn.locks.own(run_id, lock),
+                    s if is_final(*s) => conn.locks.disown(run_id),
+                    _ => {}
+                }
+            }
+        }
+        Op::Batch(_) => conn.flight.begin(),
+        Op::AppendAll { events, .. } => {
+            if let Some((event, _)) = events.iter().zip(&holds).find(|(_, h)| !h.allowed()) {
+                return Err(Err(conflict(&event.run_id)));
+            }
+        }
+        Op::Truncate { run_id, .. } if !hold.allowed() => return Err(Err(conflict(run_id))),
+        Op::Claim { .. } if !hold.allowed() => return Err(Ok(Outcome::Claimed(false))),
+        Op::DeleteRun {
+            run_id,
+            spare_owned,
+            ..
+        } => {
+            was_owned = conn.locks.owns(run_id);
+            if !hold.allowed() || (*spare_owned && was_owned) {
+                return Err(Err(conflict(run_id)));
+            }
+            // A deleted run has no owner; calls queued behind see that now.
+            conn.locks.disown(run_id);
+        }
+        _ => {}
+    }
+    Ok(Start { holds, was_owned })
+}
+
+/// The transaction of `op`.
+async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryError> {
+    let done = |_| Outcome::Done;
     match op {
         Op::CreateRun {
             run_id,
             record,
             events,
             event_records,
-            own,
-            reply,
-        } => {
-            let hold = first(holds);
-            if !hold.allowed() {
-                conn.settled(launch);
-                return reply.send(Err(RepositoryError::AlreadyExists(format!(
-                    "run \"{run_id}\" exists already (another live store owns it)"
-                ))));
-            }
-            // A new run is this store's to execute; an imported one is not.
-            if let (Hold::Mine(lock), true) = (&hold, own) {
-                conn.locks.own(&run_id, lock);
-            }
-            self::launch(async move {
-                let out = create_run(tx, &run_id, &record, &events, &event_records).await;
-                if let (Err(_), Hold::Mine(lock)) = (&out, &hold) {
-                    conn.locks.disown_if(&run_id, lock);
-                }
-                if out.is_ok() {
-                    conn.feed.post(&run_id, Notice::Created);
-                    if !events.is_empty() {
-                        conn.feed.post(&run_id, Notice::Appended);
-                    }
-                }
-                drop(hold);
-                if conn.should_retry(launch, &out) {
-                    conn.retry(
-                        launch,
-                        Op::CreateRun {
-                            run_id,
-                            record,
-                            events,
-                            event_records,
-                            own,
-                            reply,
-                        },
-                    );
-                } else {
-                    reply.send(out);
-                }
-                conn.settled(launch);
-            });
-        }
-        Op::Change {
-            run_id,
-            change,
-            reply,
-        } => {
-            let hold = first(holds);
-            if !hold.allowed() {
-                conn.settled(launch);
-                return reply.send(Err(conflict(&run_id)));
-            }
-            // Ownership moves now, so calls queued behind see it.
-            let was_owned = conn.locks.owns(&run_id);
-            let status = match &change {
-                Change::Status(status) => Some(*status),
-                Change::Graph(_) => None,
-            };
-            if let Hold::Mine(lock) = &hold {
-                match status {
-                    Some(CouncilRunStatus::Running) => conn.locks.own(&run_id, lock),
-                    Some(s) if is_final(s) => conn.locks.disown(&run_id),
-                    _ => {}
-                }
-            }
-            self::launch(async move {
-                let out = change_run(tx, &run_id, &change).await;
-                if out.is_ok() {
-                    conn.feed.post(
-                        &run_id,
-                        match &change {
-                            Change::Status(status) => Notice::Status(status.as_str()),
-                            Change::Graph(_) => Notice::Graph,
-                        },
-                    );
-                }
-                if let (Err(_), Hold::Mine(lock)) = (&out, &hold) {
-                    // The status did not change: neither does ownership.
-                    if was_owned {
-                        conn.locks.own(&run_id, lock);
-                    } else {
-                        conn.locks.disown_if(&run_id, lock);
-                    }
-                }
-                if conn.should_retry(launch, &out) {
-                    conn.retry(
-                        launch,
-                        Op::Change {
-                            run_id,
-                            change,
-                            reply,
-                        },
-                    );
-                } else {
-                    reply.send(out);
-                }
-                conn.settled(launch);
-            });
-        }
-        Op::Append {
-            event,
-            record,
-            reply,
-        } => launch_op(
-            conn,
-            tx,
-            launch,
-            Op::Batch(Batch {
-                events: vec![event],
-                records: vec![record],
-                replies: vec![reply],
-            }),
-            holds,
-        ),
+            ..
+        } => create_run(tx, run_id, record, events, event_records)
+            .await
+            .map(done),
+        Op::Change { run_id, change, .. } => change_run(tx, run_id, change).await.map(done),
         Op::Batch(batch) => {
-            let verdicts: Vec<Result<i64, RepositoryError>> = batch
+            let verdicts = batch
                 .events
                 .iter()
-                .zip(&holds)
-                .map(|(event, hold)| {
-                    if hold.allowed() {
-                        Ok(event.seq)
-                    } else {
-                        Err(conflict(&event.run_id))
-                    }
-                })
+                .zip(holds)
+                .map(|(event, hold)| verdict(event, hold))
                 .collect();
-            conn.flight.begin();
-            self::launch(async move {
-                let out = write_events(tx, &batch.events, &batch.records, verdicts, false).await;
-                if let Ok(verdicts) = &out {
-                    announce_appends(&conn, &batch.events, verdicts);
-                }
-                conn.flight.landed();
-                drop(holds);
-                if conn.should_retry(launch, &out) {
-                    conn.retry(launch, Op::Batch(batch));
-                } else {
-                    match out {
-                        Ok(verdicts) => {
-                            for (reply, verdict) in batch.replies.into_iter().zip(verdicts) {
-                                reply.send(verdict);
-                            }
-                        }
-                        Err(e) => {
-                            for reply in batch.replies {
-                                reply.send(Err(e.clone()));
-                            }
-                        }
-                    }
-                }
-                conn.settled(launch);
-            });
+            write_events(tx, &batch.events, &batch.records, verdicts, false)
+                .await
+                .map(Outcome::Verdicts)
         }
         Op::AppendAll {
-            events,
-            records,
-            reply,
+            events, records, ..
         } => {
-            if let Some((event, _)) = events.iter().zip(&holds).find(|(_, h)| !h.allowed()) {
-                conn.settled(launch);
-                return reply.send(Err(conflict(&event.run_id)));
-            }
             let verdicts = events.iter().map(|e| Ok(e.seq)).collect();
-            self::launch(async move {
-                let out = write_events(tx, &events, &records, verdicts, true).await;
-                if let Ok(verdicts) = &out {
-                    announce_appends(&conn, &events, verdicts);
-                }
-                let out = out.map(|_| ());
-                drop(holds);
-                if conn.should_retry(launch, &out) {
-                    conn.retry(
-                        launch,
-                        Op::AppendAll {
-                            events,
-                            records,
-                            reply,
-                        },
-                    );
-                } else {
-                    reply.send(out);
-                }
-                conn.settled(launch);
-            });
+            write_events(tx, events, records, verdicts, true)
+                .await
+                .map(Outcome::Verdicts)
         }
-        Op::Read { read, reply } => self::launch(async move {
-            let out = read_records(tx, &read).await;
-            if conn.should_retry(launch, &out) {
-                conn.retry(launch, Op::Read { read, reply });
-            } else {
-                reply.send(out);
+        Op::Read { read, .. } => read_records(tx, read).await.map(Outcome::Value),
+        Op::Truncate { run_id, wave, .. } => truncate(tx, run_id, *wave).await.map(Outcome::Seq),
+        Op::Claim { run_id, .. } => run_exists(tx, run_id)
+            .await
+            .map(|()| Outcome::Claimed(true)),
+        Op::NextSeq { run_id, .. } => next_seq(tx, run_id).await.map(Outcome::Seq),
+        Op::DeleteRun { run_id, .. } => delete_run(tx, run_id).await.map(done),
+        // Single appends became batches; the rest is handled by the queue.
+        Op::Append { .. } | Op::MarkInterrupted { .. } | Op::Release { .. } | Op::Close => {
+            Ok(Outcome::Done)
+        }
+    }
+}
+
+/// An append's verdict before it is written: refused when another live
+/// store owns its run.
+fn verdict(event: &CouncilRunEvent, hold: &Hold) -> Result<i64, RepositoryError> {
+    if hold.allowed() {
+        Ok(event.seq)
+    } else {
+        Err(conflict(&event.run_id))
+    }
+}
+
+/// What follows `op`'s transaction, before its caller hears: notices of
+/// what changed, and ownership as it was when nothing changed.
+fn end(conn: &Connection, op: &Op, start: &Start, out: &Result<Outcome, RepositoryError>) {
+    let hold = first(&start.holds);
+    let lock = match hold {
+        Hold::Mine(lock) => Some(lock),
+        _ => None,
+    };
+    match (op, out) {
+        (Op::CreateRun { run_id, events, .. }, Ok(_)) => {
+            conn.feed.post(run_id, Notice::Created);
+            if !events.is_empty() {
+                conn.feed.post(run_id, Notice::Appended);
             }
-            conn.settled(launch);
-        }),
-        Op::Truncate {
+        }
+        (Op::CreateRun { run_id, .. }, Err(_)) => {
+            if let Some(lock) = lock {
+                conn.locks.disown_if(run_id, lock);
+            }
+        }
+        (Op::Change { run_id, change, .. }, Ok(_)) => conn.feed.post(
             run_id,
-            wave,
-            reply,
-        } => {
-            let hold = first(holds);
-            if !hold.allowed() {
-                conn.settled(launch);
-                return reply.send(Err(conflict(&run_id)));
-            }
-            self::launch(async move {
-                let out = truncate(tx, &run_id, wave).await;
-                drop(hold);
-                if let Ok(next) = &out {
-                    let rewound = Notice::Rewound {
-                        after_wave: wave,
-                        next_seq: *next,
-                    };
-                    conn.feed.post(&run_id, rewound);
-                }
-                let out = out.map(|_| ());
-                if conn.should_retry(launch, &out) {
-                    conn.retry(
-                        launch,
-                        Op::Truncate {
-                            run_id,
-                            wave,
-                            reply,
-                        },
-                    );
+            match change {
+                Change::Status(status) => Notice::Status(status.as_str()),
+                Change::Graph(_) => Notice::Graph,
+            },
+        ),
+        // The status did not change: neither does ownership.
+        (Op::Change { run_id, .. }, Err(_)) => {
+            if let Some(lock) = lock {
+                if start.was_owned {
+                    conn.locks.own(run_id, lock);
                 } else {
-                    reply.send(out);
+                    conn.locks.disown_if(run_id, lock);
                 }
-                conn.settled(launch);
-            });
-        }
-        Op::Claim { run_id, reply } => {
-            let hold = first(holds);
-            if !hold.allowed() {
-                conn.settled(launch);
-                return reply.send(Ok(false));
             }
-            self::launch(async move {
-                let out = run_exists(tx, &run_id).await;
-                if out.is_ok() {
-                    if let Hold::Mine(lock) = &hold {
-                        conn.locks.own(&run_id, lock);
-                        conn.feed.post(&run_id, Notice::Owner);
-                    }
-                }
-                if conn.should_retry(launch, &out) {
-                    conn.retry(launch, Op::Claim { run_id, reply });
-                } else {
-                    reply.send(out.map(|()| true));
-                }
-                conn.settled(launch);
-            });
         }
-        Op::NextSeq { run_id, reply } => self::launch(async move {
-            let out = next_seq(tx, &run_id).await;
-            if conn.should_retry(launch, &out) {
-                conn.retry(launch, Op::NextSeq { run_id, reply });
-            } else {
-                reply.send(out);
-            }
-            conn.settled(launch);
-        }),
-        Op::DeleteRun {
-            run_id,
-            spare_owned,
-            reply,
-        } => {
-            let hold = first(holds);
-            let was_owned = conn.locks.owns(&run_id);
-            if !hold.allowed() || (spare_owned && was_owned) {
-                conn.settled(launch);
-                return reply.send(Err(conflict(&run_id)));
-            }
-            // A deleted run has no owner; calls queued behind see that now.
-            conn.locks.disown(&run_id);
-            self::launch(async move {
-                let out = delete_run(tx, &run_id).await;
-                if out.is_ok() {
-                    conn.feed.post(&run_id, Notice::Deleted);
-                }
-                if let (Err(_), Hold::Mine(lock), true) = (&out, &hold, was_owned) {
-                    conn.locks.own(&run_id, lock);
-                }
-                drop(hold);
-                if conn.should_retry(launch, &out) {
-                    let op = Op::DeleteRun {
-                        run_id,
-                        spare_owned,
-                        reply,
-                    };
-                    conn.retry(launch, op);
-                } else {
-                    reply.send(out);
-                }
-                conn.settled(launch);
-            });
+        (
+            Op::Batch(Batch { events, .. }) | Op::AppendAll { events, .. },
+            Ok(Outcome::Verdicts(verdicts)),
+        ) => announce_appends(conn, events, verdicts),
+        (Op::Truncate { run_id, wave, .. }, Ok(Outcome::Seq(next))) => {
+            let rewound = Notice::Rewound {
+                after_wave: *wave,
+                next_seq: *next,
+            };
+            conn.feed.post(run_id, rewound);
         }
-        // Handled by the queue itself.
-        Op::MarkInterrupted { .. } | Op::Release { .. } | Op::Close => conn.settled(launch),
+        (Op::Claim { run_id, .. }, Ok(_)) => {
+            if let Some(lock) = lock {
+                conn.locks.own(run_id, lock);
+                conn.feed.post(run_id, Notice::Owner);
+            }
+        }
+        (Op::DeleteRun { run_id, .. }, Ok(_)) => conn.feed.post(run_id, Notice::Deleted),
+        (Op::DeleteRun { run_id, .. }, Err(_)) => {
+            if let (Some(lock), true) = (lock, start.was_owned) {
+                conn.locks.own(run_id, lock);
+            }
+        }
+        _ => {}
+    }
+    if let Op::Batch(_) = op {
+        conn.flight.landed();
+    }
+}
+
+/// Answers `op`'s caller(s) with `out`.
+fn answer(op: Op, out: Result<Outcome, RepositoryError>) {
+    let out = match out {
+        Ok(outcome) => outcome,
+        Err(e) => return fail(op, e),
+    };
+    match (op, out) {
+        (Op::Read { reply, .. }, Outcome::Value(value)) => reply.send(Ok(value)),
+        (Op::Batch(batch), Outcome::Verdicts(verdicts)) => {
+            for (reply, verdict) in batch.replies.into_iter().zip(verdicts) {
+                reply.send(verdict);
+            }
+        }
+        (Op::NextSeq { reply, .. }, Outcome::Seq(seq)) => reply.send(Ok(seq)),
+        (Op::Claim { reply, .. }, Outcome::Claimed(claimed)) => reply.send(Ok(claimed)),
+        (
+            Op::CreateRun { reply, .. }
+            | Op::Change { reply, .. }
+            | Op::AppendAll { reply, .. }
+            | Op::Truncate { reply, .. }
+            | Op::DeleteRun { reply, .. },
+            _,
+        ) => reply.send(Ok(())),
+        // A reply of another shape cannot come from `body`.
+        (op, _) => fail(op, RepositoryError::Storage("unexpected outcome".into())),
     }
 }
 
