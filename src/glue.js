@@ -359,6 +359,30 @@ function listen(channelName, hub, onNotice) {
   return () => hub.removeEventListener("notice", handler);
 }
 
+/**
+ * Calls `onNotice(notice)` for each notice until stopped (by `w.stop()` or
+ * `signal`); returns `w`, with `w.stopped` telling whether it is.
+ */
+function watch(channelName, hub, signal, onNotice) {
+  let unlisten = () => {};
+  const w = { stopped: false };
+  w.stop = () => {
+    if (w.stopped) return;
+    w.stopped = true;
+    unlisten();
+    signal?.removeEventListener("abort", w.stop);
+  };
+  if (signal?.aborted) {
+    w.stopped = true;
+    return w;
+  }
+  signal?.addEventListener("abort", w.stop);
+  unlisten = listen(channelName, hub, (notice) => {
+    if (!w.stopped && notice) onNotice(notice);
+  });
+  return w;
+}
+
 export function newHub() {
   return new EventTarget();
 }
@@ -379,17 +403,9 @@ export function notifyHub(hub, notice) {
 export function watchEvents(read, channelName, hub, runId, fromSeq, signal, onBatch) {
   let next = fromSeq;
   let seenRewinds = -1;
-  let stopped = false;
   let reading = false;
   let again = false;
-
-  let unlisten = () => {};
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
-    unlisten();
-    signal?.removeEventListener("abort", stop);
-  };
+  let w;
 
   const pull = async () => {
     if (reading) {
@@ -401,9 +417,9 @@ export function watchEvents(read, channelName, hub, runId, fromSeq, signal, onBa
       do {
         again = false;
         const { run, events } = await read(next);
-        if (stopped) return;
+        if (w.stopped) return;
         if (run === undefined) {
-          stop();
+          w.stop();
           deliver(onBatch, { deleted: true });
           return;
         }
@@ -422,11 +438,11 @@ export function watchEvents(read, channelName, hub, runId, fromSeq, signal, onBa
           again = true;
           continue;
         }
-        if (events.length > 0 && !stopped) {
+        if (events.length > 0) {
           next = events[events.length - 1].seq + 1;
           deliver(onBatch, events);
         }
-      } while (again && !stopped);
+      } while (again && !w.stopped);
     } catch (error) {
       // The store failed (closed, say): report it; the next notice retries.
       report(error);
@@ -435,13 +451,11 @@ export function watchEvents(read, channelName, hub, runId, fromSeq, signal, onBa
     }
   };
 
-  if (signal?.aborted) return stop;
-  signal?.addEventListener("abort", stop);
-  unlisten = listen(channelName, hub, (notice) => {
-    if (!stopped && notice && notice.runId === runId) pull();
+  w = watch(channelName, hub, signal, (notice) => {
+    if (notice.runId === runId) pull();
   });
-  pull();
-  return stop;
+  if (!w.stopped) pull();
+  return w.stop;
 }
 
 /**
@@ -450,20 +464,9 @@ export function watchEvents(read, channelName, hub, runId, fromSeq, signal, onBa
  * "appended", "rewound", "deleted", "owner").
  */
 export function watchRuns(channelName, hub, signal, onChange) {
-  let stopped = false;
-  let unlisten = () => {};
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
-    unlisten();
-    signal?.removeEventListener("abort", stop);
-  };
-  if (signal?.aborted) return stop;
-  signal?.addEventListener("abort", stop);
-  unlisten = listen(channelName, hub, (notice) => {
-    if (!stopped && notice && typeof notice.kind === "string") deliver(onChange, { ...notice });
-  });
-  return stop;
+  return watch(channelName, hub, signal, (notice) => {
+    if (typeof notice.kind === "string") deliver(onChange, { ...notice });
+  }).stop;
 }
 
 // ---- Export and import (src/js/transfer.rs)
