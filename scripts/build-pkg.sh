@@ -17,8 +17,9 @@ rm -rf pkg/snippets pkg/web/snippets
 # printing nothing (only tests print with `{:?}`). It measured 112.5 ->
 # 104.8 KB gzip for the wasm. std's `optimize_for_size` feature would save
 # 2 KB more, but made appendEvent 13% slower (Chromium, 1.31x plain against
-# 1.15x in two 9-trial runs each): not used. The crate itself still builds and is tested with stable Rust; its
-# own target directory keeps the two builds from evicting each other.
+# 1.15x in two 9-trial runs each): not used. The crate itself still builds
+# and is tested with stable Rust; the package build's own target directory
+# keeps the two builds from evicting each other.
 source scripts/toolchain.sh
 export RUSTUP_TOOLCHAIN="$PKG_TOOLCHAIN"
 export CARGO_TARGET_DIR=target/pkg

@@ -34,9 +34,9 @@ fi
 # The pinned nightly that builds the package's wasm (scripts/build-pkg.sh),
 # with the standard library's source.
 source scripts/toolchain.sh
-if ! rustup run "$PKG_TOOLCHAIN" rustc --print sysroot >/dev/null 2>&1 ||
-   [ ! -d "$(rustup run "$PKG_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/src/rust/library" ] ||
-   [ ! -d "$(rustup run "$PKG_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/wasm32-unknown-unknown" ]; then
+sysroot=$(rustup run "$PKG_TOOLCHAIN" rustc --print sysroot 2>/dev/null || true)
+if [ -z "$sysroot" ] || [ ! -d "$sysroot/lib/rustlib/src/rust/library" ] ||
+   [ ! -d "$sysroot/lib/rustlib/wasm32-unknown-unknown" ]; then
   say "rustup toolchain install $PKG_TOOLCHAIN (rust-src, wasm32)"
   rustup toolchain install "$PKG_TOOLCHAIN" --profile minimal --component rust-src \
     --target wasm32-unknown-unknown
