@@ -55,6 +55,17 @@ export function eventRecord(runId, seq, eventJson, createdAt, waveIndex) {
 
 // ---- The layout check (src/indexed_db/schema.rs)
 
+// Creates the object stores and indexes of `layout` (the shape
+// layoutDifferences checks: [{name, keyPath, indexes: [{name, keyPath}]}])
+// inside an upgrade's version-change transaction. A DOMException it throws
+// fails the upgrade.
+export function createLayout(db, layout) {
+  for (const spec of layout) {
+    const store = db.createObjectStore(spec.name, { keyPath: spec.keyPath });
+    for (const index of spec.indexes) store.createIndex(index.name, index.keyPath);
+  }
+}
+
 // How the database's layout differs from `layout` ([{name, keyPath,
 // indexes: [{name, keyPath}]}]): a promise of a list of sentences, empty when
 // it is the same, settled once the transaction that read the layout has
