@@ -342,7 +342,9 @@ impl RepositoryError {
             return None;
         };
         // Split at ':' and trim, not at ": ": a string pattern brings a
-        // substring searcher (~2 KB of wasm) that nothing else needs.
+        // substring searcher (~2 KB of wasm) that nothing else needs. The
+        // JavaScript binding finds the name the same way in JavaScript
+        // (`councilStoreError` in src/glue.js): change both together.
         message
             .split(':')
             .map(|part| part.trim_start_matches(' '))

@@ -260,7 +260,32 @@ export function closeChannel(feed) {
 
 // ---- CouncilStore helpers (src/js.rs)
 
-export function domException(message, name) {
+// A CouncilStoreError (see `js_error` in src/js.rs). A `Storage` error
+// whose message names a DOMException, as `RepositoryError::dom_name` finds
+// it (the first ':'-separated part that, without leading spaces, looks like
+// `QuotaExceededError`), also gets that name as `domName` and, as `cause`, a
+// DOMException of that name with the text after it.
+export function councilStoreError(message, kind) {
+  const error = new Error(message);
+  error.name = "CouncilStoreError";
+  error.kind = kind;
+  if (kind === "Storage") {
+    let end = 0;
+    for (const part of message.split(":")) {
+      end += part.length;
+      const name = part.replace(/^ +/, "");
+      if (/^[A-Z][A-Za-z0-9]*Error$/.test(name)) {
+        error.domName = name;
+        error.cause = domException(message.slice(end).replace(/^[: ]+/, ""), name);
+        break;
+      }
+      end += 1;
+    }
+  }
+  return error;
+}
+
+function domException(message, name) {
   try {
     return new DOMException(message, name);
   } catch {
