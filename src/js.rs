@@ -27,8 +27,8 @@ use crate::record::{event as ev, run as rf};
 use crate::time::now_rfc3339;
 use crate::vec_map::{sort_unique, VecMap};
 use crate::{
-    CouncilRepositoryPort, CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode,
-    InMemoryCouncilRepository, NextEvent, Prune, RepositoryError, RunLog, RunOwnership,
+    CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, InMemoryCouncilRepository, NextEvent,
+    Prune, RepositoryError, RunLog, RunOwnership,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -669,19 +669,7 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(unchecked_param_type = "NewCouncilRun")] input: JsValue,
     ) -> Promise {
-        let run = match new_run(&input) {
-            Ok(run) => run,
-            Err(e) => return rejected(e),
-        };
-        let repo = self.repo();
-        let notices = self.notices();
-        promise(async move {
-            let out = run_to_js(&run)?;
-            let id = run.id.clone();
-            repo.create_run(run).await?;
-            notices.post("created", &id, None);
-            Ok(out)
-        })
+        self.perform(new_run(&input).map(Call::CreateRun))
     }
 
     /// Sets a run's status. `"running"` makes this store the run's owner;
@@ -694,16 +682,10 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "CouncilRunStatus")] status: JsValue,
     ) -> Promise {
-        let args = string_arg(&run_id, &"runId", limits::ID_BYTES)
-            .and_then(|id| Ok((id, status_arg(&status, "status")?)));
-        let repo = self.repo();
-        let notices = self.notices();
-        promise(async move {
-            let (run_id, status) = args?;
-            repo.update_run_status(&run_id, status).await?;
-            notices.post("status", &run_id, Some(status.as_str()));
-            Ok(JsValue::UNDEFINED)
-        })
+        self.perform(
+            string_arg(&run_id, &"runId", limits::ID_BYTES)
+                .and_then(|id| Ok(Call::UpdateRunStatus(id, status_arg(&status, "status")?))),
+        )
     }
 
     /// Replaces a run's serialised task graph. Rejects with `NotFound` for an
@@ -714,20 +696,12 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
         #[wasm_bindgen(js_name = graphJson, unchecked_param_type = "string")] graph_json: JsValue,
     ) -> Promise {
-        let args = string_arg(&run_id, &"runId", limits::ID_BYTES).and_then(|id| {
-            Ok((
-                id,
-                string_arg(&graph_json, &"graphJson", limits::JSON_BYTES)?,
-            ))
-        });
-        let repo = self.repo();
-        let notices = self.notices();
-        promise(async move {
-            let (run_id, graph) = args?;
-            repo.update_graph(&run_id, &graph).await?;
-            notices.post("graph", &run_id, None);
-            Ok(JsValue::UNDEFINED)
-        })
+        self.perform(
+            string_arg(&run_id, &"runId", limits::ID_BYTES).and_then(|id| {
+                let graph = string_arg(&graph_json, &"graphJson", limits::JSON_BYTES)?;
+                Ok(Call::UpdateGraph(id, graph))
+            }),
+        )
     }
 
     /// Appends one event. Rejects with `NotFound` for an unknown run and
@@ -744,16 +718,7 @@ impl CouncilStore {
         };
         match &self.adapter {
             Adapter::IndexedDb(idb, _) => resolves_undefined(idb.append_record(event, record)),
-            Adapter::Memory(repo, _) => {
-                let repo = repo.clone();
-                let notices = self.notices();
-                promise(async move {
-                    let id = event.run_id.clone();
-                    repo.append_event(event).await?;
-                    notices.post("appended", &id, None);
-                    Ok(JsValue::UNDEFINED)
-                })
-            }
+            Adapter::Memory(..) => self.perform(Ok(Call::AppendEvent(event))),
         }
     }
 
@@ -771,20 +736,7 @@ impl CouncilStore {
         };
         match &self.adapter {
             Adapter::IndexedDb(idb, _) => resolves_undefined(idb.append_records(events, records)),
-            Adapter::Memory(repo, _) => {
-                let repo = repo.clone();
-                let notices = self.notices();
-                promise(async move {
-                    let ids: Vec<String> = events.iter().map(|e| e.run_id.clone()).collect();
-                    repo.append_events(events).await?;
-                    let mut ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-                    sort_unique(&mut ids);
-                    for id in ids {
-                        notices.post("appended", id, None);
-                    }
-                    Ok(JsValue::UNDEFINED)
-                })
-            }
+            Adapter::Memory(..) => self.perform(Ok(Call::AppendEvents(events))),
         }
     }
 
@@ -802,15 +754,7 @@ impl CouncilStore {
             Adapter::IndexedDb(idb, slow) => idb
                 .read_now(&QuickRead::Run(&run_id), slow)
                 .unwrap_or_else(|| queued_get_run(idb.clone(), run_id)),
-            Adapter::Memory(repo, _) => {
-                let repo = repo.clone();
-                promise(async move {
-                    match repo.get_run(&run_id).await? {
-                        Some(run) => run_to_js(&run),
-                        None => Ok(JsValue::UNDEFINED),
-                    }
-                })
-            }
+            Adapter::Memory(..) => self.perform(Ok(Call::GetRun(run_id))),
         }
     }
 
@@ -833,13 +777,7 @@ impl CouncilStore {
             Adapter::IndexedDb(idb, slow) => idb
                 .read_now(&QuickRead::Runs(filter), slow)
                 .unwrap_or_else(|| queued_list_runs(idb.clone(), filter)),
-            Adapter::Memory(repo, _) => {
-                let repo = repo.clone();
-                promise(async move {
-                    let runs = repo.list_runs(filter).await?;
-                    Ok(to_array(&runs, run_to_js)?.into())
-                })
-            }
+            Adapter::Memory(..) => self.perform(Ok(Call::ListRuns(filter))),
         }
     }
 
@@ -857,13 +795,7 @@ impl CouncilStore {
             Adapter::IndexedDb(idb, slow) => idb
                 .read_now(&QuickRead::Events(&run_id), slow)
                 .unwrap_or_else(|| queued_list_events(idb.clone(), run_id)),
-            Adapter::Memory(repo, _) => {
-                let repo = repo.clone();
-                promise(async move {
-                    let events = repo.list_events(&run_id).await?;
-                    Ok(to_array(&events, event_record)?.into())
-                })
-            }
+            Adapter::Memory(..) => self.perform(Ok(Call::ListEvents(run_id))),
         }
     }
 
@@ -872,25 +804,7 @@ impl CouncilStore {
     /// the page loads.
     #[wasm_bindgen(js_name = markInterruptedRuns, unchecked_return_type = "Promise<number>")]
     pub fn mark_interrupted_runs(&self) -> Promise {
-        let repo = self.repo();
-        let notices = self.notices();
-        promise(async move {
-            // In memory nothing runs in between: the running runs now are
-            // the ones that change.
-            let running = match &notices.0 {
-                Some(_) => repo.list_runs(Some(CouncilRunStatus::Running)).await?,
-                None => Vec::new(),
-            };
-            let count = repo.mark_interrupted_runs().await?;
-            for run in &running {
-                notices.post(
-                    "status",
-                    &run.id,
-                    Some(CouncilRunStatus::Interrupted.as_str()),
-                );
-            }
-            Ok(JsValue::from_f64(count as f64))
-        })
+        self.perform(Ok(Call::MarkInterruptedRuns))
     }
 
     /// Deletes the run's events with `waveIndex` greater than `waveIndex`.
@@ -901,18 +815,12 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
         #[wasm_bindgen(js_name = waveIndex, unchecked_param_type = "number")] wave_index: JsValue,
     ) -> Promise {
-        let args = string_arg(&run_id, &"runId", limits::ID_BYTES).and_then(|id| {
-            let wave = integer_arg(&wave_index, &"waveIndex", 0, i64::from(u32::MAX))?;
-            Ok((id, wave as u32))
-        });
-        let repo = self.repo();
-        let notices = self.notices();
-        promise(async move {
-            let (run_id, wave) = args?;
-            repo.truncate_events_after_wave(&run_id, wave).await?;
-            notices.post("rewound", &run_id, None);
-            Ok(JsValue::UNDEFINED)
-        })
+        self.perform(
+            string_arg(&run_id, &"runId", limits::ID_BYTES).and_then(|id| {
+                let wave = integer_arg(&wave_index, &"waveIndex", 0, i64::from(u32::MAX))?;
+                Ok(Call::TruncateEventsAfterWave(id, wave as u32))
+            }),
+        )
     }
 
     /// The seq after the last stored event of the run (0 for an empty log),
@@ -923,12 +831,7 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES);
-        let repo = self.repo();
-        promise(async move {
-            let seq = repo.next_seq(&run_id?).await?;
-            Ok(JsValue::from_f64(seq as f64))
-        })
+        self.perform(string_arg(&run_id, &"runId", limits::ID_BYTES).map(Call::NextSeq))
     }
 
     /// Appends an event with the seq after the last one of its run, given in
@@ -942,17 +845,11 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "NextCouncilRunEvent")] event: JsValue,
     ) -> Promise {
-        let event = string_arg(&run_id, &"runId", limits::ID_BYTES)
-            .and_then(|run_id| next_event(run_id, &event));
-        let repo = self.repo();
-        let notices = self.notices();
-        promise(async move {
-            let event = event?;
-            let id = event.run_id.clone();
-            let seq = repo.append_next(event).await?;
-            notices.post("appended", &id, None);
-            Ok(JsValue::from_f64(seq as f64))
-        })
+        self.perform(
+            string_arg(&run_id, &"runId", limits::ID_BYTES)
+                .and_then(|run_id| next_event(run_id, &event))
+                .map(Call::AppendNext),
+        )
     }
 
     /// Deletes a run and all its events in one transaction. Rejects with
@@ -963,15 +860,7 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES);
-        let repo = self.repo();
-        let notices = self.notices();
-        promise(async move {
-            let run_id = run_id?;
-            repo.delete_run(&run_id).await?;
-            notices.post("deleted", &run_id, None);
-            Ok(JsValue::UNDEFINED)
-        })
+        self.perform(string_arg(&run_id, &"runId", limits::ID_BYTES).map(Call::DeleteRun))
     }
 
     /// Deletes whole runs with their events and resolves to how many went:
@@ -985,16 +874,7 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(unchecked_param_type = "PruneOptions")] options: JsValue,
     ) -> Promise {
-        let prune = prune_options(&options);
-        let repo = self.repo();
-        let notices = self.notices();
-        promise(async move {
-            let deleted = repo.prune_runs(&prune?).await?;
-            for id in &deleted {
-                notices.post("deleted", id, None);
-            }
-            Ok(JsValue::from_f64(deleted.len() as f64))
-        })
+        self.perform(prune_options(&options).map(Call::PruneRuns))
     }
 
     /// Asks the browser to keep this origin's storage (IndexedDB included)
@@ -1024,12 +904,7 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES);
-        let repo = self.repo();
-        promise(async move {
-            let owned = repo.claim_run(&run_id?).await?;
-            Ok(JsValue::from_bool(owned))
-        })
+        self.perform(string_arg(&run_id, &"runId", limits::ID_BYTES).map(Call::ClaimRun))
     }
 
     /// Gives up this store's ownership of a run (if it had it), so that
@@ -1039,12 +914,7 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES);
-        let repo = self.repo();
-        promise(async move {
-            repo.release_run(&run_id?).await?;
-            Ok(JsValue::UNDEFINED)
-        })
+        self.perform(string_arg(&run_id, &"runId", limits::ID_BYTES).map(Call::ReleaseRun))
     }
 
     /// Ids of the runs another live store (another tab, worker or store
@@ -1053,15 +923,7 @@ impl CouncilStore {
     /// the browser has no Web Locks.
     #[wasm_bindgen(js_name = runsOwnedElsewhere, unchecked_return_type = "Promise<string[]>")]
     pub fn runs_owned_elsewhere(&self) -> Promise {
-        let repo = self.repo();
-        promise(async move {
-            let ids = repo.runs_owned_elsewhere().await?;
-            Ok(ids
-                .iter()
-                .map(|id| JsValue::from_str(id))
-                .collect::<Array>()
-                .into())
-        })
+        self.perform(Ok(Call::RunsOwnedElsewhere))
     }
 
     /// Follows one run's log, live: `onBatch` first receives the stored
@@ -1163,7 +1025,153 @@ impl Notices {
     }
 }
 
+/// A call of a `CouncilStore` method whose arguments are checked, for
+/// [`perform`]. The methods share that one async body, rather than each
+/// having its own: every async block is a state machine of its own in wasm
+/// (350-550 bytes each), and most of one is the same polling, error and
+/// drop code.
+enum Call {
+    CreateRun(CouncilRun),
+    UpdateRunStatus(String, CouncilRunStatus),
+    UpdateGraph(String, String),
+    /// In memory only: an IndexedDB store appends the record it was given.
+    AppendEvent(CouncilRunEvent),
+    /// In memory only, as `AppendEvent`.
+    AppendEvents(Vec<CouncilRunEvent>),
+    /// In memory only: an IndexedDB store hands over its records.
+    GetRun(String),
+    /// In memory only, as `GetRun`.
+    ListRuns(Option<CouncilRunStatus>),
+    /// In memory only, as `GetRun`.
+    ListEvents(String),
+    MarkInterruptedRuns,
+    TruncateEventsAfterWave(String, u32),
+    NextSeq(String),
+    AppendNext(NextEvent),
+    DeleteRun(String),
+    PruneRuns(Prune),
+    ClaimRun(String),
+    ReleaseRun(String),
+    RunsOwnedElsewhere,
+}
+
+/// Does `call` through the port and tells an in-memory store's watchers
+/// what changed; the value is what the method's promise resolves to.
+async fn perform(
+    repo: Rc<dyn Backend>,
+    notices: Notices,
+    call: Call,
+) -> Result<JsValue, RepositoryError> {
+    let undefined = JsValue::UNDEFINED;
+    Ok(match call {
+        Call::CreateRun(run) => {
+            let out = run_to_js(&run)?;
+            let id = run.id.clone();
+            repo.create_run(run).await?;
+            notices.post("created", &id, None);
+            out
+        }
+        Call::UpdateRunStatus(run_id, status) => {
+            repo.update_run_status(&run_id, status).await?;
+            notices.post("status", &run_id, Some(status.as_str()));
+            undefined
+        }
+        Call::UpdateGraph(run_id, graph) => {
+            repo.update_graph(&run_id, &graph).await?;
+            notices.post("graph", &run_id, None);
+            undefined
+        }
+        Call::AppendEvent(event) => {
+            let id = event.run_id.clone();
+            repo.append_event(event).await?;
+            notices.post("appended", &id, None);
+            undefined
+        }
+        Call::AppendEvents(events) => {
+            let ids: Vec<String> = events.iter().map(|e| e.run_id.clone()).collect();
+            repo.append_events(events).await?;
+            let mut ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            sort_unique(&mut ids);
+            for id in ids {
+                notices.post("appended", id, None);
+            }
+            undefined
+        }
+        Call::GetRun(run_id) => match repo.get_run(&run_id).await? {
+            Some(run) => run_to_js(&run)?,
+            None => undefined,
+        },
+        Call::ListRuns(filter) => to_array(&repo.list_runs(filter).await?, run_to_js)?.into(),
+        Call::ListEvents(run_id) => {
+            to_array(&repo.list_events(&run_id).await?, event_record)?.into()
+        }
+        Call::MarkInterruptedRuns => {
+            // In memory nothing runs in between: the running runs now are
+            // the ones that change.
+            let running = match &notices.0 {
+                Some(_) => repo.list_runs(Some(CouncilRunStatus::Running)).await?,
+                None => Vec::new(),
+            };
+            let count = repo.mark_interrupted_runs().await?;
+            for run in &running {
+                notices.post(
+                    "status",
+                    &run.id,
+                    Some(CouncilRunStatus::Interrupted.as_str()),
+                );
+            }
+            JsValue::from_f64(count as f64)
+        }
+        Call::TruncateEventsAfterWave(run_id, wave) => {
+            repo.truncate_events_after_wave(&run_id, wave).await?;
+            notices.post("rewound", &run_id, None);
+            undefined
+        }
+        Call::NextSeq(run_id) => JsValue::from_f64(repo.next_seq(&run_id).await? as f64),
+        Call::AppendNext(event) => {
+            let id = event.run_id.clone();
+            let seq = repo.append_next(event).await?;
+            notices.post("appended", &id, None);
+            JsValue::from_f64(seq as f64)
+        }
+        Call::DeleteRun(run_id) => {
+            repo.delete_run(&run_id).await?;
+            notices.post("deleted", &run_id, None);
+            undefined
+        }
+        Call::PruneRuns(prune) => {
+            let deleted = repo.prune_runs(&prune).await?;
+            for id in &deleted {
+                notices.post("deleted", id, None);
+            }
+            JsValue::from_f64(deleted.len() as f64)
+        }
+        Call::ClaimRun(run_id) => JsValue::from_bool(repo.claim_run(&run_id).await?),
+        Call::ReleaseRun(run_id) => {
+            repo.release_run(&run_id).await?;
+            undefined
+        }
+        Call::RunsOwnedElsewhere => repo
+            .runs_owned_elsewhere()
+            .await?
+            .iter()
+            .map(|id| JsValue::from_str(id))
+            .collect::<Array>()
+            .into(),
+    })
+}
+
 impl CouncilStore {
+    /// The promise of `call`, or one rejected with the argument error. Not
+    /// inlined, so that each exported method keeps only its argument checks.
+    #[inline(never)]
+    fn perform(&self, call: Result<Call, RepositoryError>) -> Promise {
+        match call {
+            Ok(call) => run_as_promise(Box::pin(perform(self.repo(), self.notices(), call))),
+            Err(e) => rejected(e),
+        }
+    }
+
     /// The port of the adapter: every write, and the reads that are not
     /// served from records.
     fn repo(&self) -> Rc<dyn Backend> {
