@@ -423,7 +423,9 @@ export function newHub() {
   return new EventTarget();
 }
 
-export function notifyHub(hub, notice) {
+// An in-memory store's notice `{ kind, runId, status? }` to its watchers.
+export function notifyHub(hub, kind, runId, status) {
+  const notice = status === undefined ? { kind, runId } : { kind, runId, status };
   hub.dispatchEvent(new CustomEvent("notice", { detail: notice }));
 }
 

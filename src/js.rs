@@ -588,7 +588,7 @@ extern "C" {
     #[wasm_bindgen(js_name = newHub)]
     fn new_hub() -> JsValue;
     #[wasm_bindgen(js_name = notifyHub)]
-    fn notify_hub(hub: &JsValue, notice: &Object);
+    fn notify_hub(hub: &JsValue, kind: &str, run_id: &str, status: Option<&str>);
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]
@@ -1012,15 +1012,11 @@ impl CouncilStore {
 struct Notices(Option<JsValue>);
 
 impl Notices {
+    /// Sends `{ kind, runId, status? }`, made in JavaScript: one call
+    /// rather than an object and a property set per field from here.
     fn post(&self, kind: &str, run_id: &str, status: Option<&str>) {
         if let Some(hub) = &self.0 {
-            let notice = Object::new();
-            let _ = Reflect::set(&notice, &"kind".into(), &kind.into());
-            let _ = Reflect::set(&notice, &"runId".into(), &run_id.into());
-            if let Some(status) = status {
-                let _ = Reflect::set(&notice, &"status".into(), &status.into());
-            }
-            notify_hub(hub, &notice);
+            notify_hub(hub, kind, run_id, status);
         }
     }
 }
