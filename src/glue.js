@@ -423,6 +423,18 @@ export function newHub() {
   return new EventTarget();
 }
 
+// What an in-memory store's `read(from)` resolves to (see `tail_reader` in
+// src/js.rs): `{ run: { rewinds }, events }`, or `{ events: [] }` for an
+// unknown run (`rewinds` undefined).
+export function memoryTail(rewinds, events) {
+  return rewinds === undefined ? { events: [] } : { run: { rewinds }, events };
+}
+
+// One truncation in a run's `rewinds`.
+export function rewind(afterWave, nextSeq) {
+  return { afterWave, nextSeq };
+}
+
 // An in-memory store's notice `{ kind, runId, status? }` to its watchers.
 export function notifyHub(hub, kind, runId, status) {
   const notice = status === undefined ? { kind, runId } : { kind, runId, status };

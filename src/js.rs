@@ -587,6 +587,9 @@ fn to_array<T>(
 extern "C" {
     #[wasm_bindgen(js_name = newHub)]
     fn new_hub() -> JsValue;
+    #[wasm_bindgen(js_name = memoryTail)]
+    fn memory_tail(rewinds: &JsValue, events: &JsValue) -> JsValue;
+    fn rewind(after_wave: f64, next_seq: f64) -> JsValue;
     #[wasm_bindgen(js_name = notifyHub)]
     fn notify_hub(hub: &JsValue, kind: &str, run_id: &str, status: Option<&str>);
 }
@@ -1217,37 +1220,22 @@ impl CouncilStore {
                     })
                 }
                 Adapter::Memory(memory, _) => {
-                    let tail = Object::new();
-                    if let Some((rewinds, events)) = memory.tail(&run_id, from) {
-                        let run = Object::new();
-                        let list: Array = rewinds
-                            .iter()
-                            .map(|&(after_wave, next_seq)| {
-                                let r = Object::new();
-                                let _ = Reflect::set(
-                                    &r,
-                                    &"afterWave".into(),
-                                    &JsValue::from_f64(f64::from(after_wave)),
-                                );
-                                let _ = Reflect::set(
-                                    &r,
-                                    &"nextSeq".into(),
-                                    &JsValue::from_f64(next_seq as f64),
-                                );
-                                JsValue::from(r)
-                            })
-                            .collect();
-                        let _ = Reflect::set(&run, &rf::REWINDS.into(), &list);
-                        let _ = Reflect::set(&tail, &"run".into(), &run);
-                        let events = match to_array(&events, event_record) {
-                            Ok(events) => events,
-                            Err(e) => return Promise::reject(&js_error(e)),
-                        };
-                        let _ = Reflect::set(&tail, &"events".into(), &events);
-                    } else {
-                        let _ = Reflect::set(&tail, &"events".into(), &Array::new());
-                    }
-                    Promise::resolve(&JsValue::from(tail))
+                    let tail = match memory.tail(&run_id, from) {
+                        Some((rewinds, events)) => {
+                            let rewinds: Array = rewinds
+                                .iter()
+                                .map(|&(after_wave, next_seq)| {
+                                    rewind(f64::from(after_wave), next_seq as f64)
+                                })
+                                .collect();
+                            match to_array(&events, event_record) {
+                                Ok(events) => memory_tail(&rewinds, &events),
+                                Err(e) => return rejected(e),
+                            }
+                        }
+                        None => memory_tail(&JsValue::UNDEFINED, &JsValue::UNDEFINED),
+                    };
+                    Promise::resolve(&tail)
                 }
             }
         })
