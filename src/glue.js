@@ -315,6 +315,20 @@ export async function estimateStorage() {
   }
 }
 
+// A short, safe description of a value for error messages (see
+// `describe` in src/js.rs).
+export function describe(value) {
+  if (value === undefined) return "undefined";
+  if (value === null) return "null";
+  if (typeof value === "number") return `the number ${value}`;
+  if (typeof value === "string") {
+    return value.length > 40 ? `a string of ${value.length} characters` : `the string "${value}"`;
+  }
+  if (Array.isArray(value)) return "an array";
+  const type = typeof value;
+  return type === "object" ? "an object" : `a ${type}`;
+}
+
 export function isAbortSignal(value) {
   return typeof AbortSignal === "function" && value instanceof AbortSignal;
 }

@@ -20,7 +20,7 @@ mod transfer;
 
 use crate::domain::{limits, MAX_SAFE_INTEGER};
 use crate::indexed_db::{
-    check_event_records, check_run_records, event_record, event_record_of, js_text, run_object,
+    check_event_records, check_run_records, event_record, event_record_of, run_object,
     watch_events_js, watch_runs_js, IndexedDbCouncilRepository, QuickRead,
 };
 use crate::record::{event as ev, run as rf};
@@ -279,33 +279,6 @@ fn one_of<'a>(names: impl Iterator<Item = &'a str>) -> String {
         .map(|n| format!("\"{n}\""))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A short, safe description of a value for error messages.
-fn describe(value: &JsValue) -> String {
-    if value.is_undefined() {
-        "undefined".into()
-    } else if value.is_null() {
-        "null".into()
-    } else if value.as_f64().is_some() {
-        format!("the number {}", js_text(value))
-    } else if let Some(s) = value.dyn_ref::<JsString>() {
-        if s.length() > 40 {
-            format!("a string of {} characters", s.length())
-        } else {
-            format!("the string \"{}\"", String::from(s))
-        }
-    } else if Array::is_array(value) {
-        "an array".into()
-    } else {
-        value
-            .js_typeof()
-            .as_string()
-            .map_or("a value".into(), |t| match t.as_str() {
-                "object" => "an object".into(),
-                _ => format!("a {t}"),
-            })
-    }
 }
 
 thread_local! {
@@ -598,6 +571,10 @@ extern "C" {
 extern "C" {
     #[wasm_bindgen(js_name = publicRuns)]
     fn public_runs(records: Array) -> Array;
+    /// A short, safe description of a value for error messages ("the
+    /// string \"x\"", "an object"...), made in JavaScript, which has the
+    /// value's type and text at hand.
+    fn describe(value: &JsValue) -> String;
     #[wasm_bindgen(js_name = loneSurrogateAt)]
     fn lone_surrogate_at(text: &JsString) -> i32;
     #[wasm_bindgen(js_name = arrayItems)]
