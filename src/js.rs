@@ -218,10 +218,7 @@ fn string_arg(
     max_bytes: usize,
 ) -> Result<String, RepositoryError> {
     let Some(text) = value.dyn_ref::<JsString>() else {
-        return Err(constraint(format!(
-            "{what} must be a string, got {}",
-            describe(value)
-        )));
+        return Err(refused(what, "a string", value));
     };
     // A UTF-16 unit takes at least one UTF-8 byte, so this bound is safe.
     if text.length() as usize > max_bytes {
@@ -272,6 +269,17 @@ fn status_arg(value: &JsValue, what: &str) -> Result<CouncilRunStatus, Repositor
             describe(value)
         ))
     })
+}
+
+/// `"{what} must be {expected}, got {value described}"`: the argument errors
+/// that expect a kind of value, formatted in this one place rather than at
+/// each check. (The ones whose expectation is itself formatted, a range or a
+/// list of names, measured smaller with their own `format!`.)
+fn refused(what: &dyn Display, expected: &str, value: &JsValue) -> RepositoryError {
+    constraint(format!(
+        "{what} must be {expected}, got {}",
+        describe(value)
+    ))
 }
 
 fn one_of<'a>(names: impl Iterator<Item = &'a str>) -> String {
@@ -337,10 +345,7 @@ impl<'a> Fields<'a> {
         known: &'static [&'static str],
     ) -> Result<Self, RepositoryError> {
         if !value.is_object() || Array::is_array(value) || value.is_function() {
-            return Err(constraint(format!(
-                "{what} must be an object, got {}",
-                describe(value)
-            )));
+            return Err(refused(&what, "an object", value));
         }
         let object: &Object = value.unchecked_ref();
         // One call into JavaScript, rather than each key copied into wasm.
@@ -1221,22 +1226,17 @@ impl CouncilStore {
 }
 
 fn callback_arg(value: &JsValue, what: &str) -> Result<js_sys::Function, RepositoryError> {
-    value.clone().dyn_into::<js_sys::Function>().map_err(|_| {
-        constraint(format!(
-            "{what} must be a function, got {}",
-            describe(value)
-        ))
-    })
+    value
+        .clone()
+        .dyn_into::<js_sys::Function>()
+        .map_err(|_| refused(&what, "a function", value))
 }
 
 fn signal_arg(value: JsValue) -> Result<JsValue, RepositoryError> {
     if value.is_undefined() || is_abort_signal(&value) {
         Ok(value)
     } else {
-        Err(constraint(format!(
-            "signal must be an AbortSignal, got {}",
-            describe(&value)
-        )))
+        Err(refused(&"signal", "an AbortSignal", &value))
     }
 }
 
@@ -1273,10 +1273,11 @@ fn prune_options(options: &JsValue) -> Result<Prune, RepositoryError> {
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         Some(v) => {
-            return Err(constraint(format!(
-                "pruneRuns options.statuses must be an array of statuses, got {}",
-                describe(&v)
-            )))
+            return Err(refused(
+                &"pruneRuns options.statuses",
+                "an array of statuses",
+                &v,
+            ))
         }
     };
     Ok(Prune {
