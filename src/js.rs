@@ -432,17 +432,23 @@ fn new_run(input: &JsValue) -> Result<CouncilRun, RepositoryError> {
         })
         .transpose()?;
     let graph_json = f.opt_string(rf::GRAPH_JSON, limits::JSON_BYTES, true)?;
-    let mut run = CouncilRun::new(goal, hitl_mode);
-    run.conversation_id = conversation_id;
-    run.graph_json = graph_json;
-    if let Some(id) = f.opt_string(rf::ID, limits::ID_BYTES, false)? {
-        run.id = id;
-    }
-    if let Some(created_at) = f.opt_string(rf::CREATED_AT, 64, false)? {
-        run.updated_at = created_at.clone();
-        run.created_at = created_at;
-    }
-    Ok(run)
+    let id = f.opt_string(rf::ID, limits::ID_BYTES, false)?;
+    let created_at = match f.opt_string(rf::CREATED_AT, 64, false)? {
+        Some(at) => at,
+        None => now_rfc3339(),
+    };
+    // What `CouncilRun::new` fills in, made only where absent: a random id
+    // costs a call into JavaScript for the random bytes.
+    Ok(CouncilRun {
+        id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        goal,
+        graph_json,
+        status: CouncilRunStatus::Running,
+        hitl_mode,
+        conversation_id,
+        updated_at: created_at.clone(),
+        created_at,
+    })
 }
 
 /// An event argument, and its stored record made from the caller's own
