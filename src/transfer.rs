@@ -566,7 +566,7 @@ impl<'a> Row<'a> {
 /// The value of an integer token (`-?[0-9]+`), or `None` outside the i64
 /// range. (`str::parse` would pull 128-bit multiplication into the wasm
 /// module for its overflow check.)
-fn parse_i64(text: &str) -> Option<i64> {
+pub(crate) fn parse_i64(text: &str) -> Option<i64> {
     let (negative, digits) = match text.strip_prefix('-') {
         Some(digits) => (true, digits),
         None => (false, text),

@@ -12,7 +12,9 @@ use wasm_bindgen::prelude::*;
 use super::{array_items, js_error, promise, string_arg, Backend, CouncilStore, Fields, Notices};
 use crate::domain::{limits, CouncilRun, CouncilRunEvent, RepositoryError};
 use crate::time::now_rfc3339;
-use crate::transfer::{end_line, event_line, header_line, parse_line, run_line, ExportLine};
+use crate::transfer::{
+    end_line, event_line, header_line, parse_i64, parse_line, run_line, ExportLine,
+};
 use crate::vec_map::VecMap;
 
 #[wasm_bindgen(module = "/src/glue.js")]
@@ -267,10 +269,14 @@ struct Section {
     /// The last seq read, and its line.
     last: Option<(i64, u64)>,
     events: Vec<CouncilRunEvent>,
-    lines: Vec<u64>,
+    /// The seq and line of each of `events`, to name the line a batch
+    /// error is about.
+    lines: Vec<(i64, u64)>,
 }
 
-fn at_line(line: u64, message: impl std::fmt::Display) -> RepositoryError {
+/// A `Constraint` error about line `line`. (`&str` rather than a generic
+/// `Display`: one instance of the formatting.)
+fn at_line(line: u64, message: &str) -> RepositoryError {
     RepositoryError::Constraint(format!("line {line}: {message}"))
 }
 
@@ -349,7 +355,7 @@ impl Importer {
                 if let Some(first) = import.seen.get(&run.id) {
                     return Err(at_line(
                         number,
-                        format!(
+                        &format!(
                             "run \"{}\" appears a second time (first at line {first})",
                             run.id
                         ),
@@ -383,19 +389,19 @@ impl Importer {
                                 event.run_id
                             ),
                         };
-                        return Err(at_line(number, why));
+                        return Err(at_line(number, &why));
                     };
                     done.extend(import.section.replace(Section::new(run, line)));
                 }
                 let section = import.section.as_mut().expect("a section is open");
                 if let Some((seq, at)) = section.last {
                     if event.seq == seq {
-                        return Err(at_line(number, format!("repeats seq {seq} of line {at}")));
+                        return Err(at_line(number, &format!("repeats seq {seq} of line {at}")));
                     }
                     if event.seq < seq {
                         return Err(at_line(
                             number,
-                            format!(
+                            &format!(
                                 "seq {} after seq {seq} (line {at}): a run's events come in ascending seq order",
                                 event.seq
                             ),
@@ -403,13 +409,13 @@ impl Importer {
                     }
                 }
                 section.last = Some((event.seq, number));
+                section.lines.push((event.seq, number));
                 section.events.push(event);
-                section.lines.push(number);
                 let full = section.events.len() >= WRITE_EVENTS;
                 import.events += 1;
                 drop(import);
                 Ok(if full {
-                    self.write_some().into()
+                    self.write_some()
                 } else {
                     self.write_last(done)
                 })
@@ -437,75 +443,50 @@ impl Importer {
         }
     }
 
-    /// Writes the events read so far of the run being read.
-    fn write_some(&self) -> Promise {
-        let state = self.state.clone();
-        promise(async move {
-            let (work, repo, notices) = {
-                let mut import = state.borrow_mut();
-                let Some(section) = import.section.as_mut() else {
-                    return Ok(JsValue::UNDEFINED);
-                };
-                let work = Work {
-                    run: section.run.clone(),
-                    line: section.line,
-                    checked: section.checked,
-                    events: std::mem::take(&mut section.events),
-                    lines: std::mem::take(&mut section.lines),
-                };
-                (work, import.repo.clone(), import.notices.clone())
-            };
-            let created = work.write(&*repo, &notices).await;
-            if let Some(section) = state.borrow_mut().section.as_mut() {
-                section.checked = true;
-                section.created |= created.as_ref().is_ok_and(|c| *c);
-            }
-            created.map(|_| JsValue::UNDEFINED)
-        })
+    /// Writes the events read so far of the run being read, which stays
+    /// open for the events after them.
+    fn write_some(&self) -> JsValue {
+        let section = self.state.borrow_mut().section.take();
+        self.write(section.into_iter().collect(), true)
     }
 
-    /// Writes the rest of runs that have been read whole, one after another;
-    /// a failure deletes the run it failed on if this import created it.
+    /// Writes the rest of runs that have been read whole, one after another.
     /// `undefined` when there is nothing to write.
     fn write_last(&self, sections: Vec<Section>) -> JsValue {
+        self.write(sections, false)
+    }
+
+    /// Writes `sections` one after another; a failure deletes the run it
+    /// failed on if this import created it. With `keep`, the last section is
+    /// put back as the run being read once it is written. `undefined` when
+    /// there is nothing to write.
+    ///
+    /// One future for a batch of the run being read and for runs read whole:
+    /// each async fn is a state machine of its own in the wasm module.
+    fn write(&self, mut sections: Vec<Section>, keep: bool) -> JsValue {
         if sections.is_empty() {
             return JsValue::UNDEFINED;
         }
-        let (repo, notices) = {
-            let import = self.state.borrow();
-            (import.repo.clone(), import.notices.clone())
-        };
+        let state = self.state.clone();
         promise(async move {
-            for section in sections {
-                finish_section(&*repo, &notices, section).await?;
+            let (repo, notices) = {
+                let import = state.borrow();
+                (import.repo.clone(), import.notices.clone())
+            };
+            for section in &mut sections {
+                if let Err(e) = section.write(&*repo, &notices).await {
+                    if section.created {
+                        let _ = repo.delete_run(&section.run.id).await;
+                    }
+                    return Err(e);
+                }
+            }
+            if keep {
+                state.borrow_mut().section = sections.pop();
             }
             Ok(JsValue::UNDEFINED)
         })
         .into()
-    }
-}
-
-async fn finish_section(
-    repo: &dyn Backend,
-    notices: &Notices,
-    section: Section,
-) -> Result<(), RepositoryError> {
-    let id = section.run.id.clone();
-    let work = Work {
-        run: section.run,
-        line: section.line,
-        checked: section.checked,
-        events: section.events,
-        lines: section.lines,
-    };
-    match work.write(repo, notices).await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            if section.created {
-                let _ = repo.delete_run(&id).await;
-            }
-            Err(e)
-        }
     }
 }
 
@@ -521,92 +502,79 @@ impl Section {
             lines: Vec::new(),
         }
     }
-}
 
-/// One batch of a run to write.
-struct Work {
-    run: CouncilRun,
-    line: u64,
-    checked: bool,
-    events: Vec<CouncilRunEvent>,
-    lines: Vec<u64>,
-}
-
-impl Work {
     /// Creates the run if absent (checks it is the same if present), then
-    /// appends the events; resolves to whether it created the run. A run
-    /// it created takes its first events in the same transaction.
-    async fn write(self, repo: &dyn Backend, notices: &Notices) -> Result<bool, RepositoryError> {
-        let Work {
-            run,
-            line,
-            checked,
-            events,
-            lines,
-        } = self;
-        if !checked {
-            match repo.get_run(&run.id).await? {
-                None => {
-                    // The run and its first batch of events in one
-                    // transaction: all of a run of up to WRITE_EVENTS
-                    // events, or nothing.
-                    let id = run.id.clone();
-                    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
-                    let appended = !events.is_empty();
-                    repo.import_run(run, events).await.map_err(|e| {
-                        let at = conflicting_line(&e, &seqs, &lines).unwrap_or(line);
-                        match e {
-                            RepositoryError::Constraint(m) => at_line(at, m),
-                            other => other,
-                        }
-                    })?;
-                    notices.post("created", &id, None);
-                    if appended {
-                        notices.post("appended", &id, None);
-                    }
-                    return Ok(true);
-                }
-                Some(stored) if stored == run => {}
+    /// appends the events read so far. A run it creates takes those events
+    /// in the same transaction: all of a run of up to [`WRITE_EVENTS`]
+    /// events, or nothing.
+    async fn write(
+        &mut self,
+        repo: &dyn Backend,
+        notices: &Notices,
+    ) -> Result<(), RepositoryError> {
+        let events = std::mem::take(&mut self.events);
+        let lines = std::mem::take(&mut self.lines);
+        let appended = !events.is_empty();
+        let create = !self.checked
+            && match repo.get_run(&self.run.id).await? {
+                None => true,
+                Some(stored) if stored == self.run => false,
                 Some(stored) => {
                     return Err(at_line(
-                        line,
-                        format!(
+                        self.line,
+                        &format!(
                             "run \"{}\" is stored already with other values ({}); importRuns does not overwrite a stored run",
-                            run.id,
-                            differences(&stored, &run)
+                            self.run.id,
+                            differences(&stored, &self.run)
                         ),
                     ))
                 }
-            }
+            };
+        self.checked = true;
+        if !create && !appended {
+            return Ok(());
         }
-        if events.is_empty() {
-            return Ok(false);
+        // A conflict the error does not place is on the run's line when
+        // creating it, else on the batch's first event's.
+        let fallback = match lines.first() {
+            Some(&(_, line)) if !create => line,
+            _ => self.line,
+        };
+        let written = if create {
+            repo.import_run(self.run.clone(), events).await
+        } else {
+            repo.append_events(events).await
+        };
+        if let Err(e) = written {
+            let at = conflicting_line(&e, &lines).unwrap_or(fallback);
+            return Err(match e {
+                RepositoryError::Constraint(m) => at_line(at, &m),
+                other => other,
+            });
         }
-        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
-        match repo.append_events(events).await {
-            Ok(()) => {
-                notices.post("appended", &run.id, None);
-                Ok(false)
-            }
-            Err(e) => {
-                let at = conflicting_line(&e, &seqs, &lines).unwrap_or(lines[0]);
-                Err(match e {
-                    RepositoryError::Constraint(m) => at_line(at, m),
-                    other => other,
-                })
-            }
+        if create {
+            self.created = true;
+            notices.post("created", &self.run.id, None);
         }
+        if appended {
+            notices.post("appended", &self.run.id, None);
+        }
+        Ok(())
     }
 }
 
-/// The line of the event a batch error names by its seq.
-fn conflicting_line(err: &RepositoryError, seqs: &[i64], lines: &[u64]) -> Option<u64> {
+/// The line of the event a batch error names by its seq (`lines` holds
+/// each event's seq and line).
+fn conflicting_line(err: &RepositoryError, lines: &[(i64, u64)]) -> Option<u64> {
     let message = err.message();
-    let at = message.as_bytes().windows(4).position(|w| w == b"seq ")?;
-    let after = message.get(at + 4..)?;
-    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-    let seq: i64 = digits.parse().ok()?;
-    seqs.iter().position(|s| *s == seq).map(|i| lines[i])
+    let at = message.as_bytes().windows(4).position(|w| w == b"seq ")? + 4;
+    let digits = message.as_bytes().get(at..)?;
+    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    let seq = match message.get(at..at + len) {
+        Some(digits) if !digits.is_empty() => parse_i64(digits)?,
+        _ => return None,
+    };
+    lines.iter().find(|(s, _)| *s == seq).map(|&(_, line)| line)
 }
 
 /// The fields in which two versions of a run differ, named as columns.
