@@ -474,6 +474,22 @@ struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
+    /// Reads the value of `key` (at byte `key_at`), where `p` is placed.
+    fn member(&mut self, p: &mut Parser<'a>, key: String, key_at: usize) -> Result<(), Fault> {
+        let table = self.table;
+        if self.fields.iter().any(|(k, _)| *k == key) {
+            return Err(format!("duplicate key {} at byte {key_at}", shown(&key)));
+        }
+        if self.fields.len() == MAX_KEYS {
+            return Err(format!("{table} has more than {MAX_KEYS} keys"));
+        }
+        let value = p
+            .value(0)
+            .map_err(|fault| format!("{table}.{key}: {fault}"))?;
+        self.fields.push((key, value));
+        Ok(())
+    }
+
     fn take(&mut self, column: &str) -> Result<Value<'a>, Fault> {
         match self.fields.iter().position(|(key, _)| key == column) {
             Some(i) => Ok(self.fields.swap_remove(i).1),
@@ -630,62 +646,18 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The members of an object whose `{` is next, each passed to `member`
-    /// with the parser placed at its value.
-    fn object(
-        &mut self,
-        mut member: impl FnMut(&mut Self, String, usize) -> Result<(), Fault>,
-    ) -> Result<(), Fault> {
-        self.expect(b'{', "\"{\"")?;
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            return Ok(());
-        }
-        loop {
-            self.skip_ws();
-            if self.peek() != Some(b'"') {
-                return Err(self.unexpected("a key"));
-            }
-            let key_at = self.pos;
-            let key = self.string()?;
-            self.skip_ws();
-            self.expect(b':', "\":\" after a key")?;
-            self.skip_ws();
-            member(self, key, key_at)?;
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.unexpected("\",\" or \"}\"")),
-            }
-        }
-    }
-
     /// The object of one row: a key may appear once, and at most
     /// [`MAX_KEYS`] of them.
     fn row(&mut self, table: &'static str) -> Result<Row<'a>, Fault> {
         if self.peek() != Some(b'{') {
             return Err(self.unexpected(&format!("\"{{\" opening the {table} object")));
         }
-        let mut fields: Vec<(String, Value<'a>)> = Vec::new();
-        self.object(|p, key, key_at| {
-            if fields.iter().any(|(k, _)| *k == key) {
-                return Err(format!("duplicate key {} at byte {key_at}", shown(&key)));
-            }
-            if fields.len() == MAX_KEYS {
-                return Err(format!("{table} has more than {MAX_KEYS} keys"));
-            }
-            let value = p
-                .value(0)
-                .map_err(|fault| format!("{table}.{key}: {fault}"))?;
-            fields.push((key, value));
-            Ok(())
-        })?;
-        Ok(Row { table, fields })
+        let mut row = Row {
+            table,
+            fields: Vec::new(),
+        };
+        self.members(b'}', 0, Some(&mut row))?;
+        Ok(row)
     }
 
     fn value(&mut self, depth: u32) -> Result<Value<'a>, Fault> {
@@ -700,31 +672,61 @@ impl<'a> Parser<'a> {
                 self.pos
             )),
             Some(b'{') => {
-                self.object(|p, _, _| p.value(depth + 1).map(drop))?;
+                self.members(b'}', depth + 1, None)?;
                 Ok(Value::Object)
             }
             Some(b'[') => {
-                self.pos += 1;
-                self.skip_ws();
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                    return Ok(Value::Array);
-                }
-                loop {
-                    self.skip_ws();
-                    self.value(depth + 1)?;
-                    self.skip_ws();
-                    match self.peek() {
-                        Some(b',') => self.pos += 1,
-                        Some(b']') => {
-                            self.pos += 1;
-                            return Ok(Value::Array);
-                        }
-                        _ => return Err(self.unexpected("\",\" or \"]\"")),
-                    }
-                }
+                self.members(b']', depth + 1, None)?;
+                Ok(Value::Array)
             }
             _ => Err(self.unexpected("a JSON value")),
+        }
+    }
+
+    /// The members of the object (`close` is `}`) or array (`]`) whose
+    /// opening bracket is next, their values at `depth`. The values of a
+    /// row's object are kept in `row`; those of a nested value are checked
+    /// and dropped. One loop for all three: each copy costs wasm.
+    fn members(
+        &mut self,
+        close: u8,
+        depth: u32,
+        mut row: Option<&mut Row<'a>>,
+    ) -> Result<(), Fault> {
+        self.pos += 1;
+        self.skip_ws();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            if close == b']' {
+                self.value(depth)?;
+            } else {
+                if self.peek() != Some(b'"') {
+                    return Err(self.unexpected("a key"));
+                }
+                let key_at = self.pos;
+                let key = self.string()?;
+                self.skip_ws();
+                self.expect(b':', "\":\" after a key")?;
+                self.skip_ws();
+                match row.as_deref_mut() {
+                    Some(row) => row.member(self, key, key_at)?,
+                    None => drop(self.value(depth)?),
+                }
+            }
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b) if b == close => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ if close == b']' => return Err(self.unexpected("\",\" or \"]\"")),
+                _ => return Err(self.unexpected("\",\" or \"}\"")),
+            }
         }
     }
 
