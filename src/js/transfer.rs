@@ -108,8 +108,7 @@ impl CouncilStore {
                 notices: self.notices(),
                 header: false,
                 ended: false,
-                seen: VecMap::default(),
-                pending: VecMap::default(),
+                read: VecMap::default(),
                 section: None,
                 runs: 0,
                 events: 0,
@@ -248,10 +247,10 @@ struct Import {
     notices: Notices,
     header: bool,
     ended: bool,
-    /// Each run read so far, and its line.
-    seen: VecMap<String, u64>,
-    /// Runs read whose events have not come yet.
-    pending: VecMap<String, (CouncilRun, u64)>,
+    /// Each run read so far: its line, and the run until its events come.
+    /// (One map rather than a map of lines and one of runs waiting: each
+    /// value type compiles the map's methods again.)
+    read: VecMap<String, (u64, Option<CouncilRun>)>,
     /// The run whose events are being read.
     section: Option<Section>,
     runs: u64,
@@ -352,7 +351,7 @@ impl Importer {
                 "line {number}: the input does not start with a council-idb export header"
             ))),
             ExportLine::Run(run) => {
-                if let Some(first) = import.seen.get(&run.id) {
+                if let Some((first, _)) = import.read.get(&run.id) {
                     return Err(at_line(
                         number,
                         &format!(
@@ -361,9 +360,8 @@ impl Importer {
                         ),
                     ));
                 }
-                import.seen.insert(run.id.clone(), number);
                 import.runs += 1;
-                import.pending.insert(run.id.clone(), (run, number));
+                import.read.insert(run.id.clone(), (number, Some(run)));
                 // A run's line ends the events of the run before it.
                 let previous = import.section.take();
                 drop(import);
@@ -378,18 +376,26 @@ impl Importer {
                 {
                     // The first event of a run read earlier: the events of
                     // the run before it are complete.
-                    let Some((run, line)) = import.pending.remove(&event.run_id) else {
-                        let why = match import.seen.get(&event.run_id) {
-                            Some(at) => format!(
-                                "an event of run \"{}\" (line {at}) after other runs' events: a run's events come together",
+                    let (line, run) = match import.read.get_mut(&event.run_id) {
+                        Some((line, run)) => (*line, run.take()),
+                        None => {
+                            return Err(at_line(
+                                number,
+                                &format!(
+                                    "an event of run \"{}\" before that run's line",
+                                    event.run_id
+                                ),
+                            ))
+                        }
+                    };
+                    let Some(run) = run else {
+                        return Err(at_line(
+                            number,
+                            &format!(
+                                "an event of run \"{}\" (line {line}) after other runs' events: a run's events come together",
                                 event.run_id
                             ),
-                            None => format!(
-                                "an event of run \"{}\" before that run's line",
-                                event.run_id
-                            ),
-                        };
-                        return Err(at_line(number, &why));
+                        ));
                     };
                     done.extend(import.section.replace(Section::new(run, line)));
                 }
@@ -431,11 +437,10 @@ impl Importer {
                 import.ended = true;
                 // The last run's events, then the runs without events.
                 let mut rest: Vec<Section> = import.section.take().into_iter().collect();
-                let pending = import.pending.take();
+                let read = import.read.take();
                 rest.extend(
-                    pending
-                        .into_iter()
-                        .map(|(_, (run, line))| Section::new(run, line)),
+                    read.into_iter()
+                        .filter_map(|(_, (line, run))| Some(Section::new(run?, line))),
                 );
                 drop(import);
                 Ok(self.write_last(rest))
