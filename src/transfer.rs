@@ -80,6 +80,7 @@ use crate::domain::{
     RepositoryError, MAX_SAFE_INTEGER,
 };
 use crate::time::Instant;
+use std::fmt::Write;
 use std::slice::SliceIndex;
 
 /// The format version written in the header; [`parse_line`] reads only this
@@ -124,25 +125,56 @@ pub enum ExportLine {
 /// The header line for an export made at `exported_at` (RFC 3339), without
 /// the trailing `\n`.
 pub fn header_line(exported_at: &str) -> String {
-    let mut line = LineWriter::new(HEADER_TAG, exported_at.len());
-    line.integer("version", i64::from(EXPORT_VERSION));
-    line.string("exported_at", exported_at);
-    line.finish()
+    let mut out = String::new();
+    push_header_line(&mut out, exported_at);
+    out
 }
 
 /// The end line of an export of `runs` runs and `events` events, without the
 /// trailing `\n`.
 pub fn end_line(runs: u64, events: u64) -> String {
-    let mut line = LineWriter::new(END_TAG, 0);
-    line.integer("runs", runs.min(MAX_SAFE_INTEGER as u64) as i64);
-    line.integer("events", events.min(MAX_SAFE_INTEGER as u64) as i64);
-    line.finish()
+    let mut out = String::new();
+    push_end_line(&mut out, runs, events);
+    out
 }
 
 /// The line of a run, without the trailing `\n`.
 pub fn run_line(run: &CouncilRun) -> String {
+    let mut out = String::new();
+    push_run_line(&mut out, run);
+    out
+}
+
+/// The line of an event, without the trailing `\n`.
+pub fn event_line(event: &CouncilRunEvent) -> String {
+    let mut out = String::new();
+    push_event_line(&mut out, event);
+    out
+}
+
+// The `push_*_line` functions append a line, without its `\n`, to the text
+// the export is building: no `String` per line to allocate and copy.
+
+/// Appends [`header_line`].
+pub(crate) fn push_header_line(out: &mut String, exported_at: &str) {
+    let mut line = LineWriter::new(out, HEADER_TAG, exported_at.len());
+    line.integer("version", i64::from(EXPORT_VERSION));
+    line.string("exported_at", exported_at);
+    line.finish();
+}
+
+/// Appends [`end_line`].
+pub(crate) fn push_end_line(out: &mut String, runs: u64, events: u64) {
+    let mut line = LineWriter::new(out, END_TAG, 0);
+    line.integer("runs", runs.min(MAX_SAFE_INTEGER as u64) as i64);
+    line.integer("events", events.min(MAX_SAFE_INTEGER as u64) as i64);
+    line.finish();
+}
+
+/// Appends [`run_line`].
+pub(crate) fn push_run_line(out: &mut String, run: &CouncilRun) {
     let graph_len = run.graph_json.as_ref().map_or(0, String::len);
-    let mut line = LineWriter::new(RUNS_TAG, run.id.len() + run.goal.len() + graph_len);
+    let mut line = LineWriter::new(out, RUNS_TAG, run.id.len() + run.goal.len() + graph_len);
     line.string("id", &run.id);
     line.string("goal", &run.goal);
     match &run.graph_json {
@@ -150,26 +182,30 @@ pub fn run_line(run: &CouncilRun) -> String {
         None => line.null("graph_json"),
     }
     line.string("status", run.status.as_str());
-    // The column holds JSON text, so the value is the mode's JSON string.
-    line.string("hitl_mode", &format!("\"{}\"", run.hitl_mode.as_str()));
+    // The column holds JSON text, so the value is the mode's JSON string,
+    // `"\"approve_plan\""`. A mode's name needs no escaping.
+    line.key("hitl_mode");
+    line.out.push_str("\"\\\"");
+    line.out.push_str(run.hitl_mode.as_str());
+    line.out.push_str("\\\"\"");
     match run.conversation_id {
         Some(id) => line.integer("conversation_id", id),
         None => line.null("conversation_id"),
     }
     line.string("created_at", &run.created_at);
     line.string("updated_at", &run.updated_at);
-    line.finish()
+    line.finish();
 }
 
-/// The line of an event, without the trailing `\n`.
-pub fn event_line(event: &CouncilRunEvent) -> String {
-    let mut line = LineWriter::new(EVENTS_TAG, event.run_id.len() + event.event_json.len());
+/// Appends [`event_line`].
+pub(crate) fn push_event_line(out: &mut String, event: &CouncilRunEvent) {
+    let mut line = LineWriter::new(out, EVENTS_TAG, event.run_id.len() + event.event_json.len());
     line.string("run_id", &event.run_id);
     line.integer("seq", event.seq);
     line.string("event_json", &event.event_json);
     line.string("created_at", &event.created_at);
     line.integer("wave_index", i64::from(event.wave_index));
-    line.finish()
+    line.finish();
 }
 
 /// Reads line `line_no` (1-based, used in error messages) of an export.
@@ -189,14 +225,16 @@ pub fn parse_line(line: &str, line_no: u64) -> Result<Option<ExportLine>, Reposi
 
 // ---------------------------------------------------------------- writing
 
-struct LineWriter {
-    out: String,
+/// Writes one line's object, `{"tag":{"key":value,...}}`, into `out`.
+struct LineWriter<'o> {
+    out: &'o mut String,
     first: bool,
 }
 
-impl LineWriter {
-    fn new(tag: &str, text_len: usize) -> Self {
-        let mut out = String::with_capacity(text_len + 256);
+impl<'o> LineWriter<'o> {
+    /// Starts the line; `text_len` is about how long its texts are.
+    fn new(out: &'o mut String, tag: &str, text_len: usize) -> Self {
+        out.reserve(text_len + 256);
         out.push_str("{\"");
         out.push_str(tag);
         out.push_str("\":{");
@@ -215,12 +253,13 @@ impl LineWriter {
 
     fn string(&mut self, name: &str, value: &str) {
         self.key(name);
-        push_json_string(&mut self.out, value);
+        push_json_string(self.out, value);
     }
 
     fn integer(&mut self, name: &str, value: i64) {
         self.key(name);
-        self.out.push_str(&value.to_string());
+        // Into the line itself: `to_string` would allocate a String.
+        let _ = write!(self.out, "{value}");
     }
 
     fn null(&mut self, name: &str) {
@@ -228,9 +267,8 @@ impl LineWriter {
         self.out.push_str("null");
     }
 
-    fn finish(mut self) -> String {
+    fn finish(self) {
         self.out.push_str("}}");
-        self.out
     }
 }
 

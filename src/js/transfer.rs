@@ -13,7 +13,8 @@ use super::{array_items, js_error, promise, string_arg, Backend, CouncilStore, F
 use crate::domain::{limits, CouncilRun, CouncilRunEvent, RepositoryError};
 use crate::time::now_rfc3339;
 use crate::transfer::{
-    end_line, event_line, header_line, parse_i64, parse_line, run_line, ExportLine,
+    parse_i64, parse_line, push_end_line, push_event_line, push_header_line, push_run_line,
+    ExportLine,
 };
 use crate::vec_map::VecMap;
 
@@ -151,11 +152,6 @@ struct Export {
     events_out: u64,
 }
 
-fn push_line(out: &mut String, line: &str) {
-    out.push_str(line);
-    out.push('\n');
-}
-
 impl Export {
     /// The next lines, about [`CHUNK_BYTES`] of them; `None` at the end.
     async fn chunk(&mut self) -> Result<Option<String>, RepositoryError> {
@@ -165,7 +161,8 @@ impl Export {
         let mut out = String::new();
         if !self.started {
             self.started = true;
-            push_line(&mut out, &header_line(&now_rfc3339()));
+            push_header_line(&mut out, &now_rfc3339());
+            out.push('\n');
         }
         if self.runs.is_none() {
             self.runs = Some(self.load_runs().await?.into_iter());
@@ -174,7 +171,8 @@ impl Export {
             if let Some((run_id, from)) = self.current.take() {
                 let (events, more) = self.page(&run_id, from).await?;
                 for event in &events {
-                    push_line(&mut out, &event_line(event));
+                    push_event_line(&mut out, event);
+                    out.push('\n');
                 }
                 self.events_out += events.len() as u64;
                 if let (true, Some(last)) = (more, events.last()) {
@@ -184,12 +182,14 @@ impl Export {
             }
             match self.runs.as_mut().and_then(Iterator::next) {
                 Some(run) => {
-                    push_line(&mut out, &run_line(&run));
+                    push_run_line(&mut out, &run);
+                    out.push('\n');
                     self.runs_out += 1;
                     self.current = Some((run.id, 0));
                 }
                 None => {
-                    push_line(&mut out, &end_line(self.runs_out, self.events_out));
+                    push_end_line(&mut out, self.runs_out, self.events_out);
+                    out.push('\n');
                     self.finished = true;
                     break;
                 }
