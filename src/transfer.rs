@@ -81,7 +81,7 @@ use crate::domain::{
 };
 use crate::time::Instant;
 use std::fmt::Write;
-use std::slice::SliceIndex;
+use std::ops::Range;
 
 /// The format version written in the header; [`parse_line`] reads only this
 /// one.
@@ -274,8 +274,10 @@ impl<'o> LineWriter<'o> {
 
 /// `text[range]`, or `""` where `range` does not fall on character
 /// boundaries (never, for the positions kept here). Slicing with `[]`
-/// brings its panic message's formatting, ~4 KB of wasm.
-fn part<R: SliceIndex<str, Output = str>>(text: &str, range: R) -> &str {
+/// brings its panic message's formatting, ~4 KB of wasm. A `Range`, not any
+/// `SliceIndex`, so that it is compiled once: `a..` is spelt
+/// `a..text.len()`.
+fn part(text: &str, range: Range<usize>) -> &str {
     text.get(range).unwrap_or("")
 }
 
@@ -309,7 +311,7 @@ fn push_json_string(out: &mut String, text: &str) {
         }
         plain_from = at + c.len_utf8();
     }
-    out.push_str(part(text, plain_from..));
+    out.push_str(part(text, plain_from..text.len()));
     out.push('"');
 }
 
@@ -472,7 +474,7 @@ fn shown(text: &str) -> String {
     let mut quoted = String::new();
     match text.char_indices().nth(40) {
         Some((cut, _)) => {
-            push_json_string(&mut quoted, part(text, ..cut));
+            push_json_string(&mut quoted, part(text, 0..cut));
             quoted.push('…');
         }
         None => push_json_string(&mut quoted, text),
@@ -566,7 +568,7 @@ impl<'a> Row<'a> {
             return Ok(text);
         }
         if text.len() == 19 && text.as_bytes()[10] == b' ' {
-            let utc = format!("{}T{}Z", part(&text, ..10), part(&text, 11..));
+            let utc = format!("{}T{}Z", part(&text, 0..10), part(&text, 11..19));
             if Instant::parse(&utc).is_some() {
                 return Ok(utc);
             }
@@ -662,7 +664,7 @@ impl<'a> Parser<'a> {
 
     /// "expected X at byte N, found Y".
     fn unexpected(&self, expected: &str) -> Fault {
-        match part(self.text, self.pos..).chars().next() {
+        match part(self.text, self.pos..self.text.len()).chars().next() {
             Some(c) => format!(
                 "expected {expected} at byte {}, found {}",
                 self.pos,
@@ -769,7 +771,7 @@ impl<'a> Parser<'a> {
     }
 
     fn literal(&mut self, word: &str, value: Value<'a>) -> Result<Value<'a>, Fault> {
-        if part(self.text, self.pos..).starts_with(word) {
+        if part(self.text, self.pos..self.text.len()).starts_with(word) {
             self.pos += word.len();
             Ok(value)
         } else {
@@ -872,7 +874,7 @@ impl<'a> Parser<'a> {
                 let code = match unit {
                     0xd800..=0xdbff => {
                         // A high surrogate must be followed by a low one.
-                        let low = if part(self.text, self.pos..).starts_with("\\u") {
+                        let low = if part(self.text, self.pos..self.text.len()).starts_with("\\u") {
                             self.hex4(self.pos)?
                         } else {
                             0
@@ -890,13 +892,15 @@ impl<'a> Parser<'a> {
                 return Ok(());
             }
             _ => {
-                return Err(match part(self.text, at + 1..).chars().next() {
-                    Some(c) => format!(
-                        "invalid escape \\{} at byte {at}",
-                        part(self.text, at + 1..at + 1 + c.len_utf8())
-                    ),
-                    None => format!("unterminated string at byte {}", self.text.len()),
-                });
+                return Err(
+                    match part(self.text, at + 1..self.text.len()).chars().next() {
+                        Some(c) => format!(
+                            "invalid escape \\{} at byte {at}",
+                            part(self.text, at + 1..at + 1 + c.len_utf8())
+                        ),
+                        None => format!("unterminated string at byte {}", self.text.len()),
+                    },
+                );
             }
         };
         out.push(simple);
