@@ -545,19 +545,32 @@ impl<'a> Row<'a> {
         )
     }
 
-    fn optional_string(&mut self, column: &str) -> Result<Option<String>, Fault> {
+    /// A string column; `null` too where `nullable`, as `None`. (Columns
+    /// that may be null and those that may not share one function: each
+    /// costs wasm.)
+    fn text(&mut self, column: &str, nullable: bool) -> Result<Option<String>, Fault> {
         match self.take(column)? {
             Value::String(text) => Ok(Some(text)),
-            Value::Null => Ok(None),
-            other => Err(self.wrong_type(column, "a string or null", &other)),
+            Value::Null if nullable => Ok(None),
+            other => Err(self.wrong_type(
+                column,
+                if nullable {
+                    "a string or null"
+                } else {
+                    "a string"
+                },
+                &other,
+            )),
         }
     }
 
+    fn optional_string(&mut self, column: &str) -> Result<Option<String>, Fault> {
+        self.text(column, true)
+    }
+
     fn string(&mut self, column: &str) -> Result<String, Fault> {
-        match self.take(column)? {
-            Value::String(text) => Ok(text),
-            other => Err(self.wrong_type(column, "a string", &other)),
-        }
+        // Never `None`: not nullable.
+        self.text(column, false).map(Option::unwrap_or_default)
     }
 
     /// A timestamp: RFC 3339 as given, or the server's `YYYY-MM-DD HH:MM:SS`
@@ -580,25 +593,41 @@ impl<'a> Row<'a> {
         ))
     }
 
-    fn optional_integer(&mut self, column: &str, min: i64, max: i64) -> Result<Option<i64>, Fault> {
+    /// An integer column in `min..=max`; `null` too where `nullable`, as
+    /// `None`.
+    fn number(
+        &mut self,
+        column: &str,
+        min: i64,
+        max: i64,
+        nullable: bool,
+    ) -> Result<Option<i64>, Fault> {
         match self.take(column)? {
-            Value::Null => Ok(None),
+            Value::Null if nullable => Ok(None),
             Value::Number {
                 text,
                 integer: true,
             } => self.in_range(column, text, min, max).map(Some),
-            other => Err(self.wrong_type(column, "an integer or null", &other)),
+            other => Err(self.wrong_type(
+                column,
+                if nullable {
+                    "an integer or null"
+                } else {
+                    "an integer"
+                },
+                &other,
+            )),
         }
     }
 
+    fn optional_integer(&mut self, column: &str, min: i64, max: i64) -> Result<Option<i64>, Fault> {
+        self.number(column, min, max, true)
+    }
+
     fn integer(&mut self, column: &str, min: i64, max: i64) -> Result<i64, Fault> {
-        match self.take(column)? {
-            Value::Number {
-                text,
-                integer: true,
-            } => self.in_range(column, text, min, max),
-            other => Err(self.wrong_type(column, "an integer", &other)),
-        }
+        // Never `None`: not nullable.
+        self.number(column, min, max, false)
+            .map(Option::unwrap_or_default)
     }
 
     fn in_range(&self, column: &str, text: &str, min: i64, max: i64) -> Result<i64, Fault> {
