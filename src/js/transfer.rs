@@ -545,11 +545,14 @@ impl Section {
             Some(&(_, line)) if !create => line,
             _ => self.line,
         };
+        // One await for either call (both are boxed futures of one type):
+        // each await point adds to the future's code.
         let written = if create {
-            repo.import_run(self.run.clone(), events).await
+            repo.import_run(self.run.clone(), events)
         } else {
-            repo.append_events(events).await
-        };
+            repo.append_events(events)
+        }
+        .await;
         if let Err(e) = written {
             let at = conflicting_line(&e, &lines).unwrap_or(fallback);
             return Err(match e {
