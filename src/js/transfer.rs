@@ -592,8 +592,11 @@ fn conflicting_line(err: &RepositoryError, lines: &[(i64, u64)]) -> Option<u64> 
 }
 
 /// The fields in which two versions of a run differ, named as columns.
+/// (A loop into one `String`: an iterator chain collected and joined
+/// compiles to more.)
 fn differences(stored: &CouncilRun, incoming: &CouncilRun) -> String {
-    [
+    let mut out = String::new();
+    for (column, differs) in [
         ("goal", stored.goal != incoming.goal),
         ("graph_json", stored.graph_json != incoming.graph_json),
         ("status", stored.status != incoming.status),
@@ -604,10 +607,13 @@ fn differences(stored: &CouncilRun, incoming: &CouncilRun) -> String {
         ),
         ("created_at", stored.created_at != incoming.created_at),
         ("updated_at", stored.updated_at != incoming.updated_at),
-    ]
-    .iter()
-    .filter(|(_, differs)| *differs)
-    .map(|(column, _)| *column)
-    .collect::<Vec<_>>()
-    .join(", ")
+    ] {
+        if differs {
+            if !out.is_empty() {
+                out.push_str(", ");
+            }
+            out.push_str(column);
+        }
+    }
+    out
 }
