@@ -371,10 +371,11 @@ impl Importer {
                 // A run's line ends the events of the run before it.
                 let previous = import.section.take();
                 drop(import);
-                Ok(self.write_last(previous.into_iter().collect()))
+                Ok(self.write_last(one(previous)))
             }
             ExportLine::Event(event) => {
-                let mut done = Vec::new();
+                // The run whose events this event ends, if any.
+                let mut done = None;
                 if import
                     .section
                     .as_ref()
@@ -403,7 +404,7 @@ impl Importer {
                             ),
                         ));
                     };
-                    done.extend(import.section.replace(Section::new(run, line)));
+                    done = import.section.replace(Section::new(run, line));
                 }
                 let section = import.section.as_mut().expect("a section is open");
                 if let Some((seq, at)) = section.last {
@@ -429,7 +430,7 @@ impl Importer {
                 Ok(if full {
                     self.write_some()
                 } else {
-                    self.write_last(done)
+                    self.write_last(one(done))
                 })
             }
             ExportLine::End { runs, events } => {
@@ -442,12 +443,12 @@ impl Importer {
                 }
                 import.ended = true;
                 // The last run's events, then the runs without events.
-                let mut rest: Vec<Section> = import.section.take().into_iter().collect();
-                let read = import.read.take();
-                rest.extend(
-                    read.into_iter()
-                        .filter_map(|(_, (line, run))| Some(Section::new(run?, line))),
-                );
+                let mut rest = one(import.section.take());
+                for (_, (line, run)) in import.read.take() {
+                    if let Some(run) = run {
+                        rest.push(Section::new(run, line));
+                    }
+                }
                 drop(import);
                 Ok(self.write_last(rest))
             }
@@ -458,7 +459,7 @@ impl Importer {
     /// open for the events after them.
     fn write_some(&self) -> JsValue {
         let section = self.state.borrow_mut().section.take();
-        self.write(section.into_iter().collect(), true)
+        self.write(one(section), true)
     }
 
     /// Writes the rest of runs that have been read whole, one after another.
@@ -499,6 +500,16 @@ impl Importer {
         })
         .into()
     }
+}
+
+/// The section, if any, as a list. (One small function where collecting
+/// and extending from options compiled several.)
+fn one(section: Option<Section>) -> Vec<Section> {
+    let mut sections = Vec::new();
+    if let Some(section) = section {
+        sections.push(section);
+    }
+    sections
 }
 
 impl Section {
