@@ -693,17 +693,11 @@ impl<'a> Parser<'a> {
 
     /// "expected X at byte N, found Y".
     fn unexpected(&self, expected: &str) -> Fault {
-        match part(self.text, self.pos..self.text.len()).chars().next() {
-            Some(c) => format!(
-                "expected {expected} at byte {}, found {}",
-                self.pos,
-                shown(c.encode_utf8(&mut [0; 4]))
-            ),
-            None => format!(
-                "expected {expected} at byte {}, found the end of the line",
-                self.pos
-            ),
-        }
+        let found = match part(self.text, self.pos..self.text.len()).chars().next() {
+            Some(c) => shown(c.encode_utf8(&mut [0; 4])),
+            None => "the end of the line".into(),
+        };
+        format!("expected {expected} at byte {}, found {found}", self.pos)
     }
 
     fn expect(&mut self, byte: u8, expected: &str) -> Result<(), Fault> {

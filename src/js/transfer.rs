@@ -540,16 +540,21 @@ impl Section {
         let create = !self.checked
             && match repo.get_run(&self.run.id).await? {
                 None => true,
-                Some(stored) if stored == self.run => false,
                 Some(stored) => {
-                    return Err(at_line(
-                        self.line,
-                        &format!(
-                            "run \"{}\" is stored already with other values ({}); importRuns does not overwrite a stored run",
-                            self.run.id,
-                            differences(&stored, &self.run)
-                        ),
-                    ))
+                    // The stored run has this id: it is the same run when no
+                    // other column differs (and `==` would compare them all
+                    // a second time).
+                    let differences = differences(&stored, &self.run);
+                    if !differences.is_empty() {
+                        return Err(at_line(
+                            self.line,
+                            &format!(
+                                "run \"{}\" is stored already with other values ({differences}); importRuns does not overwrite a stored run",
+                                self.run.id,
+                            ),
+                        ));
+                    }
+                    false
                 }
             };
         self.checked = true;
