@@ -449,7 +449,8 @@ fn read_event(mut row: Row<'_>) -> Result<ExportLine, Fault> {
         seq,
         event_json,
         created_at,
-        wave_index: u32::try_from(wave_index).map_err(|_| "wave_index out of range")?,
+        // In range: read as 0..=u32::MAX above.
+        wave_index: wave_index as u32,
     };
     check_event(&event).map_err(|e| e.message().to_owned())?;
     Ok(ExportLine::Event(event))
