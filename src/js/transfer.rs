@@ -175,7 +175,10 @@ impl Export {
         }
         while out.len() < CHUNK_BYTES {
             if let Some((run_id, from)) = self.current.take() {
-                let (events, more) = self.page(&run_id, from).await?;
+                // A page of events from `from` on; a full page may have more
+                // after it.
+                let events = self.repo.list_events_page(&run_id, from, PAGE).await?;
+                let more = events.len() == PAGE as usize;
                 for event in &events {
                     push_event_line(&mut out, event);
                     out.push('\n');
@@ -222,17 +225,6 @@ impl Export {
                 Ok(runs)
             }
         }
-    }
-
-    /// Events of `run_id` from `from` on, and whether more may follow.
-    async fn page(
-        &self,
-        run_id: &str,
-        from: i64,
-    ) -> Result<(Vec<CouncilRunEvent>, bool), RepositoryError> {
-        let events = self.repo.list_events_page(run_id, from, PAGE).await?;
-        let more = events.len() == PAGE as usize;
-        Ok((events, more))
     }
 }
 
