@@ -171,7 +171,26 @@ impl Export {
             out.push('\n');
         }
         if self.runs.is_none() {
-            self.runs = Some(self.load_runs().await?.into_iter());
+            // The runs to export, read here rather than in an async fn of
+            // their own: a nested future costs wasm.
+            let runs = match &self.wanted {
+                None => {
+                    let mut runs = self.repo.list_runs(None).await?;
+                    runs.reverse();
+                    runs
+                }
+                Some(ids) => {
+                    let mut runs = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        match self.repo.get_run(id).await? {
+                            Some(run) => runs.push(run),
+                            None => return Err(crate::domain::run_not_found(id)),
+                        }
+                    }
+                    runs
+                }
+            };
+            self.runs = Some(runs.into_iter());
         }
         while out.len() < CHUNK_BYTES {
             if let Some((run_id, from)) = self.current.take() {
@@ -205,26 +224,6 @@ impl Export {
             }
         }
         Ok(Some(out))
-    }
-
-    async fn load_runs(&self) -> Result<Vec<CouncilRun>, RepositoryError> {
-        match &self.wanted {
-            None => {
-                let mut runs = self.repo.list_runs(None).await?;
-                runs.reverse();
-                Ok(runs)
-            }
-            Some(ids) => {
-                let mut runs = Vec::with_capacity(ids.len());
-                for id in ids {
-                    match self.repo.get_run(id).await? {
-                        Some(run) => runs.push(run),
-                        None => return Err(crate::domain::run_not_found(id)),
-                    }
-                }
-                Ok(runs)
-            }
-        }
     }
 }
 
