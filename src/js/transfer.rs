@@ -63,22 +63,8 @@ impl CouncilStore {
             events_out: 0,
         };
         let state = Rc::new(RefCell::new(Some(export)));
-        let next = Closure::<dyn FnMut() -> Promise>::new(move || {
-            let state = state.clone();
-            promise(async move {
-                let Some(mut export) = state.borrow_mut().take() else {
-                    return Err(RepositoryError::Storage(
-                        "exportRuns: the stream was read twice at once".into(),
-                    ));
-                };
-                let chunk = export.chunk().await;
-                *state.borrow_mut() = Some(export);
-                Ok(match chunk? {
-                    Some(text) => Uint8Array::from(text.as_bytes()).into(),
-                    None => JsValue::UNDEFINED,
-                })
-            })
-        });
+        let next =
+            Closure::<dyn FnMut() -> Promise>::new(move || promise(Export::chunk(state.clone())));
         Ok(export_stream(&next.into_js_value()))
     }
 
@@ -159,30 +145,42 @@ struct Export {
 }
 
 impl Export {
-    /// The next lines, about [`CHUNK_BYTES`] of them; `None` at the end.
-    async fn chunk(&mut self) -> Result<Option<String>, RepositoryError> {
-        if self.finished {
-            return Ok(None);
+    /// The next lines, about [`CHUNK_BYTES`] of them, as UTF-8 bytes;
+    /// `undefined` at the end.
+    ///
+    /// The export is taken out of `state` while a chunk is read, and put
+    /// back once it is: after a failure it stays out, as the stream it feeds
+    /// has failed and is not read again. (One future for the whole pull:
+    /// each future nested in another costs wasm.)
+    async fn chunk(state: Rc<RefCell<Option<Export>>>) -> Result<JsValue, RepositoryError> {
+        let Some(mut export) = state.borrow_mut().take() else {
+            return Err(RepositoryError::Storage(
+                "exportRuns: the stream was read twice at once".into(),
+            ));
+        };
+        if export.finished {
+            *state.borrow_mut() = Some(export);
+            return Ok(JsValue::UNDEFINED);
         }
         let mut out = String::new();
-        if !self.started {
-            self.started = true;
+        if !export.started {
+            export.started = true;
             push_header_line(&mut out, &now_rfc3339());
             out.push('\n');
         }
-        if self.runs.is_none() {
+        if export.runs.is_none() {
             // The runs to export, read here rather than in an async fn of
             // their own: a nested future costs wasm.
-            let runs = match &self.wanted {
+            let runs = match &export.wanted {
                 None => {
-                    let mut runs = self.repo.list_runs(None).await?;
+                    let mut runs = export.repo.list_runs(None).await?;
                     runs.reverse();
                     runs
                 }
                 Some(ids) => {
                     let mut runs = Vec::with_capacity(ids.len());
                     for id in ids {
-                        match self.repo.get_run(id).await? {
+                        match export.repo.get_run(id).await? {
                             Some(run) => runs.push(run),
                             None => return Err(crate::domain::run_not_found(id)),
                         }
@@ -190,40 +188,41 @@ impl Export {
                     runs
                 }
             };
-            self.runs = Some(runs.into_iter());
+            export.runs = Some(runs.into_iter());
         }
         while out.len() < CHUNK_BYTES {
-            if let Some((run_id, from)) = self.current.take() {
+            if let Some((run_id, from)) = export.current.take() {
                 // A page of events from `from` on; a full page may have more
                 // after it.
-                let events = self.repo.list_events_page(&run_id, from, PAGE).await?;
+                let events = export.repo.list_events_page(&run_id, from, PAGE).await?;
                 let more = events.len() == PAGE as usize;
                 for event in &events {
                     push_event_line(&mut out, event);
                     out.push('\n');
                 }
-                self.events_out += events.len() as u64;
+                export.events_out += events.len() as u64;
                 if let (true, Some(last)) = (more, events.last()) {
-                    self.current = Some((run_id, last.seq + 1));
+                    export.current = Some((run_id, last.seq + 1));
                 }
                 continue;
             }
-            match self.runs.as_mut().and_then(Iterator::next) {
+            match export.runs.as_mut().and_then(Iterator::next) {
                 Some(run) => {
                     push_run_line(&mut out, &run);
                     out.push('\n');
-                    self.runs_out += 1;
-                    self.current = Some((run.id, 0));
+                    export.runs_out += 1;
+                    export.current = Some((run.id, 0));
                 }
                 None => {
-                    push_end_line(&mut out, self.runs_out, self.events_out);
+                    push_end_line(&mut out, export.runs_out, export.events_out);
                     out.push('\n');
-                    self.finished = true;
+                    export.finished = true;
                     break;
                 }
             }
         }
-        Ok(Some(out))
+        *state.borrow_mut() = Some(export);
+        Ok(Uint8Array::from(out.as_bytes()).into())
     }
 }
 
