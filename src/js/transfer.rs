@@ -458,13 +458,17 @@ impl Importer {
         self.write(sections, false)
     }
 
-    /// Writes `sections` one after another; a failure deletes the run it
-    /// failed on if this import created it. With `keep`, the last section is
-    /// put back as the run being read once it is written. `undefined` when
-    /// there is nothing to write.
+    /// Writes `sections` one after another: creates each run if absent
+    /// (checks it is the same if present), then appends the events read so
+    /// far. A run it creates takes those events in the same transaction:
+    /// all of a run of up to [`WRITE_EVENTS`] events, or nothing. A failure
+    /// deletes the run it failed on if this import created it. With `keep`,
+    /// the last section is put back as the run being read once it is
+    /// written. `undefined` when there is nothing to write.
     ///
-    /// One future for a batch of the run being read and for runs read whole:
-    /// each async fn is a state machine of its own in the wasm module.
+    /// One future for a batch of the run being read and for runs read
+    /// whole, with nothing nested in it: each async fn is a state machine of
+    /// its own in the wasm module.
     fn write(&self, mut sections: Vec<Section>, keep: bool) -> JsValue {
         if sections.is_empty() {
             return JsValue::UNDEFINED;
@@ -476,11 +480,43 @@ impl Importer {
                 (import.repo.clone(), import.notices.clone())
             };
             for section in &mut sections {
-                if let Err(e) = section.write(&*repo, &notices).await {
+                let events = std::mem::take(&mut section.events);
+                let lines = std::mem::take(&mut section.lines);
+                let appended = !events.is_empty();
+                // Nothing of a run not checked yet was written: a failure
+                // here has nothing to undo.
+                let create = !section.checked
+                    && match repo.get_run(&section.run.id).await? {
+                        None => true,
+                        Some(stored) => {
+                            section.same_as(&stored)?;
+                            false
+                        }
+                    };
+                section.checked = true;
+                if !create && !appended {
+                    continue;
+                }
+                // One await for either call (both are boxed futures of one
+                // type): each await point adds to the future's code.
+                let written = if create {
+                    repo.import_run(section.run.clone(), events)
+                } else {
+                    repo.append_events(events)
+                }
+                .await;
+                if let Err(e) = written {
                     if section.created {
                         let _ = repo.delete_run(&section.run.id).await;
                     }
-                    return Err(e);
+                    return Err(section.batch_error(e, &lines, create));
+                }
+                if create {
+                    section.created = true;
+                    notices.post("created", &section.run.id, None);
+                }
+                if appended {
+                    notices.post("appended", &section.run.id, None);
                 }
             }
             if keep {
@@ -515,71 +551,41 @@ impl Section {
         }
     }
 
-    /// Creates the run if absent (checks it is the same if present), then
-    /// appends the events read so far. A run it creates takes those events
-    /// in the same transaction: all of a run of up to [`WRITE_EVENTS`]
-    /// events, or nothing.
-    async fn write(
-        &mut self,
-        repo: &dyn Backend,
-        notices: &Notices,
-    ) -> Result<(), RepositoryError> {
-        let events = std::mem::take(&mut self.events);
-        let lines = std::mem::take(&mut self.lines);
-        let appended = !events.is_empty();
-        let create = !self.checked
-            && match repo.get_run(&self.run.id).await? {
-                None => true,
-                Some(stored) => {
-                    // The stored run has this id: it is the same run when no
-                    // other column differs (and `==` would compare them all
-                    // a second time).
-                    let differences = differences(&stored, &self.run);
-                    if !differences.is_empty() {
-                        return Err(at_line(
-                            self.line,
-                            &format!(
-                                "run \"{}\" is stored already with other values ({differences}); importRuns does not overwrite a stored run",
-                                self.run.id,
-                            ),
-                        ));
-                    }
-                    false
-                }
-            };
-        self.checked = true;
-        if !create && !appended {
+    /// Refuses a run stored with other values than this one.
+    fn same_as(&self, stored: &CouncilRun) -> Result<(), RepositoryError> {
+        // The stored run has this id: it is the same run when no other
+        // column differs (and `==` would compare them all a second time).
+        let differences = differences(stored, &self.run);
+        if differences.is_empty() {
             return Ok(());
         }
-        // A conflict the error does not place is on the run's line when
-        // creating it, else on the batch's first event's.
+        Err(at_line(
+            self.line,
+            &format!(
+                "run \"{}\" is stored already with other values ({differences}); importRuns does not overwrite a stored run",
+                self.run.id,
+            ),
+        ))
+    }
+
+    /// The error of writing a batch whose events' seqs and lines are
+    /// `lines`, placed on its line. A conflict the error does not place is
+    /// on the run's line when creating it, else on the batch's first event's.
+    fn batch_error(
+        &self,
+        e: RepositoryError,
+        lines: &[(i64, u64)],
+        create: bool,
+    ) -> RepositoryError {
         let fallback = match lines.first() {
             Some(&(_, line)) if !create => line,
             _ => self.line,
         };
-        // One await for either call (both are boxed futures of one type):
-        // each await point adds to the future's code.
-        let written = if create {
-            repo.import_run(self.run.clone(), events)
-        } else {
-            repo.append_events(events)
+        let at = conflicting_line(&e, lines).unwrap_or(fallback);
+        match e {
+            RepositoryError::Constraint(m) => at_line(at, &m),
+            other => other,
         }
-        .await;
-        if let Err(e) = written {
-            let at = conflicting_line(&e, &lines).unwrap_or(fallback);
-            return Err(match e {
-                RepositoryError::Constraint(m) => at_line(at, &m),
-                other => other,
-            });
-        }
-        if create {
-            self.created = true;
-            notices.post("created", &self.run.id, None);
-        }
-        if appended {
-            notices.post("appended", &self.run.id, None);
-        }
-        Ok(())
     }
 }
 
