@@ -283,32 +283,12 @@ impl Importer {
         self.read(&text, number as u64).map_err(js_error)
     }
 
-    /// The input ended after line `last`.
+    /// The input ended after line `last`: resolves to `{ runs, events }`,
+    /// or rejects if the input is not a whole export.
     pub fn finish(&self, last: f64) -> Promise {
-        let state = self.state.clone();
-        promise(async move {
-            let (runs, events) = {
-                let import = state.borrow();
-                if !import.header {
-                    return Err(RepositoryError::Serialization(
-                        "the input is empty: no council-idb export header".into(),
-                    ));
-                }
-                if !import.ended {
-                    // `last` as an integer: formatting an f64 would pull
-                    // ~20 KB of float printing into the module.
-                    let last = last as u64;
-                    return Err(RepositoryError::Serialization(format!(
-                        "the input ends at line {last} without its end line: it is truncated"
-                    )));
-                }
-                (import.runs, import.events)
-            };
-            let out = Object::new();
-            let _ = Reflect::set(&out, &"runs".into(), &(runs as f64).into());
-            let _ = Reflect::set(&out, &"events".into(), &(events as f64).into());
-            Ok(out.into())
-        })
+        // `ready`: nothing is left to wait for, and an async block would be
+        // one more state machine.
+        promise(std::future::ready(self.counts(last as u64)))
     }
 
     /// The import failed: the run being read is put back as it was (deleted
@@ -326,6 +306,27 @@ impl Importer {
 }
 
 impl Importer {
+    /// What [`finish`](Self::finish) resolves to.
+    fn counts(&self, last: u64) -> Result<JsValue, RepositoryError> {
+        let import = self.state.borrow();
+        if !import.header {
+            return Err(RepositoryError::Serialization(
+                "the input is empty: no council-idb export header".into(),
+            ));
+        }
+        if !import.ended {
+            // `last` as an integer: formatting an f64 would pull ~20 KB of
+            // float printing into the module.
+            return Err(RepositoryError::Serialization(format!(
+                "the input ends at line {last} without its end line: it is truncated"
+            )));
+        }
+        let out = Object::new();
+        let _ = Reflect::set(&out, &"runs".into(), &(import.runs as f64).into());
+        let _ = Reflect::set(&out, &"events".into(), &(import.events as f64).into());
+        Ok(out.into())
+    }
+
     fn read(&self, text: &JsValue, number: u64) -> Result<JsValue, RepositoryError> {
         let text = string_arg(text, &format_args!("line {number}"), usize::MAX)?;
         let Some(line) = parse_line(&text, number)? else {
