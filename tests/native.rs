@@ -43,3 +43,20 @@ fn port_is_send_and_sync_as_a_trait_object() {
         1
     );
 }
+
+/// `RepositoryError::dom_name` on the shared table of messages that
+/// `tests/js/errors.test.mjs` runs through glue.js's `councilStoreError`
+/// (the JS error's `domName`): both find the same name.
+#[test]
+fn dom_name_reads_the_shared_table() {
+    let table: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("fixtures/dom-names.json")).unwrap();
+    assert!(table.len() > 5);
+    for row in table {
+        let message = row["message"].as_str().unwrap();
+        let err = council_idb::RepositoryError::Storage(message.to_owned());
+        assert_eq!(err.dom_name(), row["domName"].as_str(), "{message}");
+        let not_storage = council_idb::RepositoryError::Constraint(message.to_owned());
+        assert_eq!(not_storage.dom_name(), None, "{message}");
+    }
+}
