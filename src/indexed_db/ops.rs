@@ -180,22 +180,23 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
             .await
             .map(done),
         Op::Change { run_id, change, .. } => change_run(tx, run_id, change).await.map(done),
-        Op::Batch(batch) => {
-            let verdicts = batch
-                .events
+        // One call of `write_events` for both: each call site of a future
+        // is code of its own in this function's state machine.
+        Op::Batch(Batch {
+            events, records, ..
+        })
+        | Op::AppendAll {
+            events, records, ..
+        } => {
+            // `begin` refused an `appendEvents` with a run owned
+            // elsewhere: its holds all allow, and so do its verdicts.
+            let verdicts = events
                 .iter()
                 .zip(holds)
                 .map(|(event, hold)| verdict(event, hold))
                 .collect();
-            write_events(tx, &batch.events, &batch.records, verdicts, false)
-                .await
-                .map(Outcome::Verdicts)
-        }
-        Op::AppendAll {
-            events, records, ..
-        } => {
-            let verdicts = events.iter().map(|e| Ok(e.seq)).collect();
-            write_events(tx, events, records, verdicts, true)
+            let all_or_nothing = matches!(op, Op::AppendAll { .. });
+            write_events(tx, events, records, verdicts, all_or_nothing)
                 .await
                 .map(Outcome::Verdicts)
         }
