@@ -654,21 +654,32 @@ impl Connection {
         Ok(db)
     }
 
-    /// The locks `op` needs before it may write, taken now.
+    /// The locks `op` needs before it may write, taken now. One `hold_all`
+    /// for every kind of operation: each place that awaits it would be code
+    /// of its own in the queue's state machine.
     async fn holds_for(&self, op: &Op) -> Vec<Hold> {
-        match op {
+        let ids: Vec<&str>;
+        let one: &str;
+        let run_ids: &[&str] = match op {
             Op::CreateRun { run_id, .. }
             | Op::Change { run_id, .. }
             | Op::Truncate { run_id, .. }
             | Op::DeleteRun { run_id, .. }
-            | Op::Claim { run_id, .. } => self.locks.hold_all(&[run_id]).await,
-            Op::Append { event, .. } => self.locks.hold_all(&[&event.run_id]).await,
-            Op::Batch(Batch { events, .. }) | Op::AppendAll { events, .. } => {
-                let ids: Vec<&str> = events.iter().map(|e| e.run_id.as_str()).collect();
-                self.locks.hold_all(&ids).await
+            | Op::Claim { run_id, .. } => {
+                one = run_id;
+                std::slice::from_ref(&one)
             }
-            _ => Vec::new(),
-        }
+            Op::Append { event, .. } => {
+                one = &event.run_id;
+                std::slice::from_ref(&one)
+            }
+            Op::Batch(Batch { events, .. }) | Op::AppendAll { events, .. } => {
+                ids = events.iter().map(|e| e.run_id.as_str()).collect();
+                &ids
+            }
+            _ => return Vec::new(),
+        };
+        self.locks.hold_all(run_ids).await
     }
 
     /// Appends queued right behind the first one, merged into one batch.

@@ -307,23 +307,19 @@ impl Tx {
 
     /// Commits and waits for the outcome; an abort comes back as `Storage`
     /// naming the transaction's error (`QuotaExceededError`, ...).
-    pub(crate) async fn commit(mut self) -> Result<(), RepositoryError> {
+    pub(crate) fn commit(mut self) -> Ended {
         self.commit_now();
-        self.ended().await
+        self.ended()
     }
 
     /// Waits for the end of a transaction already asked to commit. Only a
     /// write knows its end: a read's outcome is its requests'.
-    pub(crate) async fn ended(self) -> Result<(), RepositoryError> {
+    pub(crate) fn ended(self) -> Ended {
         debug_assert!(
             self.handlers.is_some(),
             "a read transaction has no end to wait for"
         );
-        if Ended(&self.ending).await {
-            Ok(())
-        } else {
-            Err(self.abort_reason())
-        }
+        Ended(self)
     }
 
     fn abort_reason(&self) -> RepositoryError {
@@ -349,15 +345,20 @@ impl Drop for Tx {
     }
 }
 
-struct Ended<'a>(&'a Ending);
+/// The end of a transaction asked to commit: [`Tx::commit`], [`Tx::ended`].
+/// A future of its own rather than an `async fn`, whose state machine would
+/// be nested in every operation that commits.
+pub(crate) struct Ended(Tx);
 
-impl Future for Ended<'_> {
-    type Output = bool;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
-        match self.0.committed.get() {
-            Some(committed) => Poll::Ready(committed),
+impl Future for Ended {
+    type Output = Result<(), RepositoryError>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let tx = &self.0;
+        match tx.ending.committed.get() {
+            Some(true) => Poll::Ready(Ok(())),
+            Some(false) => Poll::Ready(Err(tx.abort_reason())),
             None => {
-                *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+                *tx.ending.waker.borrow_mut() = Some(cx.waker().clone());
                 Poll::Pending
             }
         }
