@@ -604,10 +604,13 @@ impl Connection {
             | Op::DeleteRun { run_id, .. } => Some(vec![self.locks.current(run_id)?]),
             Op::NextSeq { .. } => Some(Vec::new()),
             Op::CreateRun { .. } if !self.locks.enabled() => Some(vec![Hold::Unsupported]),
-            Op::AppendAll { events, .. } => events
-                .iter()
-                .map(|event| self.locks.current(&event.run_id))
-                .collect(),
+            Op::AppendAll { events, .. } => {
+                let mut holds = Vec::with_capacity(events.len());
+                for event in events {
+                    holds.push(self.locks.current(&event.run_id)?);
+                }
+                Some(holds)
+            }
             _ => None,
         }
     }
@@ -658,7 +661,7 @@ impl Connection {
     /// for every kind of operation: each place that awaits it would be code
     /// of its own in the queue's state machine.
     async fn holds_for(&self, op: &Op) -> Vec<Hold> {
-        let ids: Vec<&str>;
+        let mut ids: Vec<&str>;
         let one: &str;
         let run_ids: &[&str] = match op {
             Op::CreateRun { run_id, .. }
@@ -674,7 +677,10 @@ impl Connection {
                 std::slice::from_ref(&one)
             }
             Op::Batch(Batch { events, .. }) | Op::AppendAll { events, .. } => {
-                ids = events.iter().map(|e| e.run_id.as_str()).collect();
+                ids = Vec::with_capacity(events.len());
+                for event in events {
+                    ids.push(&event.run_id);
+                }
                 &ids
             }
             _ => return Vec::new(),

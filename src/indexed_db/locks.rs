@@ -106,13 +106,17 @@ impl Locks {
     pub(crate) async fn hold_all(&self, run_ids: &[&str]) -> Vec<Hold> {
         // The locks held already are kept from here on: a write in flight
         // that lets one go while this waits must not leave it untaken.
-        let mut holds: Vec<Option<Hold>> = run_ids.iter().map(|id| self.current(id)).collect();
-        let mut wanted: Vec<&str> = run_ids
-            .iter()
-            .zip(&holds)
-            .filter(|(_, hold)| hold.is_none())
-            .map(|(id, _)| *id)
-            .collect();
+        // Loops rather than iterator chains, which are code of their own
+        // per closure.
+        let mut holds: Vec<Option<Hold>> = Vec::with_capacity(run_ids.len());
+        let mut wanted: Vec<&str> = Vec::new();
+        for id in run_ids {
+            let hold = self.current(id);
+            if hold.is_none() {
+                wanted.push(id);
+            }
+            holds.push(hold);
+        }
         sort_unique(&mut wanted);
         // What this round of tries gave, per run id.
         let mut fresh: Vec<(&str, Hold)> = Vec::new();
@@ -143,22 +147,20 @@ impl Locks {
                 Err(_) => self.enabled.set(false),
             }
         }
-        run_ids
-            .iter()
-            .zip(holds.iter_mut())
-            .map(|(id, hold)| {
-                if !self.enabled.get() {
-                    return Hold::Unsupported;
-                }
-                if let Some(hold) = hold.take() {
-                    return hold;
-                }
+        let mut all = Vec::with_capacity(run_ids.len());
+        for (id, hold) in run_ids.iter().zip(holds) {
+            all.push(if !self.enabled.get() {
+                Hold::Unsupported
+            } else if let Some(hold) = hold {
+                hold
+            } else {
                 fresh
                     .iter()
                     .find(|(fresh_id, _)| fresh_id == id)
                     .map_or(Hold::Elsewhere, |(_, hold)| hold.clone())
-            })
-            .collect()
+            });
+        }
+        all
     }
 
     /// Keeps `lock` as the owner's lock of `run_id`.
@@ -199,11 +201,14 @@ impl Locks {
         let locked: Array = JsFuture::from(locked_runs(&self.db_name))
             .await?
             .unchecked_into();
-        let runs: Vec<String> = locked
-            .iter()
-            .filter_map(|id| id.as_string())
-            .filter(|id| self.current(id).is_none())
-            .collect();
+        let mut runs = Vec::new();
+        for id in locked.iter() {
+            if let Some(id) = id.as_string() {
+                if self.current(&id).is_none() {
+                    runs.push(id);
+                }
+            }
+        }
         let mut ids: Vec<&str> = runs.iter().map(String::as_str).collect();
         sort_unique(&mut ids);
         Ok(ids.into_iter().map(str::to_owned).collect())

@@ -270,10 +270,14 @@ impl IndexedDbCouncilRepository {
     }
 
     fn append_all(&self, events: Vec<CouncilRunEvent>) -> Answer<()> {
-        match events.iter().map(event_record).collect() {
-            Ok(records) => self.append_records(events, records),
-            Err(e) => settled(Err(e)),
+        let mut records = Vec::with_capacity(events.len());
+        for event in &events {
+            match event_record(event) {
+                Ok(record) => records.push(record),
+                Err(e) => return settled(Err(e)),
+            }
         }
+        self.append_records(events, records)
     }
 }
 
@@ -445,10 +449,11 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
         boxed(async move {
             let records = records.await?;
             // The index is oldest first; walk it backwards.
-            (0..records.length())
-                .rev()
-                .map(|i| decode_run(&records.get(i)))
-                .collect()
+            let mut runs = Vec::with_capacity(records.length() as usize);
+            for i in (0..records.length()).rev() {
+                runs.push(decode_run(&records.get(i))?);
+            }
+            Ok(runs)
         })
     }
 
@@ -462,10 +467,7 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
         Self: 'async_trait,
     {
         let records = self.event_records(run_id);
-        boxed(async move {
-            let records = records.await?;
-            records.iter().map(|r| decode_event(&r)).collect()
-        })
+        boxed(async move { decode_events(&records.await?) })
     }
 
     fn mark_interrupted_runs<'life0, 'async_trait>(&'life0 self) -> PortFuture<'async_trait, u64>
@@ -601,10 +603,11 @@ impl RunLog for IndexedDbCouncilRepository {
     {
         let checked = check_import(&run, &events).and_then(|()| {
             let record = check_new_run(&run).and_then(|created| run_record(&run, created))?;
-            let event_records = events
-                .iter()
-                .map(|e| check_event(e).and_then(|()| event_record(e)).map(Some))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut event_records = Vec::with_capacity(events.len());
+            for event in &events {
+                check_event(event)?;
+                event_records.push(Some(event_record(event)?));
+            }
             Ok((record, event_records))
         });
         boxed(match checked {
@@ -635,10 +638,7 @@ impl RunLog for IndexedDbCouncilRepository {
             read: Read::Page(run_id.to_owned(), from_seq, limit),
             reply,
         });
-        boxed(async move {
-            let records: Array = answer.await?.unchecked_into();
-            records.iter().map(|r| decode_event(&r)).collect()
-        })
+        boxed(async move { decode_events(answer.await?.unchecked_ref()) })
     }
 
     fn prune_runs<'life0, 'life1, 'async_trait>(
@@ -682,6 +682,16 @@ impl RunLog for IndexedDbCouncilRepository {
             failure.map_or(Ok(deleted), Err)
         })
     }
+}
+
+/// Event records decoded, in their order. A loop rather than a `collect`
+/// of `Result`s, which is code of its own per closure that calls it.
+pub(crate) fn decode_events(records: &Array) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
+    let mut events = Vec::with_capacity(records.length() as usize);
+    for record in records.iter() {
+        events.push(decode_event(&record)?);
+    }
+    Ok(events)
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -19,9 +19,7 @@ use crate::domain::{
 use crate::time::timestamp_after;
 use crate::vec_map::{sort_unique, sorted_order};
 
-use super::codec::{
-    check_run_records, decode_event, decode_run, event_key, event_record, run_record, with_keys,
-};
+use super::codec::{check_run_records, decode_run, event_key, event_record, run_record, with_keys};
 use super::connection::{
     conflict, fail, launch, Batch, Change, Connection, Launch, Op, Read, Reply,
 };
@@ -453,12 +451,12 @@ fn announce_appends(
     events: &[CouncilRunEvent],
     verdicts: &[Result<i64, RepositoryError>],
 ) {
-    let mut runs: Vec<&str> = events
-        .iter()
-        .zip(verdicts)
-        .filter(|(_, v)| v.is_ok())
-        .map(|(e, _)| e.run_id.as_str())
-        .collect();
+    let mut runs: Vec<&str> = Vec::new();
+    for (event, verdict) in events.iter().zip(verdicts) {
+        if verdict.is_ok() {
+            runs.push(&event.run_id);
+        }
+    }
     sort_unique(&mut runs);
     for run_id in runs {
         conn.feed.post(run_id, Notice::Appended);
@@ -625,9 +623,7 @@ async fn write_events(
                 .await
                 .map_err(|e| storage("cannot read stored events", &e))?;
             // getAll answers in key order: by seq.
-            for record in found.unchecked_into::<Array>().iter() {
-                need.seen.push(decode_event(&record)?);
-            }
+            need.seen = super::decode_events(found.unchecked_ref())?;
         }
         if let Some(last) = last {
             let last = last.await.map_err(|e| storage("cannot read keys", &e))?;
@@ -711,11 +707,12 @@ async fn truncate(tx: Tx, run_id: &str, wave_index: u32) -> Result<i64, Reposito
     let keys = keys
         .await
         .map_err(|e| storage("cannot find events to delete", &e))?;
-    let found: Vec<f64> = keys
-        .unchecked_into::<Array>()
-        .iter()
-        .filter_map(|key| Reflect::get_u32(&key, 1).ok()?.as_f64())
-        .collect();
+    let mut found: Vec<f64> = Vec::new();
+    for key in keys.unchecked_into::<Array>().iter() {
+        if let Some(seq) = Reflect::get_u32(&key, 1).ok().and_then(|seq| seq.as_f64()) {
+            found.push(seq);
+        }
+    }
     let seqs: Vec<f64> = sorted_order(found.len(), &|a, b| found[a].total_cmp(&found[b]))
         .into_iter()
         .map(|at| found[at])
@@ -787,11 +784,13 @@ async fn running_ids(db: &Db) -> Result<Vec<String>, RepositoryError> {
     let keys = keys
         .await
         .map_err(|e| storage("cannot list running runs", &e))?;
-    Ok(keys
-        .unchecked_into::<Array>()
-        .iter()
-        .filter_map(|k| k.as_string())
-        .collect())
+    let mut ids = Vec::new();
+    for key in keys.unchecked_into::<Array>().iter() {
+        if let Some(id) = key.as_string() {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 async fn mark(conn: &Connection, tx: Tx, holds: &[(String, Hold)]) -> Result<u64, RepositoryError> {

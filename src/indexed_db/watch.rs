@@ -10,10 +10,9 @@ use wasm_bindgen::JsCast;
 
 use crate::domain::{limits, CouncilRunEvent, CouncilRunStatus, RepositoryError, MAX_SAFE_INTEGER};
 
-use super::codec::decode_event;
 use super::connection::Connection;
 use super::send::SingleThreaded;
-use super::IndexedDbCouncilRepository;
+use super::{decode_events, IndexedDbCouncilRepository};
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
@@ -164,7 +163,7 @@ impl Drop for Watch {
 
 fn decode_batch(batch: &JsValue) -> RunFeed {
     if let Some(events) = batch.dyn_ref::<Array>() {
-        return match events.iter().map(|e| decode_event(&e)).collect() {
+        return match decode_events(events) {
             Ok(events) => RunFeed::Events(events),
             Err(e) => RunFeed::Unreadable(e),
         };
