@@ -12,6 +12,12 @@ export function commitTx(tx) {
   if (typeof tx.commit === "function") tx.commit();
 }
 
+// What a watcher's read of the store resolves to: the run record (or
+// undefined) and its events from a seq on, read in one transaction.
+export function tail(run, events) {
+  return { run, events };
+}
+
 // ---- Record checks (src/indexed_db/codec.rs)
 
 // These run in JavaScript because they touch every field of every record:

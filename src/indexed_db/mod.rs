@@ -445,9 +445,14 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
         'life0: 'async_trait,
         Self: 'async_trait,
     {
-        let records = self.run_records(status_filter);
+        // The answer itself, not `run_records`: its async block would be
+        // one more state machine nested in this one.
+        let answer = self.call(|reply| Op::Read {
+            read: Read::Runs(status_filter),
+            reply,
+        });
         boxed(async move {
-            let records = records.await?;
+            let records: Array = answer.await?.unchecked_into();
             // The index is oldest first; walk it backwards.
             let mut runs = Vec::with_capacity(records.length() as usize);
             for i in (0..records.length()).rev() {
@@ -466,8 +471,11 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
         'life1: 'async_trait,
         Self: 'async_trait,
     {
-        let records = self.event_records(run_id);
-        boxed(async move { decode_events(&records.await?) })
+        let answer = self.call(|reply| Op::Read {
+            read: Read::Events(run_id.to_owned()),
+            reply,
+        });
+        boxed(async move { decode_events(answer.await?.unchecked_ref()) })
     }
 
     fn mark_interrupted_runs<'life0, 'async_trait>(&'life0 self) -> PortFuture<'async_trait, u64>
@@ -655,21 +663,17 @@ impl RunLog for IndexedDbCouncilRepository {
             let runs = runs.await?;
             // Every deletion is queued at once, behind the calls made before
             // they were; each spares a run that is owned when its turn comes.
-            let deletions: Vec<_> = prune
-                .select(&runs)?
-                .into_iter()
-                .map(|run| {
-                    let run_id = run.id.clone();
-                    (
-                        run.id.clone(),
-                        self.call(|reply| Op::DeleteRun {
-                            run_id,
-                            spare_owned: true,
-                            reply,
-                        }),
-                    )
-                })
-                .collect();
+            let selected = prune.select(&runs)?;
+            let mut deletions = Vec::with_capacity(selected.len());
+            for run in selected {
+                let run_id = run.id.clone();
+                let answer = self.call(|reply| Op::DeleteRun {
+                    run_id,
+                    spare_owned: true,
+                    reply,
+                });
+                deletions.push((run.id.clone(), answer));
+            }
             let mut deleted = Vec::new();
             let mut failure = None;
             for (id, answer) in deletions {

@@ -10,6 +10,7 @@
 use std::rc::Rc;
 
 use js_sys::{Array, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::domain::{
@@ -425,10 +426,16 @@ async fn read_tail(tx: Tx, run_id: &str, from: i64) -> Result<JsValue, Repositor
     let events = events
         .await
         .map_err(|e| storage("cannot read records", &e))?;
-    let tail = js_sys::Object::new();
-    let _ = Reflect::set(&tail, &JsValue::from_str("run"), &run);
-    let _ = Reflect::set(&tail, &JsValue::from_str("events"), &events);
-    Ok(tail.into())
+    Ok(tail_js(&run, &events))
+}
+
+#[wasm_bindgen(module = "/src/glue.js")]
+extern "C" {
+    /// `{run, events}`, made in one call rather than by property sets.
+    #[wasm_bindgen(js_name = tail)]
+    fn tail_js(run: &JsValue, events: &JsValue) -> JsValue;
+    /// `{afterWave, nextSeq}`, one truncation in a run's `rewinds`.
+    fn rewind(after_wave: f64, next_seq: f64) -> JsValue;
 }
 
 async fn run_exists(tx: Tx, run_id: &str) -> Result<(), RepositoryError> {
@@ -471,14 +478,8 @@ fn record_rewind(record: &JsValue, after_wave: u32, next_seq: i64) -> Result<(),
         .ok()
         .and_then(|v| v.dyn_into::<Array>().ok())
         .unwrap_or_default();
-    let rewind = js_sys::Object::new();
-    let set = |k: &str, v: JsValue| Reflect::set(&rewind, &JsValue::from_str(k), &v);
-    set("afterWave", JsValue::from_f64(f64::from(after_wave)))
-        .and_then(|_| set("nextSeq", JsValue::from_f64(next_seq as f64)))
-        .and_then(|_| {
-            list.push(&rewind);
-            Reflect::set(record, &key, &list)
-        })
+    list.push(&rewind(f64::from(after_wave), next_seq as f64));
+    Reflect::set(record, &key, &list)
         .map(|_| ())
         .map_err(|e| RepositoryError::Serialization(super::js_text(&e)))
 }
