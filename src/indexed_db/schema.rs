@@ -132,11 +132,13 @@ fn refuse_while_deleting(doing: &str, db_name: &str) -> Result<(), RepositoryErr
 fn key_path_js(fields: &[&str]) -> JsValue {
     match fields {
         [single] => JsValue::from_str(single),
-        _ => fields
-            .iter()
-            .map(|f| JsValue::from_str(f))
-            .collect::<Array>()
-            .into(),
+        _ => {
+            let path = Array::new();
+            for field in fields {
+                path.push(&JsValue::from_str(field));
+            }
+            path.into()
+        }
     }
 }
 
@@ -148,27 +150,24 @@ fn layout_js() -> JsValue {
         }
         JsValue::from(o)
     };
-    LAYOUT
-        .iter()
-        .map(|spec| {
-            let indexes: Array = spec
-                .indexes
-                .iter()
-                .map(|i| {
-                    object(&[
-                        ("name", i.name.into()),
-                        ("keyPath", key_path_js(i.key_path)),
-                    ])
-                })
-                .collect();
-            object(&[
-                ("name", spec.name.into()),
-                ("keyPath", key_path_js(spec.key_path)),
-                ("indexes", indexes.into()),
-            ])
-        })
-        .collect::<Array>()
-        .into()
+    // Loops rather than iterator chains, which are code of their own per
+    // closure.
+    let layout = Array::new();
+    for spec in LAYOUT {
+        let indexes = Array::new();
+        for i in spec.indexes {
+            indexes.push(&object(&[
+                ("name", i.name.into()),
+                ("keyPath", key_path_js(i.key_path)),
+            ]));
+        }
+        layout.push(&object(&[
+            ("name", spec.name.into()),
+            ("keyPath", key_path_js(spec.key_path)),
+            ("indexes", indexes.into()),
+        ]));
+    }
+    layout.into()
 }
 
 /// Refuses a database whose layout is not exactly ours, saying what differs.
@@ -182,7 +181,10 @@ async fn check_layout(db: &Db, db_name: &str) -> Result<(), RepositoryError> {
     if differences.length() == 0 {
         return Ok(());
     }
-    let list: Vec<String> = differences.iter().filter_map(|d| d.as_string()).collect();
+    let mut list: Vec<String> = Vec::new();
+    for difference in differences.iter() {
+        list.extend(difference.as_string());
+    }
     Err(RepositoryError::Storage(format!(
         "NotFoundError: database \"{db_name}\" does not have council-idb's layout \
          (version {SCHEMA_VERSION}): {}",
