@@ -32,11 +32,12 @@ pub struct InMemoryCouncilRepository {
     state: Mutex<State>,
 }
 
+/// Runs by id, each with its event log: a run's events live and die with
+/// it, and one map by run id (rather than a second one for the logs) is one
+/// `VecMap` compiled for string keys instead of two.
 #[derive(Debug, Default)]
 struct State {
     runs: VecMap<String, StoredRun>,
-    /// Events by run id, then by seq.
-    events: VecMap<String, VecMap<i64, CouncilRunEvent>>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +47,15 @@ struct StoredRun {
     /// `(after_wave, next_seq)` of every truncation, oldest first: what a
     /// watcher compares against to learn of rewinds.
     rewinds: Vec<Rewind>,
+    /// The run's events by seq.
+    events: VecMap<i64, CouncilRunEvent>,
+}
+
+impl StoredRun {
+    /// The seq after the last event, 0 for an empty log.
+    fn next_seq(&self) -> i64 {
+        self.events.keys().next_back().map_or(0, |last| last + 1)
+    }
 }
 
 /// `(after_wave, next_seq)` of one truncation.
@@ -66,11 +76,18 @@ impl InMemoryCouncilRepository {
 }
 
 impl State {
-    fn run_mut(&mut self, run_id: &str) -> Result<&mut CouncilRun, RepositoryError> {
+    fn stored(&self, run_id: &str) -> Result<&StoredRun, RepositoryError> {
+        self.runs.get(run_id).ok_or_else(|| run_not_found(run_id))
+    }
+
+    fn stored_mut(&mut self, run_id: &str) -> Result<&mut StoredRun, RepositoryError> {
         self.runs
             .get_mut(run_id)
-            .map(|s| &mut s.run)
             .ok_or_else(|| run_not_found(run_id))
+    }
+
+    fn run_mut(&mut self, run_id: &str) -> Result<&mut CouncilRun, RepositoryError> {
+        self.stored_mut(run_id).map(|s| &mut s.run)
     }
 
     /// Checks `event` against storage and against `pending` (events of the
@@ -81,15 +98,9 @@ impl State {
         pending: &VecMap<(&str, i64), &CouncilRunEvent>,
     ) -> Result<bool, RepositoryError> {
         check_event(event)?;
-        if !self.runs.contains_key(&event.run_id) {
-            return Err(run_not_found(&event.run_id));
-        }
-        let stored = self
-            .events
-            .get(&event.run_id)
-            .and_then(|log| log.get(&event.seq));
-        let earlier = pending.get(&(event.run_id.as_str(), event.seq)).copied();
-        match stored.or(earlier) {
+        let stored = self.stored(&event.run_id)?.events.get(&event.seq);
+        let earlier = || pending.get(&(event.run_id.as_str(), event.seq)).copied();
+        match stored.or_else(earlier) {
             Some(existing) => check_duplicate(existing, event).map(|()| false),
             None => Ok(true),
         }
@@ -113,6 +124,7 @@ impl InMemoryCouncilRepository {
                 run,
                 created,
                 rewinds: Vec::new(),
+                events: VecMap::default(),
             },
         );
         Ok(())
@@ -145,18 +157,22 @@ impl InMemoryCouncilRepository {
 
     fn do_append_events(&self, events: Vec<CouncilRunEvent>) -> Result<(), RepositoryError> {
         let mut state = self.state();
+        // Which events to write, decided for all before any is: a call that
+        // fails writes nothing. Then the events move into their logs, uncopied.
+        let mut fresh = Vec::with_capacity(events.len());
         let mut pending: VecMap<(&str, i64), &CouncilRunEvent> = VecMap::default();
         for event in &events {
-            if state.check_append(event, &pending)? {
+            let write = state.check_append(event, &pending)?;
+            if write {
                 pending.insert((event.run_id.as_str(), event.seq), event);
             }
+            fresh.push(write);
         }
-        let fresh: Vec<CouncilRunEvent> = pending.values().map(|e| (*e).clone()).collect();
-        for event in fresh {
-            state
-                .events
-                .get_or_insert_with(event.run_id.clone(), VecMap::default)
-                .insert(event.seq, event);
+        drop(pending);
+        for (event, write) in events.into_iter().zip(fresh) {
+            if let (true, Some(stored)) = (write, state.runs.get_mut(&event.run_id)) {
+                stored.events.insert(event.seq, event);
+            }
         }
         Ok(())
     }
@@ -188,9 +204,9 @@ impl InMemoryCouncilRepository {
     fn do_list_events(&self, run_id: &str) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
         Ok(self
             .state()
-            .events
+            .runs
             .get(run_id)
-            .map(|log| log.values().cloned().collect())
+            .map(|s| s.events.values().cloned().collect())
             .unwrap_or_default())
     }
 
@@ -200,16 +216,13 @@ impl InMemoryCouncilRepository {
         from_seq: i64,
         limit: u32,
     ) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
-        Ok(self
-            .state()
-            .events
-            .get(run_id)
-            .map_or_else(Vec::new, |log| {
-                log.tail_from(&from_seq)
-                    .take(limit as usize)
-                    .map(|(_, e)| e.clone())
-                    .collect()
-            }))
+        Ok(self.state().runs.get(run_id).map_or_else(Vec::new, |s| {
+            s.events
+                .tail_from(&from_seq)
+                .take(limit as usize)
+                .map(|(_, e)| e.clone())
+                .collect()
+        }))
     }
 
     fn do_mark_interrupted_runs(&self) -> Result<u64, RepositoryError> {
@@ -231,17 +244,10 @@ impl InMemoryCouncilRepository {
         wave_index: u32,
     ) -> Result<(), RepositoryError> {
         let mut state = self.state();
-        if !state.runs.contains_key(run_id) {
-            return Err(run_not_found(run_id));
-        }
-        let mut next_seq = 0;
-        if let Some(log) = state.events.get_mut(run_id) {
-            log.retain(|_, e| e.wave_index <= wave_index);
-            next_seq = log.keys().next_back().map_or(0, |last| last + 1);
-        }
-        if let Some(stored) = state.runs.get_mut(run_id) {
-            stored.rewinds.push((wave_index, next_seq));
-        }
+        let stored = state.stored_mut(run_id)?;
+        stored.events.retain(|_, e| e.wave_index <= wave_index);
+        let next_seq = stored.next_seq();
+        stored.rewinds.push((wave_index, next_seq));
         Ok(())
     }
 }
@@ -424,24 +430,16 @@ impl InMemoryCouncilRepository {
     ) -> Option<(Vec<Rewind>, Vec<CouncilRunEvent>)> {
         let state = self.state();
         let stored = state.runs.get(run_id)?;
-        let events = state
+        let events = stored
             .events
-            .get(run_id)
-            .map(|log| log.tail_from(&from).map(|(_, e)| e.clone()).collect())
-            .unwrap_or_default();
+            .tail_from(&from)
+            .map(|(_, e)| e.clone())
+            .collect();
         Some((stored.rewinds.clone(), events))
     }
 
     fn do_next_seq(&self, run_id: &str) -> Result<i64, RepositoryError> {
-        let state = self.state();
-        if !state.runs.contains_key(run_id) {
-            return Err(run_not_found(run_id));
-        }
-        Ok(state
-            .events
-            .get(run_id)
-            .and_then(|log| log.keys().next_back())
-            .map_or(0, |last| last + 1))
+        self.state().stored(run_id).map(StoredRun::next_seq)
     }
 
     fn do_append_next(&self, event: NextEvent) -> Result<i64, RepositoryError> {
@@ -461,9 +459,7 @@ impl InMemoryCouncilRepository {
         // Undone on failure. (Another thread could see the run before its
         // events; a browser has one.)
         self.do_append_events(events).inspect_err(|_| {
-            let mut state = self.state();
-            state.runs.remove(id.as_str());
-            state.events.remove(id.as_str());
+            self.state().runs.remove(id.as_str());
         })
     }
 
@@ -474,18 +470,15 @@ impl InMemoryCouncilRepository {
         let mut state = self.state();
         for id in &ids {
             state.runs.remove(id.as_str());
-            state.events.remove(id.as_str());
         }
         Ok(ids)
     }
 
     fn do_delete_run(&self, run_id: &str) -> Result<(), RepositoryError> {
-        let mut state = self.state();
-        if state.runs.remove(run_id).is_none() {
-            return Err(run_not_found(run_id));
+        match self.state().runs.remove(run_id) {
+            Some(_) => Ok(()),
+            None => Err(run_not_found(run_id)),
         }
-        state.events.remove(run_id);
-        Ok(())
     }
 }
 
