@@ -129,23 +129,48 @@ extern "C" {
 /// Reads one record's fields, naming the record in every error.
 struct Fields<'a> {
     record: &'a JsValue,
-    what: String,
+    keys: &'a Keys,
+    /// An event record, else a run record.
+    event: bool,
 }
 
 impl Fields<'_> {
     fn get(&self, key: &JsValue) -> Result<JsValue, RepositoryError> {
-        Reflect::get(self.record, key).map_err(|_| self.bad(key, "cannot be read"))
+        Reflect::get(self.record, key).map_err(|_| self.bad(key, format_args!("cannot be read")))
     }
 
-    fn bad(&self, key: &JsValue, problem: &str) -> RepositoryError {
+    /// How errors name the record: `stored run "<id>"` or `stored event (run
+    /// "<runId>", seq <seq>)`. Made only for an error, so that decoding a
+    /// good record reads each field once and formats nothing.
+    fn what(&self) -> String {
+        let k = self.keys;
+        let text = |key: &JsValue| Reflect::get(self.record, key).ok()?.as_string();
+        if !self.event {
+            let id = text(&k.id);
+            return format!("stored run \"{}\"", id.as_deref().unwrap_or("<no id>"));
+        }
+        let run_id = text(&k.run_id);
+        let seq = Reflect::get(self.record, &k.seq)
+            .ok()
+            .and_then(|v| v.as_f64());
+        format!(
+            "stored event (run \"{}\", seq {})",
+            run_id.as_deref().unwrap_or("<none>"),
+            seq.map_or_else(|| "<none>".to_string(), |s| js_text(&JsValue::from_f64(s)))
+        )
+    }
+
+    /// `problem` is format arguments rather than a `String`, so that the
+    /// message is formatted once, here.
+    fn bad(&self, key: &JsValue, problem: std::fmt::Arguments<'_>) -> RepositoryError {
         let name = key.as_string().unwrap_or_default();
-        RepositoryError::Serialization(format!("{}: field \"{name}\" {problem}", self.what))
+        RepositoryError::Serialization(format!("{}: field \"{name}\" {problem}", self.what()))
     }
 
     fn string(&self, key: &JsValue) -> Result<String, RepositoryError> {
         self.get(key)?
             .as_string()
-            .ok_or_else(|| self.bad(key, "is missing or not a string"))
+            .ok_or_else(|| self.bad(key, format_args!("is missing or not a string")))
     }
 
     fn opt_string(&self, key: &JsValue) -> Result<Option<String>, RepositoryError> {
@@ -156,17 +181,20 @@ impl Fields<'_> {
         value
             .as_string()
             .map(Some)
-            .ok_or_else(|| self.bad(key, "is neither a string nor null"))
+            .ok_or_else(|| self.bad(key, format_args!("is neither a string nor null")))
     }
 
     fn integer(&self, key: &JsValue, min: i64, max: i64) -> Result<i64, RepositoryError> {
         let value = self.get(key)?;
         let n = value
             .as_f64()
-            .ok_or_else(|| self.bad(key, "is missing or not a number"))?;
+            .ok_or_else(|| self.bad(key, format_args!("is missing or not a number")))?;
         if n.fract() != 0.0 || n < min as f64 || n > max as f64 {
             let shown = js_text(&value);
-            return Err(self.bad(key, &format!("is {shown}, not an integer in {min}..={max}")));
+            return Err(self.bad(
+                key,
+                format_args!("is {shown}, not an integer in {min}..={max}"),
+            ));
         }
         Ok(n as i64)
     }
@@ -194,20 +222,25 @@ pub(crate) fn decode_run(record: &JsValue) -> Result<CouncilRun, RepositoryError
         )));
     }
     with_keys(|k| {
-        let id = Reflect::get(record, &k.id)
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_else(|| "<no id>".into());
         let f = Fields {
             record,
-            what: format!("stored run \"{id}\""),
+            keys: k,
+            event: false,
         };
         let status_text = f.string(&k.status)?;
-        let status = CouncilRunStatus::parse(&status_text)
-            .ok_or_else(|| f.bad(&k.status, &format!("has unknown value \"{status_text}\"")))?;
+        let status = CouncilRunStatus::parse(&status_text).ok_or_else(|| {
+            f.bad(
+                &k.status,
+                format_args!("has unknown value \"{status_text}\""),
+            )
+        })?;
         let hitl_text = f.string(&k.hitl_mode)?;
-        let hitl_mode = HitlMode::parse(&hitl_text)
-            .ok_or_else(|| f.bad(&k.hitl_mode, &format!("has unknown value \"{hitl_text}\"")))?;
+        let hitl_mode = HitlMode::parse(&hitl_text).ok_or_else(|| {
+            f.bad(
+                &k.hitl_mode,
+                format_args!("has unknown value \"{hitl_text}\""),
+            )
+        })?;
         Ok(CouncilRun {
             id: f.string(&k.id)?,
             goal: f.string(&k.goal)?,
@@ -234,17 +267,10 @@ pub(crate) fn decode_event(record: &JsValue) -> Result<CouncilRunEvent, Reposito
         )));
     }
     with_keys(|k| {
-        let run_id = Reflect::get(record, &k.run_id)
-            .ok()
-            .and_then(|v| v.as_string());
-        let seq = Reflect::get(record, &k.seq).ok().and_then(|v| v.as_f64());
         let f = Fields {
             record,
-            what: format!(
-                "stored event (run \"{}\", seq {})",
-                run_id.as_deref().unwrap_or("<none>"),
-                seq.map_or_else(|| "<none>".to_string(), |s| js_text(&JsValue::from_f64(s)))
-            ),
+            keys: k,
+            event: true,
         };
         Ok(CouncilRunEvent {
             run_id: f.string(&k.run_id)?,
