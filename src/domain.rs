@@ -383,18 +383,14 @@ pub mod limits {
     pub const JSON_BYTES: usize = 16 << 20;
 }
 
-/// `what` names the value, and is only made when the check fails: these
-/// checks run for every event written, and a `format!` each would cost more
-/// than the check.
-fn check_size(
-    what: impl FnOnce() -> String,
-    value: &str,
-    max: usize,
-) -> Result<(), RepositoryError> {
+/// `what` names the value as format arguments, formatted only when the
+/// check fails: these checks run for every event written, and a `format!`
+/// each would cost more than the check. (Arguments rather than a closure
+/// also keep this one function, not one per caller.)
+fn check_size(what: fmt::Arguments<'_>, value: &str, max: usize) -> Result<(), RepositoryError> {
     if value.len() > max {
         return Err(RepositoryError::Constraint(format!(
-            "{} is {} bytes, more than the limit of {max}",
-            what(),
+            "{what} is {} bytes, more than the limit of {max}",
             value.len()
         )));
     }
@@ -404,7 +400,7 @@ fn check_size(
 /// The rule for a graph given to `update_graph`.
 pub(crate) fn check_graph(run_id: &str, graph_json: &str) -> Result<(), RepositoryError> {
     check_size(
-        || format!("graph_json of run \"{run_id}\""),
+        format_args!("graph_json of run \"{run_id}\""),
         graph_json,
         limits::JSON_BYTES,
     )
@@ -417,9 +413,9 @@ pub(crate) fn check_new_run(run: &CouncilRun) -> Result<Instant, RepositoryError
             "run id must not be empty".into(),
         ));
     }
-    check_size(|| "run id".into(), &run.id, limits::ID_BYTES)?;
+    check_size(format_args!("run id"), &run.id, limits::ID_BYTES)?;
     check_size(
-        || format!("goal of run \"{}\"", run.id),
+        format_args!("goal of run \"{}\"", run.id),
         &run.goal,
         limits::GOAL_BYTES,
     )?;
@@ -451,12 +447,10 @@ pub(crate) fn check_new_run(run: &CouncilRun) -> Result<Instant, RepositoryError
 /// The rules every adapter applies to an event before it looks at storage.
 pub(crate) fn check_event(event: &CouncilRunEvent) -> Result<(), RepositoryError> {
     check_size(
-        || {
-            format!(
-                "event_json of event {} of run \"{}\"",
-                event.seq, event.run_id
-            )
-        },
+        format_args!(
+            "event_json of event {} of run \"{}\"",
+            event.seq, event.run_id
+        ),
         &event.event_json,
         limits::JSON_BYTES,
     )?;
