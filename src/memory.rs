@@ -90,17 +90,17 @@ impl State {
         self.stored_mut(run_id).map(|s| &mut s.run)
     }
 
-    /// Checks `event` against storage and against `pending` (events of the
-    /// same call not yet written). `Ok(true)` means it must be written.
+    /// Checks `event` against storage and against `earlier`, the event of
+    /// the same call with the same run and seq before it, if any.
+    /// `Ok(true)` means it must be written.
     fn check_append(
         &self,
         event: &CouncilRunEvent,
-        pending: &VecMap<(&str, i64), &CouncilRunEvent>,
+        earlier: Option<&CouncilRunEvent>,
     ) -> Result<bool, RepositoryError> {
         check_event(event)?;
         let stored = self.stored(&event.run_id)?.events.get(&event.seq);
-        let earlier = || pending.get(&(event.run_id.as_str(), event.seq)).copied();
-        match stored.or_else(earlier) {
+        match stored.or(earlier) {
             Some(existing) => check_duplicate(existing, event).map(|()| false),
             None => Ok(true),
         }
@@ -156,19 +156,27 @@ impl InMemoryCouncilRepository {
     }
 
     fn do_append_events(&self, events: Vec<CouncilRunEvent>) -> Result<(), RepositoryError> {
+        // The events of this call that repeat an earlier one's run and seq:
+        // sorted by (run, seq), equal keys stay in call order, so each
+        // event's twin is the one before it there. (The crate's one sort,
+        // rather than a map of pending events compiled for this alone.)
+        let key = |at: usize| (&events[at].run_id, events[at].seq);
+        let order = sorted_order(events.len(), &|a, b| key(a).cmp(&key(b)));
+        let mut earlier = vec![None; events.len()];
+        for pair in order.windows(2) {
+            if key(pair[0]) == key(pair[1]) {
+                earlier[pair[1]] = Some(pair[0]);
+            }
+        }
         let mut state = self.state();
         // Which events to write, decided for all before any is: a call that
         // fails writes nothing. Then the events move into their logs, uncopied.
+        // (Checked against its twin, an event repeating a repeat is checked
+        // against the first of them, whose content the repeat has.)
         let mut fresh = Vec::with_capacity(events.len());
-        let mut pending: VecMap<(&str, i64), &CouncilRunEvent> = VecMap::default();
-        for event in &events {
-            let write = state.check_append(event, &pending)?;
-            if write {
-                pending.insert((event.run_id.as_str(), event.seq), event);
-            }
-            fresh.push(write);
+        for (event, twin) in events.iter().zip(&earlier) {
+            fresh.push(state.check_append(event, twin.map(|at| &events[at]))?);
         }
-        drop(pending);
         for (event, write) in events.into_iter().zip(fresh) {
             if let (true, Some(stored)) = (write, state.runs.get_mut(&event.run_id)) {
                 stored.events.insert(event.seq, event);
@@ -554,5 +562,35 @@ impl RunLog for InMemoryCouncilRepository {
         Self: 'async_trait,
     {
         done(self.do_prune_runs(prune))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InMemoryCouncilRepository;
+    use crate::{CouncilRepositoryPort, CouncilRun, CouncilRunEvent, HitlMode};
+    use futures::executor::block_on;
+
+    /// Repeats of one (run, seq) within a call are checked against the
+    /// first of them, however many there are and wherever they stand.
+    #[test]
+    fn repeats_within_a_call_are_checked_against_the_first() {
+        let repo = InMemoryCouncilRepository::new();
+        let run = CouncilRun::new("repeats", HitlMode::None);
+        block_on(repo.create_run(run.clone())).unwrap();
+        let event = |seq, json: &str| CouncilRunEvent::new(&run.id, seq, 0, json);
+        let retries = vec![event(1, "a"), event(0, "b"), event(1, "a"), event(1, "a")];
+        block_on(repo.append_events(retries)).unwrap();
+        let stored = block_on(repo.list_events(&run.id)).unwrap();
+        assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1]);
+
+        let changed = vec![event(2, "c"), event(2, "c"), event(3, "d"), event(2, "x")];
+        let err = block_on(repo.append_events(changed)).unwrap_err();
+        assert_eq!(err.kind(), "Constraint");
+        assert!(err.message().starts_with(&format!(
+            "run {} already has an event with seq 2 and different content",
+            run.id
+        )));
+        assert_eq!(block_on(repo.list_events(&run.id)).unwrap().len(), 2);
     }
 }
