@@ -5,6 +5,8 @@
 //! array IndexedDB returned. Decoding checks every field and names the
 //! record it could not read; it never falls back to a default.
 
+use std::mem::ManuallyDrop;
+
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -36,7 +38,10 @@ pub(crate) struct Keys {
 }
 
 thread_local! {
-    static KEYS: Keys = Keys {
+    // In `ManuallyDrop`: the browser's one thread never ends, and without a
+    // destructor the initialisation carries no drop code for a value it
+    // would replace (14 handles' worth).
+    static KEYS: ManuallyDrop<Keys> = ManuallyDrop::new(Keys {
         id: run::ID.into(),
         goal: run::GOAL.into(),
         graph_json: run::GRAPH_JSON.into(),
@@ -51,11 +56,11 @@ thread_local! {
         seq: event::SEQ.into(),
         event_json: event::EVENT_JSON.into(),
         wave_index: event::WAVE_INDEX.into(),
-    };
+    });
 }
 
 pub(crate) fn with_keys<R>(f: impl FnOnce(&Keys) -> R) -> R {
-    KEYS.with(f)
+    KEYS.with(|keys| f(keys))
 }
 
 /// The primary key of an event, `[runId, seq]`.
@@ -292,21 +297,22 @@ extern "C" {
 
 /// The valid status and HITL names, as JavaScript arrays.
 pub(crate) fn with_names<R>(f: impl FnOnce(&Array, &Array) -> R) -> R {
-    NAMES.with(|(statuses, modes)| f(statuses, modes))
+    NAMES.with(|names| f(&names.0, &names.1))
 }
 
 thread_local! {
-    /// The valid status and HITL names, for the JavaScript check.
-    static NAMES: (Array, Array) = (
+    /// The valid status and HITL names, for the JavaScript check. (In
+    /// `ManuallyDrop` as [`KEYS`] is.)
+    static NAMES: ManuallyDrop<(Array, Array)> = ManuallyDrop::new((
         CouncilRunStatus::ALL.iter().map(|s| JsValue::from_str(s.as_str())).collect(),
         HitlMode::ALL.iter().map(|m| JsValue::from_str(m.as_str())).collect(),
-    );
+    ));
 }
 
 /// Checks many stored runs at once, as [`decode_run`] would; only a record
 /// the quick check refuses is decoded, to name what is wrong with it.
 pub(crate) fn check_run_records(records: &Array) -> Result<(), RepositoryError> {
-    let bad = NAMES.with(|(statuses, modes)| first_malformed_run(records, statuses, modes));
+    let bad = with_names(|statuses, modes| first_malformed_run(records, statuses, modes));
     if bad < 0 {
         return Ok(());
     }
