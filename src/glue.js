@@ -59,6 +59,25 @@ export function eventRecord(runId, seq, eventJson, createdAt, waveIndex) {
   return { runId, seq, eventJson, createdAt, waveIndex };
 }
 
+// A run as the API hands it out, and with `createdKey` (when given) as
+// IndexedDB stores it: one call from wasm instead of an object and eight or
+// nine property sets. Absent optional fields arrive undefined and are null.
+export function runRecord(id, goal, graphJson, status, hitlMode, conversationId,
+                          createdAt, updatedAt, createdKey) {
+  const run = {
+    id,
+    goal,
+    graphJson: graphJson ?? null,
+    status,
+    hitlMode,
+    conversationId: conversationId ?? null,
+    createdAt,
+    updatedAt,
+  };
+  if (createdKey !== undefined) run.createdKey = createdKey;
+  return run;
+}
+
 // ---- The layout check (src/indexed_db/schema.rs)
 
 // Creates the object stores and indexes of `layout` (the shape

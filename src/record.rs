@@ -130,6 +130,22 @@ mod tests {
     }
 
     #[test]
+    fn the_javascript_run_record_has_every_field() {
+        let body = glue_function("runRecord");
+        let made = &body[body.find("const run = {").unwrap()..];
+        let fields: Vec<&str> = made
+            .lines()
+            .skip(1)
+            .map_while(|l| {
+                let l = l.trim().trim_end_matches(',');
+                (l != "};").then(|| l.split_once(':').map_or(l, |(field, _)| field))
+            })
+            .collect();
+        assert_eq!(fields, run::ALL, "runRecord must write the run's fields");
+        assert!(made.contains(&format!("run.{} = ", run::CREATED_KEY)));
+    }
+
+    #[test]
     fn the_javascript_public_run_has_every_field() {
         let body = glue_function("publicRuns");
         let made = &body[body.find("out[i] = {").unwrap()..];

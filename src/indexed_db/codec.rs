@@ -9,7 +9,7 @@ use std::mem::ManuallyDrop;
 
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::domain::{
     CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, RepositoryError, MAX_SAFE_INTEGER,
@@ -29,7 +29,6 @@ pub(crate) struct Keys {
     pub(crate) conversation_id: JsValue,
     pub(crate) created_at: JsValue,
     pub(crate) updated_at: JsValue,
-    pub(crate) created_key: JsValue,
     pub(crate) rewinds: JsValue,
     pub(crate) run_id: JsValue,
     pub(crate) seq: JsValue,
@@ -50,7 +49,6 @@ thread_local! {
         conversation_id: run::CONVERSATION_ID.into(),
         created_at: run::CREATED_AT.into(),
         updated_at: run::UPDATED_AT.into(),
-        created_key: run::CREATED_KEY.into(),
         rewinds: run::REWINDS.into(),
         run_id: event::RUN_ID.into(),
         seq: event::SEQ.into(),
@@ -68,41 +66,29 @@ pub(crate) fn event_key(run_id: &str, seq: i64) -> JsValue {
     Array::of2(&JsValue::from_str(run_id), &JsValue::from_f64(seq as f64)).into()
 }
 
-fn set(target: &Object, key: &JsValue, value: &JsValue) -> Result<(), RepositoryError> {
-    Reflect::set(target, key, value).map(|_| ()).map_err(|e| {
-        RepositoryError::Serialization(format!("cannot build a record: {}", js_text(&e)))
-    })
-}
-
-fn opt_str(value: &Option<String>) -> JsValue {
-    value.as_deref().map_or(JsValue::NULL, JsValue::from_str)
-}
-
 /// A run as the JavaScript API hands it out.
 pub(crate) fn run_object(run: &CouncilRun) -> Result<Object, RepositoryError> {
-    let o = Object::new();
-    with_keys(|k| {
-        set(&o, &k.id, &JsValue::from_str(&run.id))?;
-        set(&o, &k.goal, &JsValue::from_str(&run.goal))?;
-        set(&o, &k.graph_json, &opt_str(&run.graph_json))?;
-        set(&o, &k.status, &JsValue::from_str(run.status.as_str()))?;
-        set(&o, &k.hitl_mode, &JsValue::from_str(run.hitl_mode.as_str()))?;
-        let conversation = run
-            .conversation_id
-            .map_or(JsValue::NULL, |c| JsValue::from_f64(c as f64));
-        set(&o, &k.conversation_id, &conversation)?;
-        set(&o, &k.created_at, &JsValue::from_str(&run.created_at))?;
-        set(&o, &k.updated_at, &JsValue::from_str(&run.updated_at))
-    })?;
-    Ok(o)
+    Ok(run_js(run, None).unchecked_into())
 }
 
 /// The stored form of a run: [`run_object`] with `createdKey`, the instant
 /// of `createdAt` as a string that sorts in time order.
 pub(crate) fn run_record(run: &CouncilRun, created: Instant) -> Result<JsValue, RepositoryError> {
-    let o = run_object(run)?;
-    with_keys(|k| set(&o, &k.created_key, &JsValue::from_str(&created.sort_key())))?;
-    Ok(o.into())
+    Ok(run_js(run, Some(&created.sort_key())))
+}
+
+fn run_js(run: &CouncilRun, created_key: Option<&str>) -> JsValue {
+    run_record_of(
+        &run.id,
+        &run.goal,
+        run.graph_json.as_deref(),
+        run.status.as_str(),
+        run.hitl_mode.as_str(),
+        run.conversation_id.map(|c| c as f64),
+        &run.created_at,
+        &run.updated_at,
+        created_key,
+    )
 }
 
 /// The stored form of an event, also what the JavaScript API hands out.
@@ -128,6 +114,24 @@ extern "C" {
         event_json: &JsValue,
         created_at: &JsValue,
         wave_index: f64,
+    ) -> JsValue;
+
+    /// A run record from its fields' values, in one call (glue.js's
+    /// `runRecord`, which writes `null` for an absent optional field and
+    /// adds `createdKey` only when given): the property sets it replaces
+    /// took a call each, and their error paths code of their own.
+    #[wasm_bindgen(js_name = runRecord)]
+    #[allow(clippy::too_many_arguments)]
+    fn run_record_of(
+        id: &str,
+        goal: &str,
+        graph_json: Option<&str>,
+        status: &str,
+        hitl_mode: &str,
+        conversation_id: Option<f64>,
+        created_at: &str,
+        updated_at: &str,
+        created_key: Option<&str>,
     ) -> JsValue;
 }
 
