@@ -56,6 +56,16 @@ impl StoredRun {
     fn next_seq(&self) -> i64 {
         self.events.keys().next_back().map_or(0, |last| last + 1)
     }
+
+    /// Copies of the events from seq `from` on, at most `limit`: every read
+    /// of events goes through here, so the copying loop is compiled once.
+    fn events_from(&self, from: i64, limit: usize) -> Vec<CouncilRunEvent> {
+        self.events
+            .tail_from(&from)
+            .take(limit)
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
 }
 
 /// `(after_wave, next_seq)` of one truncation.
@@ -210,27 +220,18 @@ impl InMemoryCouncilRepository {
     }
 
     fn do_list_events(&self, run_id: &str) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
-        Ok(self
-            .state()
-            .runs
-            .get(run_id)
-            .map(|s| s.events.values().cloned().collect())
-            .unwrap_or_default())
+        self.do_list_events_page(run_id, i64::MIN, usize::MAX)
     }
 
     fn do_list_events_page(
         &self,
         run_id: &str,
         from_seq: i64,
-        limit: u32,
+        limit: usize,
     ) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
-        Ok(self.state().runs.get(run_id).map_or_else(Vec::new, |s| {
-            s.events
-                .tail_from(&from_seq)
-                .take(limit as usize)
-                .map(|(_, e)| e.clone())
-                .collect()
-        }))
+        let state = self.state();
+        let stored = state.runs.get(run_id);
+        Ok(stored.map_or_else(Vec::new, |s| s.events_from(from_seq, limit)))
     }
 
     fn do_mark_interrupted_runs(&self) -> Result<u64, RepositoryError> {
@@ -438,12 +439,7 @@ impl InMemoryCouncilRepository {
     ) -> Option<(Vec<Rewind>, Vec<CouncilRunEvent>)> {
         let state = self.state();
         let stored = state.runs.get(run_id)?;
-        let events = stored
-            .events
-            .tail_from(&from)
-            .map(|(_, e)| e.clone())
-            .collect();
-        Some((stored.rewinds.clone(), events))
+        Some((stored.rewinds.clone(), stored.events_from(from, usize::MAX)))
     }
 
     fn do_next_seq(&self, run_id: &str) -> Result<i64, RepositoryError> {
@@ -549,7 +545,7 @@ impl RunLog for InMemoryCouncilRepository {
         'life1: 'async_trait,
         Self: 'async_trait,
     {
-        done(self.do_list_events_page(run_id, from_seq, limit))
+        done(self.do_list_events_page(run_id, from_seq, limit as usize))
     }
 
     fn prune_runs<'life0, 'life1, 'async_trait>(
