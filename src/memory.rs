@@ -204,19 +204,23 @@ impl InMemoryCouncilRepository {
         status_filter: Option<CouncilRunStatus>,
     ) -> Result<Vec<CouncilRun>, RepositoryError> {
         let state = self.state();
-        let runs: Vec<&StoredRun> = state
-            .runs
-            .values()
-            .filter(|s| status_filter.is_none_or(|f| s.run.status == f))
-            .collect();
+        // Plain loops: the iterator chains they replace compiled to more.
+        let mut runs: Vec<&StoredRun> = Vec::new();
+        for stored in state.runs.values() {
+            if status_filter.is_none_or(|f| stored.run.status == f) {
+                runs.push(stored);
+            }
+        }
         let newest_first = |a: usize, b: usize| {
             let (a, b) = (runs[a], runs[b]);
             (b.created, &b.run.id).cmp(&(a.created, &a.run.id))
         };
-        Ok(sorted_order(runs.len(), &newest_first)
-            .into_iter()
-            .map(|at| runs[at].run.clone())
-            .collect())
+        let order = sorted_order(runs.len(), &newest_first);
+        let mut listed = Vec::with_capacity(order.len());
+        for at in order {
+            listed.push(runs[at].run.clone());
+        }
+        Ok(listed)
     }
 
     fn do_list_events(&self, run_id: &str) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
