@@ -474,10 +474,11 @@ impl InMemoryCouncilRepository {
     /// Nothing is owned in memory: every run the policy selects goes.
     fn do_prune_runs(&self, prune: &Prune) -> Result<Vec<String>, RepositoryError> {
         let runs = self.do_list_runs(None)?;
-        let ids: Vec<String> = prune.select(&runs)?.iter().map(|r| r.id.clone()).collect();
+        let mut ids = Vec::new();
         let mut state = self.state();
-        for id in &ids {
-            state.runs.remove(id.as_str());
+        for run in prune.select(&runs)? {
+            state.runs.remove(run.id.as_str());
+            ids.push(run.id.clone());
         }
         Ok(ids)
     }
