@@ -163,8 +163,14 @@ pub(crate) fn sorted_order(len: usize, cmp: &dyn Fn(usize, usize) -> Ordering) -
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) fn sort_unique(ids: &mut Vec<&str>) {
     let order = sorted_order(ids.len(), &|a, b| ids[a].cmp(ids[b]));
-    let mut sorted: Vec<&str> = order.into_iter().map(|at| ids[at]).collect();
-    sorted.dedup();
+    // One loop that takes each id in order and skips a repeat: collect and
+    // dedup compiled to more.
+    let mut sorted: Vec<&str> = Vec::with_capacity(order.len());
+    for at in order {
+        if sorted.last() != Some(&ids[at]) {
+            sorted.push(ids[at]);
+        }
+    }
     *ids = sorted;
 }
 
