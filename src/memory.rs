@@ -185,12 +185,13 @@ impl InMemoryCouncilRepository {
         // fails writes nothing. Then the events move into their logs, uncopied.
         // (Checked against its twin, an event repeating a repeat is checked
         // against the first of them, whose content the repeat has.)
-        let mut fresh = Vec::with_capacity(events.len());
-        for (event, twin) in events.iter().zip(&earlier) {
-            fresh.push(state.check_append(event, twin.map(|at| &events[at]))?);
+        let mut fresh = vec![false; events.len()];
+        for at in 0..events.len() {
+            let twin = earlier[at].map(|twin| &events[twin]);
+            fresh[at] = state.check_append(&events[at], twin)?;
         }
-        for (event, write) in events.into_iter().zip(fresh) {
-            if let (true, Some(stored)) = (write, state.runs.get_mut(&event.run_id)) {
+        for (at, event) in events.into_iter().enumerate() {
+            if let (true, Some(stored)) = (fresh[at], state.runs.get_mut(&event.run_id)) {
                 stored.events.insert(event.seq, event);
             }
         }
