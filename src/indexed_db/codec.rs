@@ -317,23 +317,29 @@ thread_local! {
 /// the quick check refuses is decoded, to name what is wrong with it.
 pub(crate) fn check_run_records(records: &Array) -> Result<(), RepositoryError> {
     let bad = with_names(|statuses, modes| first_malformed_run(records, statuses, modes));
-    if bad < 0 {
-        return Ok(());
-    }
-    decode_run(&records.get(bad as u32))?;
-    Err(RepositoryError::Serialization(format!(
-        "stored run #{bad} is malformed"
-    )))
+    malformed(records, bad, "run", &|r| decode_run(r).map(drop))
 }
 
 /// Checks many stored events at once, as [`decode_event`] would.
 pub(crate) fn check_event_records(records: &Array) -> Result<(), RepositoryError> {
     let bad = first_malformed_event(records);
+    malformed(records, bad, "event", &|r| decode_event(r).map(drop))
+}
+
+/// The outcome of a quick check that found record `bad` of `records`
+/// malformed (none when negative): the error decoding it gives, or one
+/// naming its position. One body for runs and events.
+fn malformed(
+    records: &Array,
+    bad: i32,
+    what: &str,
+    decode: &dyn Fn(&JsValue) -> Result<(), RepositoryError>,
+) -> Result<(), RepositoryError> {
     if bad < 0 {
         return Ok(());
     }
-    decode_event(&records.get(bad as u32))?;
+    decode(&records.get(bad as u32))?;
     Err(RepositoryError::Serialization(format!(
-        "stored event #{bad} is malformed"
+        "stored {what} #{bad} is malformed"
     )))
 }
