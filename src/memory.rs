@@ -147,18 +147,30 @@ impl InMemoryCouncilRepository {
         run_id: &str,
         status: CouncilRunStatus,
     ) -> Result<(), RepositoryError> {
-        let mut state = self.state();
-        let run = state.run_mut(run_id)?;
-        run.status = status;
-        run.updated_at = timestamp_after(&run.updated_at);
-        Ok(())
+        self.do_update(run_id, Some(status), None)
     }
 
     fn do_update_graph(&self, run_id: &str, graph_json: &str) -> Result<(), RepositoryError> {
         check_graph(run_id, graph_json)?;
+        self.do_update(run_id, None, Some(graph_json))
+    }
+
+    /// Sets the status or the graph given and moves `updated_at` forward:
+    /// one body for both updates.
+    fn do_update(
+        &self,
+        run_id: &str,
+        status: Option<CouncilRunStatus>,
+        graph_json: Option<&str>,
+    ) -> Result<(), RepositoryError> {
         let mut state = self.state();
         let run = state.run_mut(run_id)?;
-        run.graph_json = Some(graph_json.to_owned());
+        if let Some(status) = status {
+            run.status = status;
+        }
+        if let Some(graph_json) = graph_json {
+            run.graph_json = Some(graph_json.to_owned());
+        }
         run.updated_at = timestamp_after(&run.updated_at);
         Ok(())
     }
