@@ -417,11 +417,7 @@ impl RunOwnership for InMemoryCouncilRepository {
         'life1: 'async_trait,
         Self: 'async_trait,
     {
-        done(if self.state().runs.contains_key(run_id) {
-            Ok(true)
-        } else {
-            Err(run_not_found(run_id))
-        })
+        done(self.state().stored(run_id).map(|_| true))
     }
 
     fn release_run<'life0, 'life1, 'async_trait>(
