@@ -104,17 +104,16 @@ impl State {
 
     /// Checks `event` against storage and against `earlier`, the event of
     /// the same call with the same run and seq before it, if any.
-    /// `Ok(true)` means it must be written.
     fn check_append(
         &self,
         event: &CouncilRunEvent,
         earlier: Option<&CouncilRunEvent>,
-    ) -> Result<bool, RepositoryError> {
+    ) -> Result<(), RepositoryError> {
         check_event(event)?;
         let stored = self.stored(&event.run_id)?.events.get(&event.seq);
         match stored.or(earlier) {
-            Some(existing) => check_duplicate(existing, event).map(|()| false),
-            None => Ok(true),
+            Some(existing) => check_duplicate(existing, event),
+            None => Ok(()),
         }
     }
 }
@@ -193,18 +192,20 @@ impl InMemoryCouncilRepository {
             }
         }
         let mut state = self.state();
-        // Which events to write, decided for all before any is: a call that
-        // fails writes nothing. Then the events move into their logs, uncopied.
-        // (Checked against its twin, an event repeating a repeat is checked
-        // against the first of them, whose content the repeat has.)
-        let mut fresh = vec![false; events.len()];
+        // Every event is checked before any is written: a call that fails
+        // writes nothing. (Checked against its twin, an event repeating a
+        // repeat is checked against the first of them, whose content the
+        // repeat has.)
         for at in 0..events.len() {
             let twin = earlier[at].map(|twin| &events[twin]);
-            fresh[at] = state.check_append(&events[at], twin)?;
+            state.check_append(&events[at], twin)?;
         }
-        for (at, event) in events.into_iter().enumerate() {
-            if let (true, Some(stored)) = (fresh[at], state.runs.get_mut(&event.run_id)) {
-                stored.events.insert(event.seq, event);
+        // Then the events move into their logs, uncopied. Every check passed,
+        // so an event whose seq its log holds by now is a faithful retry (of
+        // a stored event or of one written just before) and is dropped.
+        for event in events {
+            if let Some(stored) = state.runs.get_mut(&event.run_id) {
+                stored.events.get_or_insert_with(event.seq, || event);
             }
         }
         Ok(())

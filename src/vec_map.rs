@@ -76,7 +76,6 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 
     /// The value of `key`, made with `make` if it has none.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
         let at = match self.find(&key) {
             Ok(at) => at,
