@@ -182,6 +182,12 @@ impl Fields<'_> {
             .ok_or_else(|| self.bad(key, format_args!("is missing or not a string")))
     }
 
+    /// The field's string read as a name of `parse`'s enum.
+    fn name<T>(&self, key: &JsValue, parse: fn(&str) -> Option<T>) -> Result<T, RepositoryError> {
+        let text = self.string(key)?;
+        parse(&text).ok_or_else(|| self.bad(key, format_args!("has unknown value \"{text}\"")))
+    }
+
     fn opt_string(&self, key: &JsValue) -> Result<Option<String>, RepositoryError> {
         let value = self.get(key)?;
         if value.is_null() || value.is_undefined() {
@@ -236,20 +242,8 @@ pub(crate) fn decode_run(record: &JsValue) -> Result<CouncilRun, RepositoryError
             keys: k,
             event: false,
         };
-        let status_text = f.string(&k.status)?;
-        let status = CouncilRunStatus::parse(&status_text).ok_or_else(|| {
-            f.bad(
-                &k.status,
-                format_args!("has unknown value \"{status_text}\""),
-            )
-        })?;
-        let hitl_text = f.string(&k.hitl_mode)?;
-        let hitl_mode = HitlMode::parse(&hitl_text).ok_or_else(|| {
-            f.bad(
-                &k.hitl_mode,
-                format_args!("has unknown value \"{hitl_text}\""),
-            )
-        })?;
+        let status = f.name(&k.status, CouncilRunStatus::parse)?;
+        let hitl_mode = f.name(&k.hitl_mode, HitlMode::parse)?;
         Ok(CouncilRun {
             id: f.string(&k.id)?,
             goal: f.string(&k.goal)?,
