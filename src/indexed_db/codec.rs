@@ -39,7 +39,7 @@ pub(crate) struct Keys {
 thread_local! {
     // In `ManuallyDrop`: the browser's one thread never ends, and without a
     // destructor the initialisation carries no drop code for a value it
-    // would replace (14 handles' worth).
+    // would replace (a handle per name).
     static KEYS: ManuallyDrop<Keys> = ManuallyDrop::new(Keys {
         id: run::ID.into(),
         goal: run::GOAL.into(),
