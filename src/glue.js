@@ -12,10 +12,81 @@ export function commitTx(tx) {
   if (typeof tx.commit === "function") tx.commit();
 }
 
-// What a watcher's read of the store resolves to: the run record (or
-// undefined) and its events from a seq on, read in one transaction.
-export function tail(run, events) {
-  return { run, events };
+// ---- Operation bodies (src/indexed_db/ops.rs)
+
+// The requests of some operations' transactions, made here rather than in
+// wasm, where each request is a future and a closure of its own; ops.rs
+// keeps the rules and says which bodies run here. A body makes its first
+// requests inside the call, while its transaction is active, and returns a
+// promise. A failure rejects with [step, error]: `step` indexes STEPS in
+// ops.rs (or is the words themselves), so the error reads as it did when
+// the body was Rust. A failed request is not prevented: it aborts the
+// transaction, as a request made in Rust does.
+
+// Store `name` of `tx`.
+function storeOf(tx, name) {
+  try {
+    return tx.objectStore(name);
+  } catch (e) {
+    throw [`no object store "${name}"`, e];
+  }
+}
+
+// Index `name` of `store` (src/indexed_db/schema.rs names them).
+function indexOf(store, name) {
+  try {
+    return store.index(name);
+  } catch (e) {
+    throw [`no index "${name}"`, e];
+  }
+}
+
+// IDBKeyRange.bound(lower, upper).
+function range(lower, upper) {
+  try {
+    return IDBKeyRange.bound(lower, upper);
+  } catch (e) {
+    throw [4, e];
+  }
+}
+
+// Makes the request `source[method](a, b)` and returns a promise of its
+// result; `made` is the step of an exception making it, `failed` that of
+// its error.
+function ask(made, failed, source, method, a, b) {
+  let request;
+  try {
+    request = source[method](a, b);
+  } catch (e) {
+    throw [made, e];
+  }
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject([failed, request.error]);
+  });
+}
+
+// A queued read (ops.rs, read_records). kind 0: the run `id` (or
+// undefined); 1: runs by creation; 2: runs of status `id`; 3: the events of
+// run `id`; 4: at most `b` of them from seq `a` on; 5: {run, events}, the
+// run and its events from seq `a` on, for a watcher. The caller commits.
+export async function readBody(tx, kind, id, a, b) {
+  // After every key of run `id` (arrays sort after numbers).
+  const past = [id, []];
+  if (kind === 5) {
+    const run = ask(0, 5, storeOf(tx, "runs"), "get", id);
+    const events = ask(1, 1, storeOf(tx, "events"), "getAll", range([id, a], past));
+    const [r, e] = await Promise.all([run, events]);
+    return { run: r, events: e };
+  }
+  if (kind > 2) {
+    const events = storeOf(tx, "events");
+    return ask(1, 1, events, "getAll", range(kind === 3 ? [id] : [id, a], past), kind === 4 ? b : undefined);
+  }
+  const runs = storeOf(tx, "runs");
+  if (kind === 0) return ask(0, 1, runs, "get", id);
+  const index = indexOf(runs, kind === 1 ? "by_created" : "by_status");
+  return ask(1, 1, index, "getAll", kind === 1 ? undefined : range([id], past));
 }
 
 // ---- Record checks (src/indexed_db/codec.rs)

@@ -9,9 +9,10 @@
 
 use std::rc::Rc;
 
-use js_sys::{Array, Reflect};
+use js_sys::{Array, Promise, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 use crate::domain::{
     check_duplicate, check_event, check_new_run, run_not_found, CouncilRunEvent, CouncilRunStatus,
@@ -30,7 +31,7 @@ use super::raw::{
     error_name, key_range, prefix_range, storage, Access, Db, Request, Scope, Store, Tx, EVENTS,
     RUNS,
 };
-use super::schema::{EVENTS_BY_WAVE, RUNS_BY_CREATED, RUNS_BY_STATUS};
+use super::schema::{EVENTS_BY_WAVE, RUNS_BY_STATUS};
 
 /// A status after which nobody executes the run any more.
 fn is_final(status: CouncilRunStatus) -> bool {
@@ -381,61 +382,59 @@ async fn change_run(tx: Tx, run_id: &str, change: &Change) -> Result<(), Reposit
     tx.commit().await
 }
 
+/// A queued read: its requests are made in glue.js (`readBody`), which
+/// hands back the records as IndexedDB made them.
 async fn read_records(tx: Tx, read: &Read) -> Result<JsValue, RepositoryError> {
     let mut tx = tx;
-    let request = match read {
-        Read::Run(run_id) => tx.store(RUNS)?.get_request(&JsValue::from_str(run_id))?,
-        Read::Runs(None) => tx
-            .store(RUNS)?
-            .index_named(RUNS_BY_CREATED)?
-            .get_all_request(&JsValue::UNDEFINED)?,
-        Read::Runs(Some(status)) => tx
-            .store(RUNS)?
-            .index_named(RUNS_BY_STATUS)?
-            .get_all_request(&prefix_range(&JsValue::from_str(status.as_str()))?)?,
-        Read::Events(run_id) => tx
-            .store(EVENTS)?
-            .get_all_request(&prefix_range(&JsValue::from_str(run_id))?)?,
-        Read::Page(run_id, from, count) => tx.store(EVENTS)?.get_some_request(
-            &key_range(
-                &event_key(run_id, *from),
-                &Array::of2(&JsValue::from_str(run_id), &Array::new()).into(),
-            )?,
-            *count,
-        )?,
-        Read::Tail(run_id, from) => return read_tail(tx, run_id, *from).await,
+    let (kind, id, a, b) = match read {
+        Read::Run(run_id) => (0, run_id.as_str(), 0.0, 0),
+        Read::Runs(None) => (1, "", 0.0, 0),
+        Read::Runs(Some(status)) => (2, status.as_str(), 0.0, 0),
+        Read::Events(run_id) => (3, run_id.as_str(), 0.0, 0),
+        Read::Page(run_id, from, count) => (4, run_id.as_str(), *from as f64, *count),
+        Read::Tail(run_id, from) => (5, run_id.as_str(), *from as f64, 0),
     };
+    let done = read_body(tx.js(), kind, id, a, b);
     tx.commit_now();
-    request
-        .await
-        .map_err(|e| storage("cannot read records", &e))
-}
-
-/// `{run, events}`: the run record (or `undefined`) and its events from
-/// `from` on, in one transaction, for a watcher.
-async fn read_tail(tx: Tx, run_id: &str, from: i64) -> Result<JsValue, RepositoryError> {
-    let mut tx = tx;
-    let id = JsValue::from_str(run_id);
-    let run = tx.store(RUNS)?.get_request(&id)?;
-    let events = tx.store(EVENTS)?.get_all_request(&key_range(
-        &event_key(run_id, from),
-        &Array::of2(&id, &Array::new()).into(),
-    )?)?;
-    tx.commit_now();
-    let run = run.await.map_err(|e| storage("cannot read the run", &e))?;
-    let events = events
-        .await
-        .map_err(|e| storage("cannot read records", &e))?;
-    Ok(tail_js(&run, &events))
+    JsFuture::from(done).await.map_err(glue_failure)
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
-    /// `{run, events}`, made in one call rather than by property sets.
-    #[wasm_bindgen(js_name = tail)]
-    fn tail_js(run: &JsValue, events: &JsValue) -> JsValue;
+    /// Makes the requests of a read in `tx`, now; a promise of what they
+    /// read. `kind` and the arguments are as `read_records` passes them.
+    #[wasm_bindgen(js_name = readBody)]
+    fn read_body(tx: &JsValue, kind: u32, id: &str, a: f64, b: u32) -> Promise;
     /// `{afterWave, nextSeq}`, one truncation in a run's `rewinds`.
     fn rewind(after_wave: f64, next_seq: f64) -> JsValue;
+}
+
+/// What failed in a body made in glue.js, by the step number it rejects
+/// with: the words the Rust bodies used, so messages (and the retry on a
+/// lost connection, which reads the DOMException name) stay as they were.
+const STEPS: [&str; 6] = [
+    "cannot read a record",
+    "cannot read records",
+    "cannot count records",
+    "cannot read keys",
+    "cannot build a key range",
+    "cannot read the run",
+];
+
+/// The `RepositoryError` of a glue.js body's rejection `[step, error]`
+/// (`step` a number in [`STEPS`] or the words themselves).
+fn glue_failure(rejection: JsValue) -> RepositoryError {
+    let part = |at| Reflect::get_u32(&rejection, at).unwrap_or(JsValue::UNDEFINED);
+    let (step, error) = (part(0), part(1));
+    let context = match step.as_f64() {
+        Some(at) => STEPS.get(at as usize).copied().map(str::to_owned),
+        None => step.as_string(),
+    };
+    match context {
+        Some(context) => storage(&context, &error),
+        // Not a rejection of the body's own (a bug in glue.js).
+        None => RepositoryError::Storage(super::raw::error_text(&rejection)),
+    }
 }
 
 async fn run_exists(tx: Tx, run_id: &str) -> Result<(), RepositoryError> {

@@ -67,8 +67,6 @@ extern "C" {
     fn get(this: &Store, key: &JsValue) -> Result<RawRequest, JsValue>;
     #[wasm_bindgen(method, catch, js_name = getAll)]
     fn get_all(this: &Store, query: &JsValue) -> Result<RawRequest, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = getAll)]
-    fn get_some(this: &Store, query: &JsValue, count: u32) -> Result<RawRequest, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn add(this: &Store, value: &JsValue) -> Result<RawRequest, JsValue>;
     #[wasm_bindgen(method, catch)]
@@ -289,6 +287,11 @@ impl Tx {
         })
     }
 
+    /// The `IDBTransaction`, for a body that makes its requests in glue.js.
+    pub(crate) fn js(&self) -> &JsValue {
+        &self.raw
+    }
+
     /// One of the transaction's stores.
     pub(crate) fn store(&self, name: &str) -> Result<Store, RepositoryError> {
         self.raw
@@ -433,14 +436,6 @@ impl Store {
     }
     pub(crate) fn get_all_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
         Request::watch(self.get_all(query), "cannot read records")
-    }
-    /// The first `count` records in `query`.
-    pub(crate) fn get_some_request(
-        &self,
-        query: &JsValue,
-        count: u32,
-    ) -> Result<Request, RepositoryError> {
-        Request::watch(self.get_some(query, count), "cannot read records")
     }
     pub(crate) fn add_request(&self, value: &JsValue) -> Result<Request, RepositoryError> {
         Request::watch(self.add(value), "cannot store a record")
