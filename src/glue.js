@@ -66,13 +66,27 @@ function ask(made, failed, source, method, a, b) {
   });
 }
 
-// A queued read (ops.rs, read_records). kind 0: the run `id` (or
+// The seq after the event key a backward key cursor stands on, or 0 for
+// none (an empty log).
+function seqAfter(cursor) {
+  return cursor ? cursor.primaryKey[1] + 1 : 0;
+}
+
+// A read-only body (ops.rs, read_only). kind 0: the run `id` (or
 // undefined); 1: runs by creation; 2: runs of status `id`; 3: the events of
 // run `id`; 4: at most `b` of them from seq `a` on; 5: {run, events}, the
-// run and its events from seq `a` on, for a watcher. The caller commits.
+// run and its events from seq `a` on, for a watcher; 6: 0 when run `id`
+// exists; 7: the seq after its last event. Kinds 6 and 7 give -1 for a
+// missing run. The caller commits.
 export async function readBody(tx, kind, id, a, b) {
   // After every key of run `id` (arrays sort after numbers).
   const past = [id, []];
+  if (kind > 5) {
+    const count = ask(2, 6, storeOf(tx, "runs"), "count", id);
+    const last = kind === 7 ? ask(3, 3, storeOf(tx, "events"), "openKeyCursor", range([id], past), "prev") : null;
+    const [n, cursor] = await Promise.all([count, last]);
+    return n ? seqAfter(cursor) : -1;
+  }
   if (kind === 5) {
     const run = ask(0, 5, storeOf(tx, "runs"), "get", id);
     const events = ask(1, 1, storeOf(tx, "events"), "getAll", range([id, a], past));

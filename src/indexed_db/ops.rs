@@ -200,12 +200,21 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
                 .await
                 .map(Outcome::Verdicts)
         }
-        Op::Read { read, .. } => read_records(tx, read).await.map(Outcome::Value),
+        // One awaited call for the three: see `write_events` above.
+        Op::Read { .. } | Op::Claim { .. } | Op::NextSeq { .. } => {
+            let value = read_only(tx, op).await?;
+            // For a claim or `nextSeq`, -1 says the run is missing.
+            let seq = value.as_f64().unwrap_or(-1.0);
+            match op {
+                Op::Read { .. } => Ok(Outcome::Value(value)),
+                Op::Claim { run_id, .. } | Op::NextSeq { run_id, .. } if seq < 0.0 => {
+                    Err(run_not_found(run_id))
+                }
+                Op::Claim { .. } => Ok(Outcome::Claimed(true)),
+                _ => Ok(Outcome::Seq(seq as i64)),
+            }
+        }
         Op::Truncate { run_id, wave, .. } => truncate(tx, run_id, *wave).await.map(Outcome::Seq),
-        Op::Claim { run_id, .. } => run_exists(tx, run_id)
-            .await
-            .map(|()| Outcome::Claimed(true)),
-        Op::NextSeq { run_id, .. } => next_seq(tx, run_id).await.map(Outcome::Seq),
         Op::DeleteRun { run_id, .. } => delete_run(tx, run_id).await.map(done),
         // Single appends became batches; the rest is handled by the queue.
         Op::Append { .. } | Op::MarkInterrupted { .. } | Op::Release { .. } | Op::Close => {
@@ -382,17 +391,24 @@ async fn change_run(tx: Tx, run_id: &str, change: &Change) -> Result<(), Reposit
     tx.commit().await
 }
 
-/// A queued read: its requests are made in glue.js (`readBody`), which
-/// hands back the records as IndexedDB made them.
-async fn read_records(tx: Tx, read: &Read) -> Result<JsValue, RepositoryError> {
+/// A read-only body (a queued read, a claim's look-up, `nextSeq`): its
+/// requests are made in glue.js (`readBody`), which hands back the records
+/// as IndexedDB made them, or a seq (-1 for a missing run).
+async fn read_only(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
     let mut tx = tx;
-    let (kind, id, a, b) = match read {
-        Read::Run(run_id) => (0, run_id.as_str(), 0.0, 0),
-        Read::Runs(None) => (1, "", 0.0, 0),
-        Read::Runs(Some(status)) => (2, status.as_str(), 0.0, 0),
-        Read::Events(run_id) => (3, run_id.as_str(), 0.0, 0),
-        Read::Page(run_id, from, count) => (4, run_id.as_str(), *from as f64, *count),
-        Read::Tail(run_id, from) => (5, run_id.as_str(), *from as f64, 0),
+    let (kind, id, a, b) = match op {
+        Op::Read { read, .. } => match read {
+            Read::Run(run_id) => (0, run_id.as_str(), 0.0, 0),
+            Read::Runs(None) => (1, "", 0.0, 0),
+            Read::Runs(Some(status)) => (2, status.as_str(), 0.0, 0),
+            Read::Events(run_id) => (3, run_id.as_str(), 0.0, 0),
+            Read::Page(run_id, from, count) => (4, run_id.as_str(), *from as f64, *count),
+            Read::Tail(run_id, from) => (5, run_id.as_str(), *from as f64, 0),
+        },
+        Op::Claim { run_id, .. } => (6, run_id.as_str(), 0.0, 0),
+        Op::NextSeq { run_id, .. } => (7, run_id.as_str(), 0.0, 0),
+        // `body` calls this for the three above only.
+        _ => (1, "", 0.0, 0),
     };
     let done = read_body(tx.js(), kind, id, a, b);
     tx.commit_now();
@@ -412,13 +428,14 @@ extern "C" {
 /// What failed in a body made in glue.js, by the step number it rejects
 /// with: the words the Rust bodies used, so messages (and the retry on a
 /// lost connection, which reads the DOMException name) stay as they were.
-const STEPS: [&str; 6] = [
+const STEPS: [&str; 7] = [
     "cannot read a record",
     "cannot read records",
     "cannot count records",
     "cannot read keys",
     "cannot build a key range",
     "cannot read the run",
+    "cannot look up the run",
 ];
 
 /// The `RepositoryError` of a glue.js body's rejection `[step, error]`
@@ -434,20 +451,6 @@ fn glue_failure(rejection: JsValue) -> RepositoryError {
         Some(context) => storage(&context, &error),
         // Not a rejection of the body's own (a bug in glue.js).
         None => RepositoryError::Storage(super::raw::error_text(&rejection)),
-    }
-}
-
-async fn run_exists(tx: Tx, run_id: &str) -> Result<(), RepositoryError> {
-    let mut tx = tx;
-    let count = tx.store(RUNS)?.count_request(&JsValue::from_str(run_id))?;
-    tx.commit_now();
-    let count = count
-        .await
-        .map_err(|e| storage("cannot look up the run", &e))?;
-    if count.as_f64().unwrap_or(0.0) > 0.0 {
-        Ok(())
-    } else {
-        Err(run_not_found(run_id))
     }
 }
 
@@ -498,21 +501,6 @@ fn seq_after(cursor: &JsValue) -> i64 {
         .and_then(|key| Reflect::get_u32(&key, 1).ok())
         .and_then(|seq| seq.as_f64())
         .map_or(0, |seq| seq as i64 + 1)
-}
-
-async fn next_seq(tx: Tx, run_id: &str) -> Result<i64, RepositoryError> {
-    let mut tx = tx;
-    let count = tx.store(RUNS)?.count_request(&JsValue::from_str(run_id))?;
-    let last = last_key_request(&tx.store(EVENTS)?, run_id)?;
-    tx.commit_now();
-    let count = count
-        .await
-        .map_err(|e| storage("cannot look up the run", &e))?;
-    let last = last.await.map_err(|e| storage("cannot read keys", &e))?;
-    if count.as_f64().unwrap_or(0.0) == 0.0 {
-        return Err(run_not_found(run_id));
-    }
-    Ok(seq_after(&last))
 }
 
 async fn delete_run(tx: Tx, run_id: &str) -> Result<(), RepositoryError> {
