@@ -72,15 +72,35 @@ function seqAfter(cursor) {
   return cursor ? cursor.primaryKey[1] + 1 : 0;
 }
 
-// A read-only body (ops.rs, read_only). kind 0: the run `id` (or
-// undefined); 1: runs by creation; 2: runs of status `id`; 3: the events of
-// run `id`; 4: at most `b` of them from seq `a` on; 5: {run, events}, the
-// run and its events from seq `a` on, for a watcher; 6: 0 when run `id`
-// exists; 7: the seq after its last event. Kinds 6 and 7 give -1 for a
-// missing run. The caller commits.
-export async function readBody(tx, kind, id, a, b) {
+// `store.delete(query)`, its outcome unwatched: a failure aborts the
+// transaction, and the commit reports it.
+function remove(store, query) {
+  try {
+    store.delete(query);
+  } catch (e) {
+    throw [8, e];
+  }
+}
+
+// A body (ops.rs, in_glue). Reads: kind 0: the run `id` (or undefined); 1:
+// runs by creation; 2: runs of status `id`; 3: the events of run `id`; 4:
+// at most `b` of them from seq `a` on; 5: {run, events}, the run and its
+// events from seq `a` on, for a watcher; 6: 0 when run `id` exists; 7: the
+// seq after its last event. Writes, which resolve once their requests are
+// made: 8 deletes run `id` and its events (0); 9 deletes its events after
+// wave `a` and records the rewind in the run (the seq after the last kept
+// event). Kinds 6 to 9 give -1 for a missing run. The caller commits.
+export async function opBody(tx, kind, id, a, b) {
   // After every key of run `id` (arrays sort after numbers).
   const past = [id, []];
+  if (kind === 8) {
+    const runs = storeOf(tx, "runs");
+    if (!(await ask(2, 6, runs, "count", id))) return -1;
+    remove(runs, id);
+    remove(storeOf(tx, "events"), range([id], past));
+    return 0;
+  }
+  if (kind === 9) return truncate(tx, id, a, past);
   if (kind > 5) {
     const count = ask(2, 6, storeOf(tx, "runs"), "count", id);
     const last = kind === 7 ? ask(3, 3, storeOf(tx, "events"), "openKeyCursor", range([id], past), "prev") : null;
@@ -101,6 +121,37 @@ export async function readBody(tx, kind, id, a, b) {
   if (kind === 0) return ask(0, 1, runs, "get", id);
   const index = indexOf(runs, kind === 1 ? "by_created" : "by_status");
   return ask(1, 1, index, "getAll", kind === 1 ? undefined : range([id], past));
+}
+
+// The events of run `id` after wave `wave` deleted, the rewind recorded in
+// the run's `rewinds` (read by watchers) and written back: the seq after
+// the last kept event, or -1 for a missing run. The caller commits.
+async function truncate(tx, id, wave, past) {
+  const runs = storeOf(tx, "runs");
+  const events = storeOf(tx, "events");
+  const record = ask(0, 6, runs, "get", id);
+  const later = range([id, wave + 1], past);
+  const keys = ask(3, 7, indexOf(events, "by_wave"), "getAllKeys", later);
+  // Awaited after the run: a failed read of the run fails this one too.
+  keys.catch(() => {});
+  const run = await record;
+  if (run === undefined) return -1;
+  const seqs = (await keys).map((key) => key[1]).sort((x, y) => x - y);
+  // Runs of consecutive seqs go with one range each: the seqs are
+  // integers, so a range between two found ones holds no other.
+  for (let i = 0, j = 0; i < seqs.length; i = ++j) {
+    while (seqs[j + 1] === seqs[j] + 1) j++;
+    remove(events, range([id, seqs[i]], [id, seqs[j]]));
+  }
+  // Requests run in order: this one sees the log after the deletes.
+  const next = seqAfter(await ask(3, 3, events, "openKeyCursor", range([id], past), "prev"));
+  run.rewinds = [...(Array.isArray(run.rewinds) ? run.rewinds : []), rewind(wave, next)];
+  try {
+    runs.put(run);
+  } catch (e) {
+    throw [9, e];
+  }
+  return next;
 }
 
 // ---- Record checks (src/indexed_db/codec.rs)

@@ -19,7 +19,7 @@ use crate::domain::{
     RepositoryError,
 };
 use crate::time::timestamp_after;
-use crate::vec_map::{sort_unique, sorted_order};
+use crate::vec_map::sort_unique;
 
 use super::codec::{check_run_records, decode_run, event_key, event_record, run_record, with_keys};
 use super::connection::{
@@ -31,7 +31,7 @@ use super::raw::{
     error_name, key_range, prefix_range, storage, Access, Db, Request, Scope, Store, Tx, EVENTS,
     RUNS,
 };
-use super::schema::{EVENTS_BY_WAVE, RUNS_BY_STATUS};
+use super::schema::RUNS_BY_STATUS;
 
 /// A status after which nobody executes the run any more.
 fn is_final(status: CouncilRunStatus) -> bool {
@@ -200,22 +200,30 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
                 .await
                 .map(Outcome::Verdicts)
         }
-        // One awaited call for the three: see `write_events` above.
-        Op::Read { .. } | Op::Claim { .. } | Op::NextSeq { .. } => {
-            let value = read_only(tx, op).await?;
-            // For a claim or `nextSeq`, -1 says the run is missing.
+        // One awaited call for these: see `write_events` above.
+        Op::Read { .. }
+        | Op::Claim { .. }
+        | Op::NextSeq { .. }
+        | Op::DeleteRun { .. }
+        | Op::Truncate { .. } => {
+            let value = in_glue(tx, op).await?;
+            // Bar a read's records, -1 says the run is missing.
             let seq = value.as_f64().unwrap_or(-1.0);
             match op {
                 Op::Read { .. } => Ok(Outcome::Value(value)),
-                Op::Claim { run_id, .. } | Op::NextSeq { run_id, .. } if seq < 0.0 => {
+                Op::Claim { run_id, .. }
+                | Op::NextSeq { run_id, .. }
+                | Op::DeleteRun { run_id, .. }
+                | Op::Truncate { run_id, .. }
+                    if seq < 0.0 =>
+                {
                     Err(run_not_found(run_id))
                 }
                 Op::Claim { .. } => Ok(Outcome::Claimed(true)),
+                Op::DeleteRun { .. } => Ok(Outcome::Done),
                 _ => Ok(Outcome::Seq(seq as i64)),
             }
         }
-        Op::Truncate { run_id, wave, .. } => truncate(tx, run_id, *wave).await.map(Outcome::Seq),
-        Op::DeleteRun { run_id, .. } => delete_run(tx, run_id).await.map(done),
         // Single appends became batches; the rest is handled by the queue.
         Op::Append { .. } | Op::MarkInterrupted { .. } | Op::Release { .. } | Op::Close => {
             Ok(Outcome::Done)
@@ -391,10 +399,12 @@ async fn change_run(tx: Tx, run_id: &str, change: &Change) -> Result<(), Reposit
     tx.commit().await
 }
 
-/// A read-only body (a queued read, a claim's look-up, `nextSeq`): its
-/// requests are made in glue.js (`readBody`), which hands back the records
-/// as IndexedDB made them, or a seq (-1 for a missing run).
-async fn read_only(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
+/// A body whose requests are made in glue.js (`opBody`): a queued read, a
+/// claim's look-up, `nextSeq`, `deleteRun` and a truncation. It hands back
+/// the records as IndexedDB made them, or a seq (-1 for a missing run). A
+/// read is asked to commit at once; a write once its requests are made,
+/// and it aborts (dropped) when the run is missing or a request failed.
+async fn in_glue(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
     let mut tx = tx;
     let (kind, id, a, b) = match op {
         Op::Read { read, .. } => match read {
@@ -407,28 +417,35 @@ async fn read_only(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
         },
         Op::Claim { run_id, .. } => (6, run_id.as_str(), 0.0, 0),
         Op::NextSeq { run_id, .. } => (7, run_id.as_str(), 0.0, 0),
-        // `body` calls this for the three above only.
+        Op::DeleteRun { run_id, .. } => (8, run_id.as_str(), 0.0, 0),
+        Op::Truncate { run_id, wave, .. } => (9, run_id.as_str(), f64::from(*wave), 0),
+        // `body` calls this for the ops above only.
         _ => (1, "", 0.0, 0),
     };
-    let done = read_body(tx.js(), kind, id, a, b);
-    tx.commit_now();
-    JsFuture::from(done).await.map_err(glue_failure)
+    let writes = kind > 7;
+    let done = op_body(tx.js(), kind, id, a, b);
+    if !writes {
+        tx.commit_now();
+    }
+    let value = JsFuture::from(done).await.map_err(glue_failure)?;
+    if writes && value.as_f64().unwrap_or(-1.0) >= 0.0 {
+        tx.commit().await?;
+    }
+    Ok(value)
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
-    /// Makes the requests of a read in `tx`, now; a promise of what they
-    /// read. `kind` and the arguments are as `read_records` passes them.
-    #[wasm_bindgen(js_name = readBody)]
-    fn read_body(tx: &JsValue, kind: u32, id: &str, a: f64, b: u32) -> Promise;
-    /// `{afterWave, nextSeq}`, one truncation in a run's `rewinds`.
-    fn rewind(after_wave: f64, next_seq: f64) -> JsValue;
+    /// Makes the first requests of a body in `tx`, now; a promise of its
+    /// outcome. `kind` and the arguments are as `in_glue` passes them.
+    #[wasm_bindgen(js_name = opBody)]
+    fn op_body(tx: &JsValue, kind: u32, id: &str, a: f64, b: u32) -> Promise;
 }
 
 /// What failed in a body made in glue.js, by the step number it rejects
 /// with: the words the Rust bodies used, so messages (and the retry on a
 /// lost connection, which reads the DOMException name) stay as they were.
-const STEPS: [&str; 7] = [
+const STEPS: [&str; 10] = [
     "cannot read a record",
     "cannot read records",
     "cannot count records",
@@ -436,6 +453,9 @@ const STEPS: [&str; 7] = [
     "cannot build a key range",
     "cannot read the run",
     "cannot look up the run",
+    "cannot find events to delete",
+    "cannot delete records",
+    "cannot store a record",
 ];
 
 /// The `RepositoryError` of a glue.js body's rejection `[step, error]`
@@ -472,20 +492,6 @@ fn announce_appends(
     }
 }
 
-/// Appends `{afterWave, nextSeq}` to the run record's `rewinds`, the list
-/// watchers compare against to learn of rewinds they have not seen.
-fn record_rewind(record: &JsValue, after_wave: u32, next_seq: i64) -> Result<(), RepositoryError> {
-    let key = with_keys(|k| k.rewinds.clone());
-    let list = Reflect::get(record, &key)
-        .ok()
-        .and_then(|v| v.dyn_into::<Array>().ok())
-        .unwrap_or_default();
-    list.push(&rewind(f64::from(after_wave), next_seq as f64));
-    Reflect::set(record, &key, &list)
-        .map(|_| ())
-        .map_err(|e| RepositoryError::Serialization(super::js_text(&e)))
-}
-
 /// The seq after the last stored event of `run_id` (0 for an empty log),
 /// from the key range's last key: the log itself is not read.
 fn last_key_request(events: &Store, run_id: &str) -> Result<Request, RepositoryError> {
@@ -501,21 +507,6 @@ fn seq_after(cursor: &JsValue) -> i64 {
         .and_then(|key| Reflect::get_u32(&key, 1).ok())
         .and_then(|seq| seq.as_f64())
         .map_or(0, |seq| seq as i64 + 1)
-}
-
-async fn delete_run(tx: Tx, run_id: &str) -> Result<(), RepositoryError> {
-    let runs = tx.store(RUNS)?;
-    let id = JsValue::from_str(run_id);
-    let count = runs
-        .count_request(&id)?
-        .await
-        .map_err(|e| storage("cannot look up the run", &e))?;
-    if count.as_f64().unwrap_or(0.0) == 0.0 {
-        return Err(run_not_found(run_id));
-    }
-    runs.delete_unwatched(&id)?;
-    tx.store(EVENTS)?.delete_unwatched(&prefix_range(&id)?)?;
-    tx.commit().await
 }
 
 /// Checks and writes `events` in one transaction. `verdicts` holds what is
@@ -669,67 +660,6 @@ async fn write_events(
     }
     tx.commit().await?;
     Ok(verdicts)
-}
-
-/// Deletes the run's events after `wave_index` and records the rewind in
-/// the run (`rewinds`, read by watchers); returns the seq after the last
-/// kept event.
-async fn truncate(tx: Tx, run_id: &str, wave_index: u32) -> Result<i64, RepositoryError> {
-    let runs = tx.store(RUNS)?;
-    let events = tx.store(EVENTS)?;
-    let id = JsValue::from_str(run_id);
-    let record = runs.get_request(&id)?;
-    let later_waves = key_range(
-        &Array::of2(&id, &JsValue::from_f64(f64::from(wave_index) + 1.0)).into(),
-        &Array::of2(&id, &Array::new()).into(),
-    )?;
-    let keys = events
-        .index_named(EVENTS_BY_WAVE)?
-        .get_all_keys_request(&later_waves)?;
-    let record = record
-        .await
-        .map_err(|e| storage("cannot look up the run", &e))?;
-    if record.is_undefined() {
-        return Err(run_not_found(run_id));
-    }
-    let keys = keys
-        .await
-        .map_err(|e| storage("cannot find events to delete", &e))?;
-    let mut found: Vec<f64> = Vec::new();
-    for key in keys.unchecked_into::<Array>().iter() {
-        if let Some(seq) = Reflect::get_u32(&key, 1).ok().and_then(|seq| seq.as_f64()) {
-            found.push(seq);
-        }
-    }
-    let seqs: Vec<f64> = sorted_order(found.len(), &|a, b| found[a].total_cmp(&found[b]))
-        .into_iter()
-        .map(|at| found[at])
-        .collect();
-    // Delete runs of consecutive seqs with one range request each: the
-    // seqs are integers, so a range between two found ones holds no other.
-    let mut i = 0;
-    while i < seqs.len() {
-        let mut j = i;
-        while j + 1 < seqs.len() && seqs[j + 1] == seqs[j] + 1.0 {
-            j += 1;
-        }
-        let range = key_range(
-            &Array::of2(&id, &JsValue::from_f64(seqs[i])).into(),
-            &Array::of2(&id, &JsValue::from_f64(seqs[j])).into(),
-        )?;
-        events.delete_unwatched(&range)?;
-        i = j + 1;
-    }
-    // Requests run in order: this one sees the log after the deletes.
-    let next = seq_after(
-        &last_key_request(&events, run_id)?
-            .await
-            .map_err(|e| storage("cannot read keys", &e))?,
-    );
-    record_rewind(&record, wave_index, next)?;
-    runs.put_unwatched(&record)?;
-    tx.commit().await?;
-    Ok(next)
 }
 
 /// `markInterruptedRuns`: every `running` run that no other live store owns

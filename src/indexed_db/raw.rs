@@ -72,8 +72,6 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     fn put(this: &Store, value: &JsValue) -> Result<RawRequest, JsValue>;
     #[wasm_bindgen(method, catch)]
-    fn delete(this: &Store, query: &JsValue) -> Result<RawRequest, JsValue>;
-    #[wasm_bindgen(method, catch)]
     fn count(this: &Store, query: &JsValue) -> Result<RawRequest, JsValue>;
     #[wasm_bindgen(method, catch, js_name = openKeyCursor)]
     fn open_key_cursor(
@@ -451,11 +449,6 @@ impl Store {
         self.put(value)
             .map(|_| ())
             .map_err(|e| storage("cannot store a record", &e))
-    }
-    pub(crate) fn delete_unwatched(&self, query: &JsValue) -> Result<(), RepositoryError> {
-        self.delete(query)
-            .map(|_| ())
-            .map_err(|e| storage("cannot delete records", &e))
     }
     pub(crate) fn count_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
         Request::watch(self.count(query), "cannot count records")
