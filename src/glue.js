@@ -89,7 +89,9 @@ function remove(store, query) {
 // seq after its last event. Writes, which resolve once their requests are
 // made: 8 deletes run `id` and its events (0); 9 deletes its events after
 // wave `a` and records the rewind in the run (the seq after the last kept
-// event). Kinds 6 to 9 give -1 for a missing run. The caller commits.
+// event). Kinds 6 to 9 give -1 for a missing run. For
+// markInterruptedRuns, 10: the runs of status `id`; 11: their ids. The
+// caller commits.
 export async function opBody(tx, kind, id, a, b) {
   // After every key of run `id` (arrays sort after numbers).
   const past = [id, []];
@@ -101,7 +103,7 @@ export async function opBody(tx, kind, id, a, b) {
     return 0;
   }
   if (kind === 9) return truncate(tx, id, a, past);
-  if (kind > 5) {
+  if (kind === 6 || kind === 7) {
     const count = ask(2, 6, storeOf(tx, "runs"), "count", id);
     const last = kind === 7 ? ask(3, 3, storeOf(tx, "events"), "openKeyCursor", range([id], past), "prev") : null;
     const [n, cursor] = await Promise.all([count, last]);
@@ -113,14 +115,16 @@ export async function opBody(tx, kind, id, a, b) {
     const [r, e] = await Promise.all([run, events]);
     return { run: r, events: e };
   }
-  if (kind > 2) {
+  if (kind === 3 || kind === 4) {
     const events = storeOf(tx, "events");
     return ask(1, 1, events, "getAll", range(kind === 3 ? [id] : [id, a], past), kind === 4 ? b : undefined);
   }
   const runs = storeOf(tx, "runs");
   if (kind === 0) return ask(0, 1, runs, "get", id);
   const index = indexOf(runs, kind === 1 ? "by_created" : "by_status");
-  return ask(1, 1, index, "getAll", kind === 1 ? undefined : range([id], past));
+  const query = kind === 1 ? undefined : range([id], past);
+  if (kind === 11) return ask(3, 10, index, "getAllKeys", query);
+  return ask(1, kind === 10 ? 10 : 1, index, "getAll", query);
 }
 
 // The events of run `id` after wave `wave` deleted, the rewind recorded in

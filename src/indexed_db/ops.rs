@@ -31,7 +31,6 @@ use super::raw::{
     error_name, key_range, prefix_range, storage, Access, Db, Request, Scope, Store, Tx, EVENTS,
     RUNS,
 };
-use super::schema::RUNS_BY_STATUS;
 
 /// A status after which nobody executes the run any more.
 fn is_final(status: CouncilRunStatus) -> bool {
@@ -445,7 +444,7 @@ extern "C" {
 /// What failed in a body made in glue.js, by the step number it rejects
 /// with: the words the Rust bodies used, so messages (and the retry on a
 /// lost connection, which reads the DOMException name) stay as they were.
-const STEPS: [&str; 10] = [
+const STEPS: [&str; 11] = [
     "cannot read a record",
     "cannot read records",
     "cannot count records",
@@ -456,6 +455,7 @@ const STEPS: [&str; 10] = [
     "cannot find events to delete",
     "cannot delete records",
     "cannot store a record",
+    "cannot list running runs",
 ];
 
 /// The `RepositoryError` of a glue.js body's rejection `[step, error]`
@@ -693,15 +693,10 @@ pub(crate) async fn mark_interrupted(conn: Rc<Connection>, db: Db, reply: Reply<
 async fn running_ids(db: &Db) -> Result<Vec<String>, RepositoryError> {
     let mut tx =
         Tx::start(db, Scope::Runs, Access::Read).map_err(|f| f.into_error("this store"))?;
-    let running = JsValue::from_str(CouncilRunStatus::Running.as_str());
-    let keys = tx
-        .store(RUNS)?
-        .index_named(RUNS_BY_STATUS)?
-        .get_all_keys_request(&prefix_range(&running)?)?;
+    let running = CouncilRunStatus::Running.as_str();
+    let keys = JsFuture::from(op_body(tx.js(), 11, running, 0.0, 0));
     tx.commit_now();
-    let keys = keys
-        .await
-        .map_err(|e| storage("cannot list running runs", &e))?;
+    let keys = keys.await.map_err(glue_failure)?;
     let mut ids = Vec::new();
     for key in keys.unchecked_into::<Array>().iter() {
         if let Some(id) = key.as_string() {
@@ -713,12 +708,10 @@ async fn running_ids(db: &Db) -> Result<Vec<String>, RepositoryError> {
 
 async fn mark(conn: &Connection, tx: Tx, holds: &[(String, Hold)]) -> Result<u64, RepositoryError> {
     let runs = tx.store(RUNS)?;
-    let running = JsValue::from_str(CouncilRunStatus::Running.as_str());
-    let records: Array = runs
-        .index_named(RUNS_BY_STATUS)?
-        .get_all_request(&prefix_range(&running)?)?
+    let running = CouncilRunStatus::Running.as_str();
+    let records: Array = JsFuture::from(op_body(tx.js(), 10, running, 0.0, 0))
         .await
-        .map_err(|e| storage("cannot list running runs", &e))?
+        .map_err(glue_failure)?
         .unchecked_into();
     check_run_records(&records)?;
     let interrupted = JsValue::from_str(CouncilRunStatus::Interrupted.as_str());

@@ -79,16 +79,6 @@ extern "C" {
         query: &JsValue,
         direction: &str,
     ) -> Result<RawRequest, JsValue>;
-    #[wasm_bindgen(method, catch)]
-    fn index(this: &Store, name: &str) -> Result<Index, JsValue>;
-
-    /// An `IDBIndex`.
-    #[derive(Debug, Clone)]
-    pub(crate) type Index;
-    #[wasm_bindgen(method, catch, js_name = getAll)]
-    fn get_all(this: &Index, query: &JsValue) -> Result<RawRequest, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = getAllKeys)]
-    fn get_all_keys(this: &Index, query: &JsValue) -> Result<RawRequest, JsValue>;
 
     /// An `IDBRequest`.
     #[derive(Debug, Clone)]
@@ -457,19 +447,6 @@ impl Store {
     /// backwards starts there).
     pub(crate) fn last_key_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
         Request::watch(self.open_key_cursor(query, "prev"), "cannot read keys")
-    }
-    pub(crate) fn index_named(&self, name: &str) -> Result<Index, RepositoryError> {
-        self.index(name)
-            .map_err(|e| storage(&format!("no index \"{name}\""), &e))
-    }
-}
-
-impl Index {
-    pub(crate) fn get_all_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
-        Request::watch(self.get_all(query), "cannot read records")
-    }
-    pub(crate) fn get_all_keys_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
-        Request::watch(self.get_all_keys(query), "cannot read keys")
     }
 }
 
