@@ -90,7 +90,8 @@ function remove(store, query) {
 // made: 8 deletes run `id` and its events (0); 9 deletes its events after
 // wave `a` and records the rewind in the run (the seq after the last kept
 // event). Kinds 6 to 9 give -1 for a missing run. For
-// markInterruptedRuns, 10: the runs of status `id`; 11: their ids. The
+// markInterruptedRuns, 10: the runs of status `id`; 11: their ids. For a
+// change of a run, 12: as 0, a failure read as "cannot read the run". The
 // caller commits.
 export async function opBody(tx, kind, id, a, b) {
   // After every key of run `id` (arrays sort after numbers).
@@ -120,7 +121,7 @@ export async function opBody(tx, kind, id, a, b) {
     return ask(1, 1, events, "getAll", range(kind === 3 ? [id] : [id, a], past), kind === 4 ? b : undefined);
   }
   const runs = storeOf(tx, "runs");
-  if (kind === 0) return ask(0, 1, runs, "get", id);
+  if (kind === 0 || kind === 12) return ask(0, kind ? 5 : 1, runs, "get", id);
   const index = indexOf(runs, kind === 1 ? "by_created" : "by_status");
   const query = kind === 1 ? undefined : range([id], past);
   if (kind === 11) return ask(3, 10, index, "getAllKeys", query);

@@ -372,11 +372,9 @@ async fn create_run(
 
 /// Reads a run, changes it and writes it back with a later `updatedAt`.
 async fn change_run(tx: Tx, run_id: &str, change: &Change) -> Result<(), RepositoryError> {
-    let runs = tx.store(RUNS)?;
-    let record = runs
-        .get_request(&JsValue::from_str(run_id))?
+    let record = JsFuture::from(op_body(tx.js(), 12, run_id, 0.0, 0))
         .await
-        .map_err(|e| storage("cannot read the run", &e))?;
+        .map_err(glue_failure)?;
     if record.is_undefined() {
         return Err(run_not_found(run_id));
     }
@@ -394,7 +392,7 @@ async fn change_run(tx: Tx, run_id: &str, change: &Change) -> Result<(), Reposit
             let _ = with_keys(|k| Reflect::set(&updated, &k.rewinds, &rewinds));
         }
     }
-    runs.put_unwatched(&updated)?;
+    tx.store(RUNS)?.put_unwatched(&updated)?;
     tx.commit().await
 }
 

@@ -63,8 +63,6 @@ extern "C" {
     /// An `IDBObjectStore`.
     #[derive(Debug, Clone)]
     pub(crate) type Store;
-    #[wasm_bindgen(method, catch)]
-    fn get(this: &Store, key: &JsValue) -> Result<RawRequest, JsValue>;
     #[wasm_bindgen(method, catch, js_name = getAll)]
     fn get_all(this: &Store, query: &JsValue) -> Result<RawRequest, JsValue>;
     #[wasm_bindgen(method, catch)]
@@ -419,9 +417,6 @@ impl Drop for Request {
 
 /// Requests on an object store.
 impl Store {
-    pub(crate) fn get_request(&self, key: &JsValue) -> Result<Request, RepositoryError> {
-        Request::watch(self.get(key), "cannot read a record")
-    }
     pub(crate) fn get_all_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
         Request::watch(self.get_all(query), "cannot read records")
     }
