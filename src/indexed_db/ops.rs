@@ -4,8 +4,11 @@
 //! order, by [`super::connection`]) and issues its first requests before its
 //! first `await`: [`launch`] polls it once inside the call, so the requests
 //! are made while the transaction is active. Inside a transaction nothing
-//! but its own requests is awaited. An early return drops the `Tx`, which
-//! aborts it: nothing is half-written.
+//! but its own requests is awaited: a promise of glue.js's `opBody`, which
+//! makes the requests of the plainer bodies (see [`in_glue`]), counts as
+//! one, as it settles from a request's handler and the microtasks that
+//! follow run while the transaction is still active. An early return drops
+//! the `Tx`, which aborts it: nothing is half-written.
 
 use std::rc::Rc;
 
@@ -401,6 +404,8 @@ async fn change_run(tx: Tx, run_id: &str, change: &Change) -> Result<(), Reposit
 /// the records as IndexedDB made them, or a seq (-1 for a missing run). A
 /// read is asked to commit at once; a write once its requests are made,
 /// and it aborts (dropped) when the run is missing or a request failed.
+/// The rules stay here and in `body`; glue.js only makes the requests
+/// (`change_run` and `mark` use it for their first read too).
 async fn in_glue(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
     let mut tx = tx;
     let (kind, id, a, b) = match op {
