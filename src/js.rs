@@ -263,12 +263,21 @@ fn integer_arg(
 fn status_arg(value: &JsValue, what: &str) -> Result<CouncilRunStatus, RepositoryError> {
     let text = value.as_string().unwrap_or_default();
     CouncilRunStatus::parse(&text).ok_or_else(|| {
-        constraint(format!(
-            "{what} must be one of {}, got {}",
-            one_of(CouncilRunStatus::ALL.iter().map(|s| s.as_str())),
-            describe(value)
-        ))
+        let mut names = String::new();
+        for status in CouncilRunStatus::ALL {
+            push_name(&mut names, status.as_str());
+        }
+        not_one_of(&what, &names, value)
     })
+}
+
+/// `"{what} must be one of {names}, got {value described}"`, for a status
+/// or a HITL mode: one `format!` for both.
+fn not_one_of(what: &dyn Display, names: &str, value: &JsValue) -> RepositoryError {
+    constraint(format!(
+        "{what} must be one of {names}, got {}",
+        describe(value)
+    ))
 }
 
 /// `"{what} must be {expected}, got {value described}"`: the argument errors
@@ -282,11 +291,16 @@ fn refused(what: &dyn Display, expected: &str, value: &JsValue) -> RepositoryErr
     ))
 }
 
-fn one_of<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    names
-        .map(|n| format!("\"{n}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Adds `"name"` to a list of names separated by `, `. (Pushed in a loop
+/// by each caller: an iterator of names mapped, collected and joined was
+/// compiled again for each kind of name.)
+fn push_name(list: &mut String, name: &str) {
+    if !list.is_empty() {
+        list.push_str(", ");
+    }
+    list.push('"');
+    list.push_str(name);
+    list.push('"');
 }
 
 thread_local! {
@@ -307,11 +321,11 @@ fn key_name(key: &'static str) -> JsValue {
 
 fn known_names<R>(known: &'static [&'static str], f: impl FnOnce(&Array) -> R) -> R {
     let names = cached((known.as_ptr() as usize, known.len()), || {
-        known
-            .iter()
-            .map(|k| JsValue::from_str(k))
-            .collect::<Array>()
-            .into()
+        let names = Array::new_with_length(known.len() as u32);
+        for (i, name) in known.iter().enumerate() {
+            names.set(i as u32, JsValue::from_str(name));
+        }
+        names.into()
     });
     f(names.unchecked_ref())
 }
@@ -351,9 +365,12 @@ impl<'a> Fields<'a> {
         // One call into JavaScript, rather than each key copied into wasm.
         let unknown = known_names(known, |names| unknown_key(object, names));
         if let Some(key) = unknown.as_string() {
+            let mut names = String::new();
+            for name in known {
+                push_name(&mut names, name);
+            }
             return Err(constraint(format!(
-                "{what} has an unknown field \"{key}\"; known fields: {}",
-                one_of(known.iter().copied())
+                "{what} has an unknown field \"{key}\"; known fields: {names}"
             )));
         }
         if !unknown.is_undefined() {
@@ -412,12 +429,11 @@ fn new_run(input: &JsValue) -> Result<CouncilRun, RepositoryError> {
     let hitl_mode = match f.optional(rf::HITL_MODE, false)? {
         None => HitlMode::default(),
         Some(v) => HitlMode::parse(&v.as_string().unwrap_or_default()).ok_or_else(|| {
-            constraint(format!(
-                "{} must be one of {}, got {}",
-                f.label(rf::HITL_MODE),
-                one_of(HitlMode::ALL.iter().map(|m| m.as_str())),
-                describe(&v)
-            ))
+            let mut names = String::new();
+            for mode in HitlMode::ALL {
+                push_name(&mut names, mode.as_str());
+            }
+            not_one_of(&f.label(rf::HITL_MODE), &names, &v)
         })?,
     };
     let conversation_id = f
@@ -1075,11 +1091,19 @@ async fn perform(
             undefined
         }
         Call::AppendEvents(events) => {
-            let ids: Vec<String> = events.iter().map(|e| e.run_id.clone()).collect();
+            // Loops rather than mapping and collecting: each such chain is
+            // compiled for its closure alone.
+            let mut ids = Vec::with_capacity(events.len());
+            for event in &events {
+                ids.push(event.run_id.clone());
+            }
             repo.append_events(events).await?;
-            let mut ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            sort_unique(&mut ids);
-            for id in ids {
+            let mut sorted = Vec::with_capacity(ids.len());
+            for id in &ids {
+                sorted.push(id.as_str());
+            }
+            sort_unique(&mut sorted);
+            for id in sorted {
                 notices.post("appended", id, None);
             }
             undefined
@@ -1138,13 +1162,14 @@ async fn perform(
             repo.release_run(&run_id).await?;
             undefined
         }
-        Call::RunsOwnedElsewhere => repo
-            .runs_owned_elsewhere()
-            .await?
-            .iter()
-            .map(|id| JsValue::from_str(id))
-            .collect::<Array>()
-            .into(),
+        Call::RunsOwnedElsewhere => {
+            let ids = repo.runs_owned_elsewhere().await?;
+            let out = Array::new_with_length(ids.len() as u32);
+            for (i, id) in ids.iter().enumerate() {
+                out.set(i as u32, JsValue::from_str(id));
+            }
+            out.into()
+        }
     })
 }
 
@@ -1210,14 +1235,12 @@ impl CouncilStore {
                 Adapter::Memory(memory, _) => {
                     let tail = match memory.tail(&run_id, from) {
                         Some((rewinds, events)) => {
-                            let rewinds: Array = rewinds
-                                .iter()
-                                .map(|&(after_wave, next_seq)| {
-                                    rewind(f64::from(after_wave), next_seq as f64)
-                                })
-                                .collect();
+                            let list = Array::new_with_length(rewinds.len() as u32);
+                            for (i, &(after_wave, next_seq)) in rewinds.iter().enumerate() {
+                                list.set(i as u32, rewind(f64::from(after_wave), next_seq as f64));
+                            }
                             match to_array(&events, event_record) {
-                                Ok(events) => memory_tail(&rewinds, &events),
+                                Ok(events) => memory_tail(&list, &events),
                                 Err(e) => return rejected(e),
                             }
                         }
@@ -1272,12 +1295,15 @@ fn prune_options(options: &JsValue) -> Result<Prune, RepositoryError> {
     };
     let statuses = match f.optional("statuses", false)? {
         None => None,
-        Some(v) if Array::is_array(&v) => Some(
-            array_items(&v, "pruneRuns options.statuses")?
-                .iter()
-                .map(|s| status_arg(&s, "pruneRuns options.statuses[]"))
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
+        Some(v) if Array::is_array(&v) => {
+            // A loop rather than collecting `Result`s: that adapter is
+            // compiled for each use.
+            let mut statuses = Vec::new();
+            for s in array_items(&v, "pruneRuns options.statuses")?.iter() {
+                statuses.push(status_arg(&s, "pruneRuns options.statuses[]")?);
+            }
+            Some(statuses)
+        }
         Some(v) => {
             return Err(refused(
                 &"pruneRuns options.statuses",
