@@ -456,7 +456,16 @@ fn new_run(input: &JsValue) -> Result<CouncilRun, RepositoryError> {
     // What `CouncilRun::new` fills in, made only where absent: a random id
     // costs a call into JavaScript for the random bytes.
     Ok(CouncilRun {
-        id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        id: match id {
+            Some(id) => id,
+            // Encoded into a buffer: `to_string` would bring in `Display`
+            // and the formatting machinery for this one type.
+            None => {
+                let mut buf = uuid::Uuid::encode_buffer();
+                let id: &str = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+                id.to_owned()
+            }
+        },
         goal,
         graph_json,
         status: CouncilRunStatus::Running,
