@@ -806,6 +806,11 @@ async function* lines(input) {
   if (pending > 0) yield parts.join("");
 }
 
+/** What importRuns resolves to (see `Importer::counts` in src/js/transfer.rs). */
+export function importCounts(runs, events) {
+  return { runs, events };
+}
+
 /** Feeds the lines of `input` to `importer` (see src/js/transfer.rs): each
  * line in turn, waiting while it writes; on any failure it undoes what it
  * can of the run it was importing and the failure is thrown. */

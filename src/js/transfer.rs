@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::{array_items, js_error, promise, string_arg, Backend, CouncilStore, Fields, Notices};
@@ -24,6 +24,10 @@ extern "C" {
     fn export_stream(next: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = importLines)]
     fn import_lines(input: &JsValue, importer: JsValue) -> Promise;
+    /// `{ runs, events }`, made in one call rather than an object and a
+    /// property set per field from here.
+    #[wasm_bindgen(js_name = importCounts)]
+    fn import_counts(runs: f64, events: f64) -> JsValue;
 }
 
 /// Export hands out chunks of about this many bytes.
@@ -321,10 +325,7 @@ impl Importer {
                 "the input ends at line {last} without its end line: it is truncated"
             )));
         }
-        let out = Object::new();
-        let _ = Reflect::set(&out, &"runs".into(), &(import.runs as f64).into());
-        let _ = Reflect::set(&out, &"events".into(), &(import.events as f64).into());
-        Ok(out.into())
+        Ok(import_counts(import.runs as f64, import.events as f64))
     }
 
     fn read(&self, text: &JsValue, number: u64) -> Result<JsValue, RepositoryError> {
