@@ -527,31 +527,35 @@ fn next_event(run_id: String, input: &JsValue) -> Result<NextEvent, RepositoryEr
     })
 }
 
-/// The reads of an IndexedDB store through its queue: what the quick reads
-/// fall back on. The array IndexedDB made is handed over as it is, once
-/// every record in it is checked.
-fn queued_get_run(idb: Rc<IndexedDbCouncilRepository>, run_id: String) -> Promise {
-    promise(async move {
-        let record = idb.run_record_raw(&run_id).await?;
-        if record.is_undefined() {
-            return Ok(JsValue::UNDEFINED);
-        }
-        Ok(checked_runs(Array::of1(&record))?.get(0))
-    })
+/// A read of an IndexedDB store through its queue: what the quick reads
+/// fall back on.
+enum QueuedRead {
+    Run(String),
+    Runs(Option<CouncilRunStatus>),
+    Events(String),
 }
 
-fn queued_list_runs(
-    idb: Rc<IndexedDbCouncilRepository>,
-    filter: Option<CouncilRunStatus>,
-) -> Promise {
-    promise(async move { Ok(checked_runs(idb.run_records(filter).await?)?.into()) })
-}
-
-fn queued_list_events(idb: Rc<IndexedDbCouncilRepository>, run_id: String) -> Promise {
+/// `read` through the store's queue. The array IndexedDB made is handed
+/// over as it is, once every record in it is checked. (One async block for
+/// the three reads: each is a state machine of its own in wasm.)
+fn queued_read(idb: Rc<IndexedDbCouncilRepository>, read: QueuedRead) -> Promise {
     promise(async move {
-        let records = idb.event_records(&run_id).await?;
-        check_event_records(&records)?;
-        Ok(records.into())
+        Ok(match read {
+            QueuedRead::Run(run_id) => {
+                let record = idb.run_record_raw(&run_id).await?;
+                if record.is_undefined() {
+                    JsValue::UNDEFINED
+                } else {
+                    checked_runs(Array::of1(&record))?.get(0)
+                }
+            }
+            QueuedRead::Runs(filter) => checked_runs(idb.run_records(filter).await?)?.into(),
+            QueuedRead::Events(run_id) => {
+                let records = idb.event_records(&run_id).await?;
+                check_event_records(&records)?;
+                records.into()
+            }
+        })
     })
 }
 
@@ -563,14 +567,14 @@ fn slow_reads(idb: Weak<IndexedDbCouncilRepository>) -> Function {
         let Some(idb) = idb.upgrade() else {
             return rejected(RepositoryError::Storage("the store is gone".into()));
         };
-        match shape {
-            QuickRead::RUN => queued_get_run(idb, arg.as_string().unwrap_or_default()),
+        let read = match shape {
+            QuickRead::RUN => QueuedRead::Run(arg.as_string().unwrap_or_default()),
             QuickRead::RUNS => {
-                let filter = arg.as_string().and_then(|s| CouncilRunStatus::parse(&s));
-                queued_list_runs(idb, filter)
+                QueuedRead::Runs(arg.as_string().and_then(|s| CouncilRunStatus::parse(&s)))
             }
-            _ => queued_list_events(idb, arg.as_string().unwrap_or_default()),
-        }
+            _ => QueuedRead::Events(arg.as_string().unwrap_or_default()),
+        };
+        queued_read(idb, read)
     })
     .into_js_value()
     .unchecked_into()
@@ -769,7 +773,7 @@ impl CouncilStore {
         match &self.adapter {
             Adapter::IndexedDb(idb, slow) => idb
                 .read_now(&QuickRead::Run(&run_id), slow)
-                .unwrap_or_else(|| queued_get_run(idb.clone(), run_id)),
+                .unwrap_or_else(|| queued_read(idb.clone(), QueuedRead::Run(run_id))),
             Adapter::Memory(..) => self.perform(Ok(Call::GetRun(run_id))),
         }
     }
@@ -792,7 +796,7 @@ impl CouncilStore {
         match &self.adapter {
             Adapter::IndexedDb(idb, slow) => idb
                 .read_now(&QuickRead::Runs(filter), slow)
-                .unwrap_or_else(|| queued_list_runs(idb.clone(), filter)),
+                .unwrap_or_else(|| queued_read(idb.clone(), QueuedRead::Runs(filter))),
             Adapter::Memory(..) => self.perform(Ok(Call::ListRuns(filter))),
         }
     }
@@ -810,7 +814,7 @@ impl CouncilStore {
         match &self.adapter {
             Adapter::IndexedDb(idb, slow) => idb
                 .read_now(&QuickRead::Events(&run_id), slow)
-                .unwrap_or_else(|| queued_list_events(idb.clone(), run_id)),
+                .unwrap_or_else(|| queued_read(idb.clone(), QueuedRead::Events(run_id))),
             Adapter::Memory(..) => self.perform(Ok(Call::ListEvents(run_id))),
         }
     }
