@@ -710,13 +710,6 @@ export function watchRuns(channelName, hub, signal, onChange) {
  * largest size allowed, escaped, fits with room to spare). */
 const MAX_LINE = 128 * 1024 * 1024;
 
-function storeError(kind, message) {
-  const error = new Error(message);
-  error.name = "CouncilStoreError";
-  error.kind = kind;
-  return error;
-}
-
 /** A `ReadableStream` of UTF-8 bytes; `next()` resolves to the next chunk,
  * or `undefined` at the end. */
 export function exportStream(next) {
@@ -745,9 +738,9 @@ async function* chunks(input) {
   else if (input instanceof ArrayBuffer || ArrayBuffer.isView(input)) {
     stream = new Blob([input]).stream();
   } else {
-    throw storeError(
-      "Constraint",
+    throw councilStoreError(
       `importRuns takes a string, a Blob, bytes or a ReadableStream, got ${input === null ? "null" : typeof input}`,
+      "Constraint",
     );
   }
   const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -755,14 +748,14 @@ async function* chunks(input) {
     try {
       return decoder.decode(bytes, options);
     } catch {
-      throw storeError("Serialization", "importRuns: the input is not valid UTF-8");
+      throw councilStoreError("importRuns: the input is not valid UTF-8", "Serialization");
     }
   };
   let reader;
   try {
     reader = stream.getReader();
   } catch {
-    throw storeError("Constraint", "importRuns: the stream is locked (already being read)");
+    throw councilStoreError("importRuns: the stream is locked (already being read)", "Constraint");
   }
   try {
     for (;;) {
@@ -770,7 +763,7 @@ async function* chunks(input) {
       if (done) break;
       if (typeof value === "string") yield value;
       else if (value instanceof Uint8Array) yield decode(value, { stream: true });
-      else throw storeError("Constraint", "importRuns: the stream gave a chunk that is neither bytes nor a string");
+      else throw councilStoreError("importRuns: the stream gave a chunk that is neither bytes nor a string", "Constraint");
     }
     yield decode();
   } finally {
@@ -799,7 +792,7 @@ async function* lines(input) {
       parts.push(chunk.slice(start));
       pending += chunk.length - start;
       if (pending > MAX_LINE) {
-        throw storeError("Serialization", `line ${count + 1}: longer than ${MAX_LINE} characters`);
+        throw councilStoreError(`line ${count + 1}: longer than ${MAX_LINE} characters`, "Serialization");
       }
     }
   }
