@@ -220,7 +220,13 @@ pub fn parse_line(line: &str, line_no: u64) -> Result<Option<ExportLine>, Reposi
     }
     read_line(line)
         .map(Some)
-        .map_err(|fault| RepositoryError::Serialization(format!("line {line_no}: {fault}")))
+        .map_err(|fault| RepositoryError::Serialization(on_line(line_no, &fault)))
+}
+
+/// `line N: message`: every error about a line of an import is formatted
+/// here (one `format!` rather than one per kind of error).
+pub(crate) fn on_line(line: u64, message: &str) -> String {
+    format!("line {line}: {message}")
 }
 
 // ---------------------------------------------------------------- writing

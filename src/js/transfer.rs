@@ -13,8 +13,8 @@ use super::{array_items, js_error, promise, string_arg, Backend, CouncilStore, F
 use crate::domain::{limits, CouncilRun, CouncilRunEvent, RepositoryError};
 use crate::time::now_rfc3339;
 use crate::transfer::{
-    parse_i64, parse_line, push_end_line, push_event_line, push_header_line, push_run_line,
-    ExportLine,
+    on_line, parse_i64, parse_line, push_end_line, push_event_line, push_header_line,
+    push_run_line, ExportLine,
 };
 use crate::vec_map::VecMap;
 
@@ -276,7 +276,7 @@ struct Section {
 /// A `Constraint` error about line `line`. (`&str` rather than a generic
 /// `Display`: one instance of the formatting.)
 fn at_line(line: u64, message: &str) -> RepositoryError {
-    RepositoryError::Constraint(format!("line {line}: {message}"))
+    RepositoryError::Constraint(on_line(line, message))
 }
 
 #[wasm_bindgen]
@@ -345,8 +345,9 @@ impl Importer {
                 import.header = true;
                 Ok(JsValue::UNDEFINED)
             }
-            _ if !import.header => Err(RepositoryError::Serialization(format!(
-                "line {number}: the input does not start with a council-idb export header"
+            _ if !import.header => Err(RepositoryError::Serialization(on_line(
+                number,
+                "the input does not start with a council-idb export header",
             ))),
             ExportLine::Run(run) => {
                 if let Some((first, _)) = import.read.get(&run.id) {
