@@ -413,9 +413,10 @@ impl<'a> Fields<'a> {
         max: usize,
         null_ok: bool,
     ) -> Result<Option<String>, RepositoryError> {
-        self.optional(key, null_ok)?
-            .map(|v| string_arg(&v, &self.label(key), max))
-            .transpose()
+        match self.optional(key, null_ok)? {
+            Some(v) => string_arg(&v, &self.label(key), max).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn integer(&self, key: &'static str, min: i64, max: i64) -> Result<i64, RepositoryError> {
@@ -436,17 +437,15 @@ fn new_run(input: &JsValue) -> Result<CouncilRun, RepositoryError> {
             not_one_of(&f.label(rf::HITL_MODE), &names, &v)
         })?,
     };
-    let conversation_id = f
-        .optional(rf::CONVERSATION_ID, true)?
-        .map(|v| {
-            integer_arg(
-                &v,
-                &f.label(rf::CONVERSATION_ID),
-                -MAX_SAFE_INTEGER,
-                MAX_SAFE_INTEGER,
-            )
-        })
-        .transpose()?;
+    let conversation_id = match f.optional(rf::CONVERSATION_ID, true)? {
+        Some(v) => Some(integer_arg(
+            &v,
+            &f.label(rf::CONVERSATION_ID),
+            -MAX_SAFE_INTEGER,
+            MAX_SAFE_INTEGER,
+        )?),
+        None => None,
+    };
     let graph_json = f.opt_string(rf::GRAPH_JSON, limits::JSON_BYTES, true)?;
     let id = f.opt_string(rf::ID, limits::ID_BYTES, false)?;
     let created_at = match f.opt_string(rf::CREATED_AT, 64, false)? {
