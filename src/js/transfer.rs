@@ -9,7 +9,9 @@ use std::rc::Rc;
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::{array_items, js_error, promise, string_arg, Backend, CouncilStore, Fields, Notices};
+use super::{
+    array_items, js_error, promise, rejected, string_arg, Backend, CouncilStore, Fields, Notices,
+};
 use crate::domain::{limits, CouncilRun, CouncilRunEvent, RepositoryError};
 use crate::time::now_rfc3339;
 use crate::transfer::{
@@ -290,9 +292,12 @@ impl Importer {
     /// The input ended after line `last`: resolves to `{ runs, events }`,
     /// or rejects if the input is not a whole export.
     pub fn finish(&self, last: f64) -> Promise {
-        // `ready`: nothing is left to wait for, and an async block would be
-        // one more state machine.
-        promise(std::future::ready(self.counts(last as u64)))
+        // Settled now: nothing is left to wait for, and a future (even a
+        // ready one) would be one more type for the promise machinery.
+        match self.counts(last as u64) {
+            Ok(counts) => Promise::resolve(&counts),
+            Err(e) => rejected(e),
+        }
     }
 
     /// The import failed: the run being read is put back as it was (deleted
