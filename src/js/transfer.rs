@@ -69,8 +69,12 @@ impl CouncilStore {
             events_out: 0,
         };
         let state = Rc::new(RefCell::new(Some(export)));
-        let next =
-            Closure::<dyn FnMut() -> Promise>::new(move || promise(Export::chunk(state.clone())));
+        // Of the signature of a watcher's reader, `(number) => Promise`,
+        // though called without an argument: each closure signature adds its
+        // own adapters to the module.
+        let next = Closure::<dyn FnMut(f64) -> Promise>::new(move |_: f64| {
+            promise(Export::chunk(state.clone()))
+        });
         Ok(export_stream(&next.into_js_value()))
     }
 
