@@ -309,18 +309,20 @@ thread_local! {
     static NAMES: RefCell<VecMap<(usize, usize), JsValue>> = RefCell::default();
 }
 
-fn cached(address: (usize, usize), make: impl FnOnce() -> JsValue) -> JsValue {
+/// The value cached for `address`, made by `make` the first time. (`make`
+/// as a `dyn Fn`: one instance for names and lists of names.)
+fn cached(address: (usize, usize), make: &dyn Fn() -> JsValue) -> JsValue {
     NAMES.with(|names| names.borrow_mut().get_or_insert_with(address, make).clone())
 }
 
 fn key_name(key: &'static str) -> JsValue {
-    cached((key.as_ptr() as usize, key.len()), || {
+    cached((key.as_ptr() as usize, key.len()), &|| {
         JsValue::from_str(key)
     })
 }
 
 fn known_names<R>(known: &'static [&'static str], f: impl FnOnce(&Array) -> R) -> R {
-    let names = cached((known.as_ptr() as usize, known.len()), || {
+    let names = cached((known.as_ptr() as usize, known.len()), &|| {
         let names = Array::new_with_length(known.len() as u32);
         for (i, name) in known.iter().enumerate() {
             names.set(i as u32, JsValue::from_str(name));
