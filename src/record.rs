@@ -129,31 +129,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_javascript_run_record_has_every_field() {
-        let body = glue_function("runRecord");
-        let made = &body[body.find("const run = {").unwrap()..];
-        let fields: Vec<&str> = made
-            .lines()
+    /// The keys of the object literal that opens with `opener` in `body`,
+    /// one per line (`key: value,` or the shorthand `key,`).
+    fn literal_keys<'a>(body: &'a str, opener: &str) -> Vec<&'a str> {
+        let made = &body[body.find(opener).unwrap()..];
+        made.lines()
             .skip(1)
             .map_while(|l| {
                 let l = l.trim().trim_end_matches(',');
-                (l != "};").then(|| l.split_once(':').map_or(l, |(field, _)| field))
+                (!l.starts_with('}')).then(|| l.split_once(':').map_or(l, |(key, _)| key))
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn the_javascript_run_record_has_every_field() {
+        let body = glue_function("runRecord");
+        let fields = literal_keys(body, "const run = {");
         assert_eq!(fields, run::ALL, "runRecord must write the run's fields");
-        assert!(made.contains(&format!("run.{} = ", run::CREATED_KEY)));
+        assert!(body.contains(&format!("run.{} = ", run::CREATED_KEY)));
     }
 
     #[test]
     fn the_javascript_public_run_has_every_field() {
-        let body = glue_function("publicRuns");
-        let made = &body[body.find("out[i] = {").unwrap()..];
-        let fields: Vec<&str> = made
-            .lines()
-            .skip(1)
-            .map_while(|l| l.trim().split_once(':').map(|(field, _)| field))
-            .collect();
+        let fields = literal_keys(glue_function("publicRuns"), "out[i] = {");
         assert_eq!(
             fields,
             run::ALL,

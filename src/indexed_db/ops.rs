@@ -375,7 +375,7 @@ async fn create_run(
 
 /// Reads a run, changes it and writes it back with a later `updatedAt`.
 async fn change_run(tx: Tx, run_id: &str, change: &Change) -> Result<(), RepositoryError> {
-    let record = JsFuture::from(op_body(tx.js(), 12, run_id, 0.0, 0))
+    let record = JsFuture::from(op_body(tx.js(), bodies::RUN_TO_CHANGE, run_id, 0.0, 0))
         .await
         .map_err(glue_failure)?;
     if record.is_undefined() {
@@ -410,21 +410,25 @@ async fn in_glue(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
     let mut tx = tx;
     let (kind, id, a, b) = match op {
         Op::Read { read, .. } => match read {
-            Read::Run(run_id) => (0, run_id.as_str(), 0.0, 0),
-            Read::Runs(None) => (1, "", 0.0, 0),
-            Read::Runs(Some(status)) => (2, status.as_str(), 0.0, 0),
-            Read::Events(run_id) => (3, run_id.as_str(), 0.0, 0),
-            Read::Page(run_id, from, count) => (4, run_id.as_str(), *from as f64, *count),
-            Read::Tail(run_id, from) => (5, run_id.as_str(), *from as f64, 0),
+            Read::Run(run_id) => (bodies::RUN, run_id.as_str(), 0.0, 0),
+            Read::Runs(None) => (bodies::RUNS, "", 0.0, 0),
+            Read::Runs(Some(status)) => (bodies::RUNS_OF_STATUS, status.as_str(), 0.0, 0),
+            Read::Events(run_id) => (bodies::EVENTS, run_id.as_str(), 0.0, 0),
+            Read::Page(run_id, from, count) => {
+                (bodies::EVENT_PAGE, run_id.as_str(), *from as f64, *count)
+            }
+            Read::Tail(run_id, from) => (bodies::TAIL, run_id.as_str(), *from as f64, 0),
         },
-        Op::Claim { run_id, .. } => (6, run_id.as_str(), 0.0, 0),
-        Op::NextSeq { run_id, .. } => (7, run_id.as_str(), 0.0, 0),
-        Op::DeleteRun { run_id, .. } => (8, run_id.as_str(), 0.0, 0),
-        Op::Truncate { run_id, wave, .. } => (9, run_id.as_str(), f64::from(*wave), 0),
+        Op::Claim { run_id, .. } => (bodies::RUN_EXISTS, run_id.as_str(), 0.0, 0),
+        Op::NextSeq { run_id, .. } => (bodies::NEXT_SEQ, run_id.as_str(), 0.0, 0),
+        Op::DeleteRun { run_id, .. } => (bodies::DELETE_RUN, run_id.as_str(), 0.0, 0),
+        Op::Truncate { run_id, wave, .. } => {
+            (bodies::TRUNCATE, run_id.as_str(), f64::from(*wave), 0)
+        }
         // `body` calls this for the ops above only.
-        _ => (1, "", 0.0, 0),
+        _ => (bodies::RUNS, "", 0.0, 0),
     };
-    let writes = kind > 7;
+    let writes = kind == bodies::DELETE_RUN || kind == bodies::TRUNCATE;
     let done = op_body(tx.js(), kind, id, a, b);
     if !writes {
         tx.commit_now();
@@ -436,10 +440,30 @@ async fn in_glue(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
     Ok(value)
 }
 
+/// The bodies of glue.js's `opBody`, by the number it is called with (its
+/// comment says what each reads or writes). A read commits at once; a
+/// write ([`DELETE_RUN`](bodies::DELETE_RUN), [`TRUNCATE`](bodies::TRUNCATE))
+/// resolves once its requests are made and the caller commits.
+mod bodies {
+    pub(super) const RUN: u32 = 0;
+    pub(super) const RUNS: u32 = 1;
+    pub(super) const RUNS_OF_STATUS: u32 = 2;
+    pub(super) const EVENTS: u32 = 3;
+    pub(super) const EVENT_PAGE: u32 = 4;
+    pub(super) const TAIL: u32 = 5;
+    pub(super) const RUN_EXISTS: u32 = 6;
+    pub(super) const NEXT_SEQ: u32 = 7;
+    pub(super) const DELETE_RUN: u32 = 8;
+    pub(super) const TRUNCATE: u32 = 9;
+    pub(super) const RUNNING_RUNS: u32 = 10;
+    pub(super) const RUNNING_IDS: u32 = 11;
+    pub(super) const RUN_TO_CHANGE: u32 = 12;
+}
+
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     /// Makes the first requests of a body in `tx`, now; a promise of its
-    /// outcome. `kind` and the arguments are as `in_glue` passes them.
+    /// outcome. `kind` is one of [`bodies`], the arguments as it needs them.
     #[wasm_bindgen(js_name = opBody)]
     fn op_body(tx: &JsValue, kind: u32, id: &str, a: f64, b: u32) -> Promise;
 }
@@ -697,7 +721,7 @@ async fn running_ids(db: &Db) -> Result<Vec<String>, RepositoryError> {
     let mut tx =
         Tx::start(db, Scope::Runs, Access::Read).map_err(|f| f.into_error("this store"))?;
     let running = CouncilRunStatus::Running.as_str();
-    let keys = JsFuture::from(op_body(tx.js(), 11, running, 0.0, 0));
+    let keys = JsFuture::from(op_body(tx.js(), bodies::RUNNING_IDS, running, 0.0, 0));
     tx.commit_now();
     let keys = keys.await.map_err(glue_failure)?;
     let mut ids = Vec::new();
@@ -712,7 +736,7 @@ async fn running_ids(db: &Db) -> Result<Vec<String>, RepositoryError> {
 async fn mark(conn: &Connection, tx: Tx, holds: &[(String, Hold)]) -> Result<u64, RepositoryError> {
     let runs = tx.store(RUNS)?;
     let running = CouncilRunStatus::Running.as_str();
-    let records: Array = JsFuture::from(op_body(tx.js(), 10, running, 0.0, 0))
+    let records: Array = JsFuture::from(op_body(tx.js(), bodies::RUNNING_RUNS, running, 0.0, 0))
         .await
         .map_err(glue_failure)?
         .unchecked_into();
