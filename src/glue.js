@@ -278,12 +278,42 @@ export function layoutDifferences(db, layout) {
   return ended;
 }
 
+// Settles an open or delete request that schema.rs made with the idb crate:
+// resolves with its result, rejects with its error (undefined if it has
+// none), or, blocked and still pending `graceMs` after, rejects with null
+// and gives it up: a delete is remembered until it ends (`deleting` is the
+// database's name), an open that succeeds later closes its connection.
+export function settleRequest(request, graceMs, deleting) {
+  return new Promise((resolve, reject) => {
+    let timer;
+    request.onsuccess = () => {
+      clearTimeout(timer);
+      resolve(request.result);
+    };
+    request.onerror = () => {
+      clearTimeout(timer);
+      reject(request.error ?? undefined);
+    };
+    request.onblocked = () => {
+      timer ||= setTimeout(() => {
+        if (deleting == null) request.onsuccess = () => request.result.close();
+        else deleteLeftPending(request, deleting);
+        reject(null);
+      }, graceMs);
+    };
+  });
+}
+
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 // Databases whose deletion this realm stopped waiting for (blocked by a
 // connection that did not close): the browser still deletes each once that
 // connection goes, and holds back every later open or delete of it until
 // then, without a `blocked` event. A name leaves the set when its delete ends.
 const pendingDeletes = new Set();
-export function deleteLeftPending(request, name) {
+function deleteLeftPending(request, name) {
   pendingDeletes.add(name);
   const ended = () => pendingDeletes.delete(name);
   request.addEventListener("success", ended);

@@ -4,10 +4,7 @@
 //! period instead of waiting forever.
 
 use std::cell::RefCell;
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 
 use idb::{DatabaseEvent, Factory, Request};
 use js_sys::{Array, Reflect};
@@ -109,8 +106,10 @@ extern "C" {
     fn create_layout(db: &JsValue, layout: &JsValue) -> Result<(), JsValue>;
     #[wasm_bindgen(catch, js_name = layoutDifferences)]
     fn layout_differences(db: &Db, layout: &JsValue) -> Result<js_sys::Promise, JsValue>;
-    #[wasm_bindgen(js_name = deleteLeftPending)]
-    fn delete_left_pending(request: &JsValue, name: &str);
+    #[wasm_bindgen(js_name = settleRequest)]
+    fn settle_request(request: &JsValue, grace_ms: u32, deleting: Option<&str>) -> js_sys::Promise;
+    /// A promise that resolves after `ms` milliseconds.
+    pub(crate) fn sleep(ms: u32) -> js_sys::Promise;
     #[wasm_bindgen(js_name = deletePending)]
     fn delete_pending(name: &str) -> bool;
 }
@@ -196,10 +195,11 @@ async fn check_layout(db: &Db, db_name: &str) -> Result<(), RepositoryError> {
 /// its layout.
 pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
     refuse_while_deleting("opening", db_name)?;
+    let context = format!("cannot open database \"{db_name}\"");
     let factory = Factory::new().map_err(|e| idb_error("IndexedDB is not available", e))?;
     let mut request = factory
         .open(db_name, Some(SCHEMA_VERSION))
-        .map_err(|e| idb_error(&format!("cannot open database \"{db_name}\""), e))?;
+        .map_err(|e| idb_error(&context, e))?;
 
     let upgrade_error: Rc<RefCell<Option<RepositoryError>>> = Rc::default();
     let slot = upgrade_error.clone();
@@ -215,39 +215,23 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
             }
         }
     });
-    let blocked = Signal::default();
-    let signal = blocked.clone();
-    request.on_blocked(move |event| {
-        // If the grace period runs out, nobody waits for this open any
-        // more; should it succeed later, close that connection at once.
-        let late = idb::Event::target(&event).ok();
-        signal.raise(Some(Box::new(move || {
-            if let Some(mut late) = late {
-                late.on_success(|event| {
-                    if let Ok(db) = event.database() {
-                        db.close();
-                    }
-                });
-                late.forget_callbacks();
-            }
-        })));
-    });
-
-    let opened = Blockable::new(request.into_future(), blocked).await;
+    // The handler must outlive this function's hold on the request:
+    // forgotten, as the `idb` crate's own future does with it.
+    request.forget_callbacks();
+    let settled = settle(request.into(), None).await;
     if let Some(err) = upgrade_error.borrow_mut().take() {
         return Err(err);
     }
-    let db = match opened {
-        Ok(db) => db,
-        Err(Blocked) => {
+    let db: Db = match settled {
+        Ok(db) => db.unchecked_into(),
+        Err(None) => {
             return Err(RepositoryError::Storage(format!(
                 "opening database \"{db_name}\" is blocked: another connection to it \
                  is open with an older version and did not close within {BLOCKED_GRACE_MS} ms"
             )))
         }
-        Err(Failed(e)) => return Err(idb_error(&format!("cannot open database \"{db_name}\""), e)),
+        Err(Some(e)) => return Err(request_error(&context, e)),
     };
-    let db: Db = JsValue::from(db).unchecked_into();
     if let Err(e) = check_layout(&db, db_name).await {
         db.close();
         return Err(e);
@@ -258,34 +242,19 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
 /// Deletes the database `db_name` and everything in it.
 pub(crate) async fn delete(db_name: &str) -> Result<(), RepositoryError> {
     refuse_while_deleting("deleting", db_name)?;
+    let context = format!("cannot delete database \"{db_name}\"");
     let factory = Factory::new().map_err(|e| idb_error("IndexedDB is not available", e))?;
-    let mut request = factory
+    let request = factory
         .delete(db_name)
-        .map_err(|e| idb_error(&format!("cannot delete database \"{db_name}\""), e))?;
-    let blocked = Signal::default();
-    let signal = blocked.clone();
-    let name = db_name.to_owned();
-    request.on_blocked(move |event| {
-        // If the grace period runs out, the browser still holds the delete:
-        // remember it until it ends.
-        let late = idb::Event::target(&event).ok().map(JsValue::from);
-        signal.raise(Some(Box::new(move || {
-            if let Some(late) = late {
-                delete_left_pending(&late, &name);
-            }
-        })));
-    });
-    match Blockable::new(request.into_future(), blocked).await {
-        Ok(()) => Ok(()),
-        Err(Blocked) => Err(RepositoryError::Storage(format!(
+        .map_err(|e| idb_error(&context, e))?;
+    match settle(request.into(), Some(db_name)).await {
+        Ok(_) => Ok(()),
+        Err(None) => Err(RepositoryError::Storage(format!(
             "deleting database \"{db_name}\" is blocked: a connection to it did not close \
              within {BLOCKED_GRACE_MS} ms (the browser deletes it once that connection closes; \
              until then, opening or deleting it again is refused)"
         ))),
-        Err(Failed(e)) => Err(idb_error(
-            &format!("cannot delete database \"{db_name}\""),
-            e,
-        )),
+        Err(Some(e)) => Err(request_error(&context, e)),
     }
 }
 
@@ -294,97 +263,24 @@ pub(crate) async fn delete(db_name: &str) -> Result<(), RepositoryError> {
 /// which takes milliseconds; one that stays open is a tab that will not yield.
 const BLOCKED_GRACE_MS: u32 = 1500;
 
-type OnGiveUp = Box<dyn FnOnce()>;
-
-/// Raised by a `blocked` event; wakes whoever waits.
-#[derive(Clone, Default)]
-struct Signal(Rc<RefCell<SignalState>>);
-
-#[derive(Default)]
-struct SignalState {
-    raised: bool,
-    on_give_up: Option<OnGiveUp>,
-    waker: Option<Waker>,
+/// Waits for an open or delete request: its result, or its error (`None`
+/// when it was blocked for longer than [`BLOCKED_GRACE_MS`]). glue.js's
+/// `settleRequest` listens to the request (fewer closures and futures than
+/// the `idb` crate's own), and deals with what a request given up does
+/// later: a delete is remembered until it ends (see
+/// [`refuse_while_deleting`]), an open that succeeds is closed at once.
+async fn settle(request: JsValue, deleting: Option<&str>) -> Result<JsValue, Option<JsValue>> {
+    let settled = settle_request(&request, BLOCKED_GRACE_MS, deleting);
+    wasm_bindgen_futures::JsFuture::from(settled)
+        .await
+        .map_err(|e| if e.is_null() { None } else { Some(e) })
 }
 
-impl Signal {
-    fn raise(&self, on_give_up: Option<OnGiveUp>) {
-        let mut state = self.0.borrow_mut();
-        state.raised = true;
-        state.on_give_up = on_give_up;
-        if let Some(waker) = state.waker.take() {
-            waker.wake();
-        }
+/// A request's failure as a `Storage` error: the browser's error it carries,
+/// or, where it carries none, that the call failed (as [`idb_error`] says).
+fn request_error(context: &str, error: JsValue) -> RepositoryError {
+    if error.is_undefined() {
+        return RepositoryError::Storage(format!("{context}: the IndexedDB call failed"));
     }
-}
-
-enum OpenFailure {
-    Blocked,
-    Failed(idb::Error),
-}
-use OpenFailure::{Blocked, Failed};
-
-/// An open or delete request that, once blocked, waits [`BLOCKED_GRACE_MS`]
-/// and then fails instead of waiting forever.
-struct Blockable<F> {
-    inner: F,
-    blocked: Signal,
-    grace: Option<wasm_bindgen_futures::JsFuture>,
-}
-
-impl<F> Blockable<F> {
-    fn new(inner: F, blocked: Signal) -> Self {
-        Blockable {
-            inner,
-            blocked,
-            grace: None,
-        }
-    }
-}
-
-/// A promise that resolves after `ms` milliseconds, in windows and workers.
-pub(crate) fn sleep(ms: u32) -> js_sys::Promise {
-    js_sys::Promise::new(&mut |resolve, reject| {
-        let set_timeout = Reflect::get(&js_sys::global(), &JsValue::from_str("setTimeout"))
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-        let started = set_timeout
-            .map(|f| {
-                f.call2(&JsValue::NULL, &resolve, &JsValue::from(ms))
-                    .is_ok()
-            })
-            .unwrap_or(false);
-        if !started {
-            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("no setTimeout"));
-        }
-    })
-}
-
-impl<T, F: Future<Output = Result<T, idb::Error>> + Unpin> Future for Blockable<F> {
-    type Output = Result<T, OpenFailure>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(result) = Pin::new(&mut self.inner).poll(cx) {
-            return Poll::Ready(result.map_err(Failed));
-        }
-        let raised = {
-            let mut state = self.blocked.0.borrow_mut();
-            state.waker = Some(cx.waker().clone());
-            state.raised
-        };
-        if !raised {
-            return Poll::Pending;
-        }
-        let grace = self
-            .grace
-            .get_or_insert_with(|| wasm_bindgen_futures::JsFuture::from(sleep(BLOCKED_GRACE_MS)));
-        if Pin::new(grace).poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let give_up = self.blocked.0.borrow_mut().on_give_up.take();
-        if let Some(give_up) = give_up {
-            give_up();
-        }
-        Poll::Ready(Err(Blocked))
-    }
+    storage(context, &error)
 }
