@@ -223,12 +223,21 @@ export function runRecord(id, goal, graphJson, status, hitlMode, conversationId,
 
 // Creates the object stores and indexes of `layout` (the shape
 // layoutDifferences checks: [{name, keyPath, indexes: [{name, keyPath}]}])
-// inside an upgrade's version-change transaction. A DOMException it throws
-// fails the upgrade.
-export function createLayout(db, layout) {
-  for (const spec of layout) {
-    const store = db.createObjectStore(spec.name, { keyPath: spec.keyPath });
-    for (const index of spec.indexes) store.createIndex(index.name, index.keyPath);
+// in the version-change transaction of an `upgradeneeded` event. A
+// DOMException it throws aborts that transaction (which fails the open) and
+// is thrown on.
+export function createLayout(event, layout) {
+  const request = event.target;
+  try {
+    for (const spec of layout) {
+      const store = request.result.createObjectStore(spec.name, { keyPath: spec.keyPath });
+      for (const index of spec.indexes) store.createIndex(index.name, index.keyPath);
+    }
+  } catch (e) {
+    try {
+      request.transaction.abort();
+    } catch {}
+    throw e;
   }
 }
 

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use idb::{DatabaseEvent, Factory, Request};
+use idb::Factory;
 use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -88,14 +88,13 @@ fn idb_error(context: &str, err: idb::Error) -> RepositoryError {
 /// and indexes are made in `src/glue.js` from [`layout_js`], the object the
 /// layout check compares an existing database against: one description of
 /// the layout for both (and ~2 KB less wasm than the `idb` crate's store and
-/// index builders).
-fn upgrade(event: &idb::event::VersionChangeEvent) -> Result<(), RepositoryError> {
-    const CONTEXT: &str = "cannot upgrade the database layout";
-    let fail = |e| idb_error(CONTEXT, e);
-    let old = event.old_version().map_err(fail)?;
-    let db = event.database().map_err(fail)?;
-    if old < 1 {
-        create_layout(&JsValue::from(db), &layout_js()).map_err(|e| storage(CONTEXT, &e))?;
+/// index builders). A step that fails aborts the version change (glue.js
+/// does), which fails the open request.
+fn upgrade(event: idb::event::VersionChangeEvent) -> Result<(), RepositoryError> {
+    // An old version past `u32` cannot come with an upgrade to ours.
+    if event.old_version().unwrap_or(0) < 1 {
+        create_layout(&event.into(), &layout_js())
+            .map_err(|e| storage("cannot upgrade the database layout", &e))?;
     }
     Ok(())
 }
@@ -103,7 +102,7 @@ fn upgrade(event: &idb::event::VersionChangeEvent) -> Result<(), RepositoryError
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = createLayout)]
-    fn create_layout(db: &JsValue, layout: &JsValue) -> Result<(), JsValue>;
+    fn create_layout(event: &JsValue, layout: &JsValue) -> Result<(), JsValue>;
     #[wasm_bindgen(catch, js_name = layoutDifferences)]
     fn layout_differences(db: &Db, layout: &JsValue) -> Result<js_sys::Promise, JsValue>;
     #[wasm_bindgen(js_name = settleRequest)]
@@ -204,15 +203,8 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
     let upgrade_error: Rc<RefCell<Option<RepositoryError>>> = Rc::default();
     let slot = upgrade_error.clone();
     request.on_upgrade_needed(move |event| {
-        if let Err(err) = upgrade(&event) {
+        if let Err(err) = upgrade(event) {
             *slot.borrow_mut() = Some(err);
-            // Aborting the version change fails the open request.
-            if let Some(tx) = idb::Event::target(&event)
-                .ok()
-                .and_then(|r| r.transaction())
-            {
-                let _ = tx.abort();
-            }
         }
     });
     // The handler must outlive this function's hold on the request:
