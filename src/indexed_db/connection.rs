@@ -849,7 +849,9 @@ async fn step(conn: &Rc<Connection>, item: Queued) {
             Err(e) => return fail(item.op, e),
         };
         if let Op::MarkInterrupted { reply } = item.op {
-            return ops::mark_interrupted(conn.clone(), db, reply).await;
+            let marking: Pin<Box<dyn Future<Output = ()>>> =
+                Box::pin(ops::mark_interrupted(conn.clone(), db, reply));
+            return marking.await;
         }
         let holds = conn.holds_for(&item.op).await;
         // While this waited, an earlier call may have come back to the queue
