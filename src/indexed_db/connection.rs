@@ -523,12 +523,16 @@ impl Connection {
     /// Puts `item` in the queue in its place in call order.
     fn requeue(self: &Rc<Self>, item: Queued) {
         {
+            // In front, then past the calls made before it (other calls that
+            // came back): less code than `VecDeque::insert`.
             let mut queue = self.queue.borrow_mut();
-            let at = queue
-                .iter()
-                .position(|q| q.seq > item.seq)
-                .unwrap_or(queue.len());
-            queue.insert(at, item);
+            let seq = item.seq;
+            queue.push_front(item);
+            let mut at = 1;
+            while queue.get(at).is_some_and(|q| q.seq < seq) {
+                queue.swap(at - 1, at);
+                at += 1;
+            }
         }
         if !self.driving.replace(true) {
             wasm_bindgen_futures::spawn_local(drive(self.clone()));
