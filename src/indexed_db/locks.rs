@@ -17,7 +17,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::domain::RepositoryError;
 use crate::vec_map::{sort_unique, VecMap};
+
+use super::raw::storage;
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
@@ -194,12 +197,14 @@ impl Locks {
     }
 
     /// Runs that another live store owns: locked in the origin, not by us.
-    pub(crate) async fn owned_elsewhere(&self) -> Result<Vec<String>, JsValue> {
+    /// Loops rather than iterator chains (code of their own per closure).
+    pub(crate) async fn owned_elsewhere(&self) -> Result<Vec<String>, RepositoryError> {
         if !self.enabled.get() {
             return Ok(Vec::new());
         }
         let locked: Array = JsFuture::from(locked_runs(&self.db_name))
-            .await?
+            .await
+            .map_err(|e| storage("cannot list the Web Locks held", &e))?
             .unchecked_into();
         let mut runs = Vec::new();
         for id in locked.iter() {
@@ -209,8 +214,15 @@ impl Locks {
                 }
             }
         }
-        let mut ids: Vec<&str> = runs.iter().map(String::as_str).collect();
+        let mut ids: Vec<&str> = Vec::with_capacity(runs.len());
+        for id in &runs {
+            ids.push(id);
+        }
         sort_unique(&mut ids);
-        Ok(ids.into_iter().map(str::to_owned).collect())
+        let mut owned = Vec::with_capacity(ids.len());
+        for id in ids {
+            owned.push(id.to_owned());
+        }
+        Ok(owned)
     }
 }

@@ -539,13 +539,7 @@ impl RunOwnership for IndexedDbCouncilRepository {
         'life0: 'async_trait,
         Self: 'async_trait,
     {
-        let conn = Rc::clone(&self.conn);
-        boxed(async move {
-            conn.locks
-                .owned_elsewhere()
-                .await
-                .map_err(|e| raw::storage("cannot list the Web Locks held", &e))
-        })
+        boxed(self.conn.locks.owned_elsewhere())
     }
 }
 
