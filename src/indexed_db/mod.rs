@@ -91,7 +91,7 @@ type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RepositoryError>>
 fn boxed<'a, T: 'a>(
     future: impl Future<Output = Result<T, RepositoryError>> + 'a,
 ) -> PortFuture<'a, T> {
-    Box::pin(SingleThreaded(Box::pin(future)))
+    Box::pin(SingleThreaded(future))
 }
 
 /// An answer that is already known.

@@ -29,9 +29,13 @@ impl<T> std::ops::Deref for SingleThreaded<T> {
     }
 }
 
-impl<F: Future + Unpin> Future for SingleThreaded<F> {
+/// A future wrapped as is, not boxed first: pinning `SingleThreaded<F>`
+/// pins its `F` (one allocation per call rather than two).
+impl<F: Future> Future for SingleThreaded<F> {
     type Output = F::Output;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        Pin::new(&mut self.0).poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: structural pinning of the only field: `SingleThreaded`
+        // never moves it out, has no `Drop`, and is `Unpin` only when `F` is.
+        unsafe { self.map_unchecked_mut(|wrapped| &mut wrapped.0) }.poll(cx)
     }
 }
