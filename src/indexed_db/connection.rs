@@ -166,28 +166,42 @@ pub(crate) fn reply<T>() -> (Reply<T>, Answer<T>) {
 
 impl<T> Reply<T> {
     pub(crate) fn send(mut self, outcome: Result<T, RepositoryError>) {
+        self.put(outcome);
+    }
+
+    /// What `send` and `drop` share; the rest of either is not generic.
+    fn put(&mut self, outcome: Result<T, RepositoryError>) {
         if let Some(slot) = self.0.take() {
             *slot.value.borrow_mut() = Some(outcome);
-            let waker = slot.waker.borrow_mut().take();
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            wake(&slot.waker);
         }
     }
 }
 
 impl<T> Drop for Reply<T> {
     fn drop(&mut self) {
-        if let Some(slot) = self.0.take() {
-            *slot.value.borrow_mut() = Some(Err(RepositoryError::Storage(
-                "the operation was dropped before it finished".into(),
-            )));
-            let waker = slot.waker.borrow_mut().take();
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+        if self.0.is_some() {
+            self.put(Err(dropped()));
         }
     }
+}
+
+/// Wakes the future whose waker `waker` keeps, if any.
+fn wake(waker: &RefCell<Option<Waker>>) {
+    let waker = waker.borrow_mut().take();
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// Keeps `cx`'s waker in `waker`, for a future that is pending.
+fn park(waker: &RefCell<Option<Waker>>, cx: &Context<'_>) {
+    *waker.borrow_mut() = Some(cx.waker().clone());
+}
+
+/// What a `Reply` dropped unsent answers.
+fn dropped() -> RepositoryError {
+    RepositoryError::Storage("the operation was dropped before it finished".into())
 }
 
 impl<T> Future for Answer<T> {
@@ -196,7 +210,7 @@ impl<T> Future for Answer<T> {
         if let Some(outcome) = self.0.value.borrow_mut().take() {
             return Poll::Ready(outcome);
         }
-        *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+        park(&self.0.waker, cx);
         Poll::Pending
     }
 }
@@ -221,9 +235,7 @@ impl Flight {
     /// Marks one batch as landed (committed or failed).
     pub(crate) fn landed(&self) {
         self.batches.set(self.batches.get().saturating_sub(1));
-        if let Some(waker) = self.waker.borrow_mut().take() {
-            waker.wake();
-        }
+        wake(&self.waker);
     }
 }
 
@@ -233,7 +245,7 @@ impl Future for Idle<'_> {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.0.busy() {
-            *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+            park(&self.0.waker, cx);
             Poll::Pending
         } else {
             Poll::Ready(())
@@ -479,9 +491,7 @@ impl Connection {
     pub(crate) fn settled(&self, launch: Launch) {
         self.launched.borrow_mut().remove(&launch.seq);
         if self.launched.borrow().is_empty() {
-            if let Some(waker) = self.drain_waker.borrow_mut().take() {
-                waker.wake();
-            }
+            wake(&self.drain_waker);
         }
     }
 
@@ -809,7 +819,7 @@ impl Future for Drained<'_> {
         if self.0.launched.borrow().is_empty() {
             Poll::Ready(())
         } else {
-            *self.0.drain_waker.borrow_mut() = Some(cx.waker().clone());
+            park(&self.0.drain_waker, cx);
             Poll::Pending
         }
     }
