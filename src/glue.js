@@ -880,19 +880,27 @@ export function unknownKey(o, known) {
 // ---- Reads of one request (src/indexed_db/mod.rs, read_now)
 
 // Reads in a readonly transaction made now, so it comes after every
-// transaction made before it, as a queued read would. `shape` 0: one run
-// (or undefined); 1: runs, newest first; 2: events. The records are
+// transaction made before it, as a queued read would. `shape` 0: run `arg`
+// (or undefined); 1: runs, newest first, of status `arg` unless it is null;
+// 2: the events of run `arg`. The records are
 // checked and handed over as IndexedDB made them. Anything unexpected (the
 // transaction cannot start, a request error, a malformed record) goes to
 // `slow(shape, arg)`, the queued read of the same, which retries on a lost
 // connection and names what is wrong; its promise settles this one.
-export function readNow(db, store, index, query, shape, statuses, modes, slow, arg) {
+export function readNow(db, shape, arg, statuses, modes, slow) {
   let tx;
   let request;
   try {
+    const store = shape === 2 ? "events" : "runs";
     tx = db.transaction(store, "readonly");
-    const source = index == null ? tx.objectStore(store) : tx.objectStore(store).index(index);
-    request = shape === 0 ? source.get(query) : source.getAll(query);
+    let source = tx.objectStore(store);
+    if (shape === 0) {
+      request = source.get(arg);
+    } else {
+      if (shape === 1) source = source.index(arg == null ? "by_created" : "by_status");
+      // Every key [arg, ...]: arrays sort after strings.
+      request = source.getAll(arg == null ? undefined : IDBKeyRange.bound([arg], [arg, []]));
+    }
   } catch {
     return undefined;
   }

@@ -48,9 +48,8 @@ pub(crate) use self::codec::{check_event_records, check_run_records, decode_even
 pub(crate) use self::codec::{event_record, event_record_of, run_object};
 use self::codec::{run_record, with_names};
 use self::connection::{reply, Answer, AppendReply, Change, Connection, Op, Read};
-use self::raw::{prefix_range, Db, EVENTS, RUNS};
+use self::raw::Db;
 pub use self::schema::SCHEMA_VERSION;
-use self::schema::{RUNS_BY_CREATED, RUNS_BY_STATUS};
 use self::send::SingleThreaded;
 pub(crate) use self::watch::{watch_events_js, watch_runs_js};
 pub use self::watch::{RunChange, RunFeed, Watch};
@@ -164,39 +163,18 @@ impl IndexedDbCouncilRepository {
     /// wrong.
     pub(crate) fn read_now(&self, read: &QuickRead, slow: &Function) -> Option<Promise> {
         let db = self.conn.idle_db()?;
-        let (store, index, query, shape, arg) = match read {
-            QuickRead::Run(id) => {
-                let id = JsValue::from_str(id);
-                (RUNS, None, id.clone(), QuickRead::RUN, id)
-            }
-            QuickRead::Runs(None) => (
-                RUNS,
-                Some(RUNS_BY_CREATED),
-                JsValue::UNDEFINED,
-                QuickRead::RUNS,
-                JsValue::NULL,
-            ),
-            QuickRead::Runs(Some(status)) => {
-                let status = JsValue::from_str(status.as_str());
-                (
-                    RUNS,
-                    Some(RUNS_BY_STATUS),
-                    prefix_range(&status).ok()?,
-                    QuickRead::RUNS,
-                    status,
-                )
-            }
-            QuickRead::Events(id) => {
-                let id = JsValue::from_str(id);
-                (EVENTS, None, prefix_range(&id).ok()?, QuickRead::EVENTS, id)
-            }
+        // glue.js picks the store, index and key range from the shape.
+        let (shape, arg) = match read {
+            QuickRead::Run(id) => (QuickRead::RUN, Some(*id)),
+            QuickRead::Runs(status) => (QuickRead::RUNS, status.map(CouncilRunStatus::as_str)),
+            QuickRead::Events(id) => (QuickRead::EVENTS, Some(*id)),
         };
-        let promise = with_names(|statuses, modes| {
-            read_now_js(
-                &db, store, index, &query, shape, statuses, modes, slow, &arg,
-            )
-        });
-        promise.dyn_into::<Promise>().ok()
+        let promise =
+            with_names(|statuses, modes| read_now_js(&db, shape, arg, statuses, modes, slow));
+        if promise.is_undefined() {
+            return None;
+        }
+        Some(promise.unchecked_into())
     }
 
     /// The stored run record, or `undefined`.
@@ -302,17 +280,13 @@ impl QuickRead<'_> {
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = readNow)]
-    #[allow(clippy::too_many_arguments)]
     fn read_now_js(
         db: &Db,
-        store: &str,
-        index: Option<&str>,
-        query: &JsValue,
         shape: u32,
+        arg: Option<&str>,
         statuses: &Array,
         modes: &Array,
         slow: &Function,
-        arg: &JsValue,
     ) -> JsValue;
 }
 
