@@ -640,13 +640,13 @@ impl RunLog for IndexedDbCouncilRepository {
                     spare_owned: true,
                     reply,
                 });
-                deletions.push((run.id.clone(), answer));
+                deletions.push((run, answer));
             }
             let mut deleted = Vec::new();
             let mut failure = None;
-            for (id, answer) in deletions {
+            for (run, answer) in deletions {
                 match answer.await {
-                    Ok(()) => deleted.push(id),
+                    Ok(()) => deleted.push(run.id.clone()),
                     Err(RepositoryError::Conflict(_) | RepositoryError::NotFound(_)) => {}
                     Err(e) => failure = failure.or(Some(e)),
                 }
