@@ -323,14 +323,13 @@ impl std::fmt::Debug for Connection {
 /// closes it.
 fn install(slot: &Rc<RefCell<Option<Open>>>, db: Db, generation: u64) {
     let weak = Rc::downgrade(slot);
-    let this = db.clone();
     let on_lost = Closure::<dyn FnMut()>::new(move || {
         let Some(slot) = weak.upgrade() else { return };
         let mut slot = slot.borrow_mut();
         // Only if it is still this connection (not a newer one).
         if slot
             .as_ref()
-            .is_some_and(|open| JsValue::from(open.db.clone()) == JsValue::from(this.clone()))
+            .is_some_and(|open| open.generation == generation)
         {
             // Dropping `Open` closes the connection; the closure itself is
             // dropped later, outside its own call.
