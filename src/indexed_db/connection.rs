@@ -115,10 +115,14 @@ pub(crate) enum AppendReply {
 }
 
 impl AppendReply {
-    pub(crate) fn send(self, outcome: Result<i64, RepositoryError>) {
+    pub(crate) fn send(mut self, outcome: Result<i64, RepositoryError>) {
+        self.put(outcome);
+    }
+
+    fn put(&mut self, outcome: Result<i64, RepositoryError>) {
         match self {
-            AppendReply::Done(reply) => reply.send(outcome.map(|_| ())),
-            AppendReply::Numbered(reply) => reply.send(outcome),
+            AppendReply::Done(reply) => reply.put(outcome.map(|_| ())),
+            AppendReply::Numbered(reply) => reply.put(outcome),
         }
     }
 }
@@ -754,25 +758,26 @@ pub(crate) struct Batch {
     pub(crate) replies: Vec<AppendReply>,
 }
 
-/// Answers `op` with `err` without running it.
-pub(crate) fn fail(op: Op, err: RepositoryError) {
-    match op {
+/// Answers `op` with `err` without running it. The replies are answered
+/// in place and `op` dropped whole: less code than taking it apart.
+pub(crate) fn fail(mut op: Op, err: RepositoryError) {
+    match &mut op {
         Op::CreateRun { reply, .. }
         | Op::Change { reply, .. }
         | Op::AppendAll { reply, .. }
         | Op::Truncate { reply, .. }
         | Op::Release { reply, .. }
-        | Op::DeleteRun { reply, .. } => reply.send(Err(err)),
-        Op::Append { reply, .. } => reply.send(Err(err)),
-        Op::NextSeq { reply, .. } => reply.send(Err(err)),
+        | Op::DeleteRun { reply, .. } => reply.put(Err(err)),
+        Op::Append { reply, .. } => reply.put(Err(err)),
+        Op::NextSeq { reply, .. } => reply.put(Err(err)),
         Op::Batch(batch) => {
-            for reply in batch.replies {
-                reply.send(Err(err.clone()));
+            for reply in &mut batch.replies {
+                reply.put(Err(err.clone()));
             }
         }
-        Op::Read { reply, .. } => reply.send(Err(err)),
-        Op::MarkInterrupted { reply } => reply.send(Err(err)),
-        Op::Claim { reply, .. } => reply.send(Err(err)),
+        Op::Read { reply, .. } => reply.put(Err(err)),
+        Op::MarkInterrupted { reply } => reply.put(Err(err)),
+        Op::Claim { reply, .. } => reply.put(Err(err)),
         Op::Close => {}
     }
 }
