@@ -121,28 +121,27 @@ impl Locks {
             holds.push(hold);
         }
         sort_unique(&mut wanted);
-        // What this round of tries gave, per run id.
-        let mut fresh: Vec<(&str, Hold)> = Vec::new();
+        // The locks this round of tries took, alive until handed out: the
+        // second look-up below finds them.
+        let mut taken: Vec<Rc<Lock>> = Vec::new();
         if !wanted.is_empty() {
-            let names: Array = wanted
-                .iter()
-                .map(|id| lock_name(&self.db_name, id))
-                .collect();
+            let names = Array::new();
+            for id in &wanted {
+                names.push(&lock_name(&self.db_name, id));
+            }
             match JsFuture::from(try_locks(&names)).await {
                 Ok(got) => {
                     let got: Array = got.unchecked_into();
-                    for (k, id) in wanted.iter().enumerate() {
-                        match got.get(k as u32).dyn_into::<Function>() {
-                            Ok(release) => {
-                                let lock = Rc::new(Lock { release });
-                                self.held
-                                    .borrow_mut()
-                                    .insert((*id).to_owned(), Rc::downgrade(&lock));
-                                // Kept alive by the holds handed out.
-                                fresh.push((id, Hold::Mine(lock)));
-                            }
-                            Err(_) => fresh.push((id, Hold::Elsewhere)),
+                    let mut k = 0;
+                    for id in wanted {
+                        if let Ok(release) = got.get(k).dyn_into::<Function>() {
+                            let lock = Rc::new(Lock { release });
+                            self.held
+                                .borrow_mut()
+                                .insert(id.to_owned(), Rc::downgrade(&lock));
+                            taken.push(lock);
                         }
+                        k += 1;
                     }
                 }
                 // The browser refuses locks here (an opaque origin, say):
@@ -150,17 +149,13 @@ impl Locks {
                 Err(_) => self.enabled.set(false),
             }
         }
+        // A run whose lock this round did not take is owned elsewhere.
         let mut all = Vec::with_capacity(run_ids.len());
         for (id, hold) in run_ids.iter().zip(holds) {
             all.push(if !self.enabled.get() {
                 Hold::Unsupported
-            } else if let Some(hold) = hold {
-                hold
             } else {
-                fresh
-                    .iter()
-                    .find(|(fresh_id, _)| fresh_id == id)
-                    .map_or(Hold::Elsewhere, |(_, hold)| hold.clone())
+                hold.or_else(|| self.current(id)).unwrap_or(Hold::Elsewhere)
             });
         }
         all
