@@ -611,25 +611,24 @@ impl Connection {
     /// The locks `op` needs, if this store holds them all already (or needs
     /// none); `None` when some must be asked for, or `op` must wait.
     fn holds_now(&self, op: &Op) -> Option<Vec<Hold>> {
-        match op {
-            Op::Read { .. } => Some(Vec::new()),
-            Op::Append { event, .. } if !self.flight.busy() => {
-                Some(vec![self.locks.current(&event.run_id)?])
-            }
+        // One `vec!` for the operations on one run.
+        let hold = match op {
+            Op::Read { .. } | Op::NextSeq { .. } => return Some(Vec::new()),
+            Op::Append { event, .. } if !self.flight.busy() => self.locks.current(&event.run_id)?,
             Op::Change { run_id, .. }
             | Op::Truncate { run_id, .. }
-            | Op::DeleteRun { run_id, .. } => Some(vec![self.locks.current(run_id)?]),
-            Op::NextSeq { .. } => Some(Vec::new()),
-            Op::CreateRun { .. } if !self.locks.enabled() => Some(vec![Hold::Unsupported]),
+            | Op::DeleteRun { run_id, .. } => self.locks.current(run_id)?,
+            Op::CreateRun { .. } if !self.locks.enabled() => Hold::Unsupported,
             Op::AppendAll { events, .. } => {
                 let mut holds = Vec::with_capacity(events.len());
                 for event in events {
                     holds.push(self.locks.current(&event.run_id)?);
                 }
-                Some(holds)
+                return Some(holds);
             }
-            _ => None,
-        }
+            _ => return None,
+        };
+        Some(vec![hold])
     }
 
     /// Creates `op`'s transaction and launches it. Gives the operation back
