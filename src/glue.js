@@ -242,8 +242,8 @@ export function createLayout(event, layout) {
 }
 
 // How the database's layout differs from `layout` ([{name, keyPath,
-// indexes: [{name, keyPath}]}]): a promise of a list of sentences, empty when
-// it is the same, settled once the transaction that read the layout has
+// indexes: [{name, keyPath}]}]): a promise of sentences joined by "; ", empty
+// when it is the same, settled once the transaction that read the layout has
 // ended (a worker terminated while it is still pending can leave WebKit's
 // connection open for good).
 export function layoutDifferences(db, layout) {
@@ -256,10 +256,10 @@ export function layoutDifferences(db, layout) {
   for (const n of Array.from(db.objectStoreNames)) {
     if (!names.includes(n)) out.push(`an object store "${n}" that council-idb does not make`);
   }
-  if (missing.length) return Promise.resolve(out);
+  if (missing.length) return Promise.resolve(out.join("; "));
   const tx = db.transaction(names, "readonly");
   const ended = new Promise((resolve) => {
-    tx.oncomplete = tx.onabort = tx.onerror = () => resolve(out);
+    tx.oncomplete = tx.onabort = tx.onerror = () => resolve(out.join("; "));
   });
   for (const spec of layout) {
     const store = tx.objectStore(spec.name);

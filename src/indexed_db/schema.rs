@@ -171,22 +171,18 @@ fn layout_js() -> JsValue {
 /// Refuses a database whose layout is not exactly ours, saying what differs.
 async fn check_layout(db: &Db, db_name: &str) -> Result<(), RepositoryError> {
     let fail = |e: JsValue| super::raw::storage("cannot read the database layout", &e);
-    let differences: Array =
+    let differences =
         wasm_bindgen_futures::JsFuture::from(layout_differences(db, &layout_js()).map_err(fail)?)
             .await
             .map_err(fail)?
-            .unchecked_into();
-    if differences.length() == 0 {
+            .as_string()
+            .unwrap_or_default();
+    if differences.is_empty() {
         return Ok(());
-    }
-    let mut list: Vec<String> = Vec::new();
-    for difference in differences.iter() {
-        list.extend(difference.as_string());
     }
     Err(RepositoryError::Storage(format!(
         "NotFoundError: database \"{db_name}\" does not have council-idb's layout \
-         (version {SCHEMA_VERSION}): {}",
-        list.join("; ")
+         (version {SCHEMA_VERSION}): {differences}"
     )))
 }
 
