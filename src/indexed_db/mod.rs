@@ -236,10 +236,17 @@ impl IndexedDbCouncilRepository {
         events: Vec<CouncilRunEvent>,
         records: Vec<JsValue>,
     ) -> Answer<()> {
-        if let Some(e) = events.iter().find_map(|e| check_event(e).err()) {
-            return settled(Err(e));
+        // Loops rather than iterator chains, which are code of their own.
+        for event in &events {
+            if let Err(e) = check_event(event) {
+                return settled(Err(e));
+            }
         }
-        let records = records.into_iter().map(Some).collect();
+        let mut wrapped = Vec::with_capacity(records.len());
+        for record in records {
+            wrapped.push(Some(record));
+        }
+        let records = wrapped;
         self.call(|reply| Op::AppendAll {
             events,
             records,
