@@ -189,12 +189,9 @@ async fn check_layout(db: &Db, db_name: &str) -> Result<(), RepositoryError> {
 /// Opens (creating or upgrading as needed) the database `db_name` and checks
 /// its layout.
 pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
-    refuse_while_deleting("opening", db_name)?;
-    let context = format!("cannot open database \"{db_name}\"");
-    let factory = Factory::new().map_err(|e| idb_error("IndexedDB is not available", e))?;
-    let mut request = factory
+    let mut request = factory("opening", db_name)?
         .open(db_name, Some(SCHEMA_VERSION))
-        .map_err(|e| idb_error(&context, e))?;
+        .map_err(|e| idb_error(&cannot("open", db_name), e))?;
 
     let upgrade_error: Rc<RefCell<Option<RepositoryError>>> = Rc::default();
     let slot = upgrade_error.clone();
@@ -206,20 +203,11 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
     // The handler must outlive this function's hold on the request:
     // forgotten, as the `idb` crate's own future does with it.
     request.forget_callbacks();
-    let settled = settle(request.into(), None).await;
+    let settled = settle(request.into(), db_name, false).await;
     if let Some(err) = upgrade_error.borrow_mut().take() {
         return Err(err);
     }
-    let db: Db = match settled {
-        Ok(db) => db.unchecked_into(),
-        Err(None) => {
-            return Err(RepositoryError::Storage(format!(
-                "opening database \"{db_name}\" is blocked: another connection to it \
-                 is open with an older version and did not close within {BLOCKED_GRACE_MS} ms"
-            )))
-        }
-        Err(Some(e)) => return Err(request_error(&context, e)),
-    };
+    let db: Db = settled?.unchecked_into();
     if let Err(e) = check_layout(&db, db_name).await {
         db.close();
         return Err(e);
@@ -229,21 +217,22 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
 
 /// Deletes the database `db_name` and everything in it.
 pub(crate) async fn delete(db_name: &str) -> Result<(), RepositoryError> {
-    refuse_while_deleting("deleting", db_name)?;
-    let context = format!("cannot delete database \"{db_name}\"");
-    let factory = Factory::new().map_err(|e| idb_error("IndexedDB is not available", e))?;
-    let request = factory
+    let request = factory("deleting", db_name)?
         .delete(db_name)
-        .map_err(|e| idb_error(&context, e))?;
-    match settle(request.into(), Some(db_name)).await {
-        Ok(_) => Ok(()),
-        Err(None) => Err(RepositoryError::Storage(format!(
-            "deleting database \"{db_name}\" is blocked: a connection to it did not close \
-             within {BLOCKED_GRACE_MS} ms (the browser deletes it once that connection closes; \
-             until then, opening or deleting it again is refused)"
-        ))),
-        Err(Some(e)) => Err(request_error(&context, e)),
-    }
+        .map_err(|e| idb_error(&cannot("delete", db_name), e))?;
+    settle(request.into(), db_name, true).await.map(|_| ())
+}
+
+/// The start `open` and `delete` share: refused while a delete of
+/// `db_name` is pending (`doing` says which of the two is refused).
+fn factory(doing: &str, db_name: &str) -> Result<Factory, RepositoryError> {
+    refuse_while_deleting(doing, db_name)?;
+    Factory::new().map_err(|e| idb_error("IndexedDB is not available", e))
+}
+
+/// The context of an open's or a delete's failure.
+fn cannot(verb: &str, db_name: &str) -> String {
+    format!("cannot {verb} database \"{db_name}\"")
 }
 
 /// How long an open or delete may stay blocked before it is given up. Other
@@ -251,17 +240,38 @@ pub(crate) async fn delete(db_name: &str) -> Result<(), RepositoryError> {
 /// which takes milliseconds; one that stays open is a tab that will not yield.
 const BLOCKED_GRACE_MS: u32 = 1500;
 
-/// Waits for an open or delete request: its result, or its error (`None`
-/// when it was blocked for longer than [`BLOCKED_GRACE_MS`]). glue.js's
-/// `settleRequest` listens to the request (fewer closures and futures than
-/// the `idb` crate's own), and deals with what a request given up does
-/// later: a delete is remembered until it ends (see
+/// Waits for an open or delete request of `db_name`: its result, or why it
+/// failed, or that it was blocked for longer than [`BLOCKED_GRACE_MS`].
+/// glue.js's `settleRequest` listens to the request (fewer closures and
+/// futures than the `idb` crate's own), and deals with what a request given
+/// up does later: a delete is remembered until it ends (see
 /// [`refuse_while_deleting`]), an open that succeeds is closed at once.
-async fn settle(request: JsValue, deleting: Option<&str>) -> Result<JsValue, Option<JsValue>> {
-    let settled = settle_request(&request, BLOCKED_GRACE_MS, deleting);
-    wasm_bindgen_futures::JsFuture::from(settled)
-        .await
-        .map_err(|e| if e.is_null() { None } else { Some(e) })
+async fn settle(
+    request: JsValue,
+    db_name: &str,
+    deleting: bool,
+) -> Result<JsValue, RepositoryError> {
+    let settled = settle_request(&request, BLOCKED_GRACE_MS, deleting.then_some(db_name));
+    let error = match wasm_bindgen_futures::JsFuture::from(settled).await {
+        Ok(result) => return Ok(result),
+        Err(error) => error,
+    };
+    if !error.is_null() {
+        let verb = if deleting { "delete" } else { "open" };
+        return Err(request_error(&cannot(verb, db_name), error));
+    }
+    Err(RepositoryError::Storage(if deleting {
+        format!(
+            "deleting database \"{db_name}\" is blocked: a connection to it did not close \
+             within {BLOCKED_GRACE_MS} ms (the browser deletes it once that connection closes; \
+             until then, opening or deleting it again is refused)"
+        )
+    } else {
+        format!(
+            "opening database \"{db_name}\" is blocked: another connection to it \
+             is open with an older version and did not close within {BLOCKED_GRACE_MS} ms"
+        )
+    }))
 }
 
 /// A request's failure as a `Storage` error: the browser's error it carries,
