@@ -78,10 +78,7 @@ fn idb_error(context: &str, err: idb::Error) -> RepositoryError {
         | E::IndexCreateFailed(e) => Some(e),
         _ => None,
     };
-    match cause {
-        Some(e) => storage(context, e),
-        None => RepositoryError::Storage(format!("{context}: the IndexedDB call failed")),
-    }
+    request_error(context, cause.cloned().unwrap_or(JsValue::UNDEFINED))
 }
 
 /// Creates or upgrades the layout, one step per schema version. The stores
