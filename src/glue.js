@@ -344,17 +344,19 @@ export function locksExist() {
   }
 }
 const PREFIX = "council-idb:run:";
-export function lockName(db, run) {
+function lockName(db, run) {
   return PREFIX + JSON.stringify([db, run]);
 }
 // Locks this realm has let go of whose release the browser has not finished:
 // name -> promise settled once it has. A store that takes a lock again right
 // after letting it go must not find it "held elsewhere" by its own past.
 const releasing = new Map();
-// Takes each lock that nobody holds. Resolves to an array with, per name,
-// the function that releases it, or null where another holder has it.
-export function tryLocks(names) {
-  return Promise.all(names.map(async (name) => {
+// Takes the lock of each run of `runs` (ids) of database `db` that nobody
+// holds. Resolves to an array with, per run, the function that releases
+// it, or null where another holder has it.
+export function tryLocks(db, runs) {
+  return Promise.all(runs.map(async (run) => {
+    const name = lockName(db, run);
     await releasing.get(name);
     return new Promise((resolve, reject) => {
       const done = navigator.locks.request(name, { ifAvailable: true }, (lock) => {

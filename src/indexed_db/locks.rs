@@ -26,10 +26,8 @@ use super::raw::storage;
 extern "C" {
     #[wasm_bindgen(js_name = locksExist)]
     fn locks_exist() -> bool;
-    #[wasm_bindgen(js_name = lockName)]
-    fn lock_name(db: &str, run: &str) -> JsValue;
     #[wasm_bindgen(js_name = tryLocks)]
-    fn try_locks(names: &Array) -> Promise;
+    fn try_locks(db: &str, runs: &Array) -> Promise;
     #[wasm_bindgen(js_name = lockedRuns)]
     fn locked_runs(db: &str) -> Promise;
 }
@@ -125,11 +123,11 @@ impl Locks {
         // second look-up below finds them.
         let mut taken: Vec<Rc<Lock>> = Vec::new();
         if !wanted.is_empty() {
-            let names = Array::new();
+            let runs = Array::new();
             for id in &wanted {
-                names.push(&lock_name(&self.db_name, id));
+                runs.push(&JsValue::from_str(id));
             }
-            match JsFuture::from(try_locks(&names)).await {
+            match JsFuture::from(try_locks(&self.db_name, &runs)).await {
                 Ok(got) => {
                     let got: Array = got.unchecked_into();
                     let mut k = 0;
