@@ -673,35 +673,26 @@ impl Connection {
         Ok(db)
     }
 
-    /// The locks `op` needs before it may write, taken now. One `hold_all`
-    /// for every kind of operation: each place that awaits it would be code
-    /// of its own in the queue's state machine.
-    async fn holds_for(&self, op: &Op) -> Vec<Hold> {
-        let mut ids: Vec<&str>;
-        let one: &str;
-        let run_ids: &[&str] = match op {
+    /// The runs whose locks `op` needs before it may write. The queue takes
+    /// them with one `hold_all` for every kind of operation: each place that
+    /// awaits it would be code of its own in the queue's state machine.
+    fn lock_ids(op: &Op) -> Vec<&str> {
+        match op {
             Op::CreateRun { run_id, .. }
             | Op::Change { run_id, .. }
             | Op::Truncate { run_id, .. }
             | Op::DeleteRun { run_id, .. }
-            | Op::Claim { run_id, .. } => {
-                one = run_id;
-                std::slice::from_ref(&one)
-            }
-            Op::Append { event, .. } => {
-                one = &event.run_id;
-                std::slice::from_ref(&one)
-            }
+            | Op::Claim { run_id, .. } => vec![run_id],
+            Op::Append { event, .. } => vec![&event.run_id],
             Op::Batch(Batch { events, .. }) | Op::AppendAll { events, .. } => {
-                ids = Vec::with_capacity(events.len());
+                let mut ids = Vec::with_capacity(events.len());
                 for event in events {
-                    ids.push(&event.run_id);
+                    ids.push(event.run_id.as_str());
                 }
-                &ids
+                ids
             }
-            _ => return Vec::new(),
-        };
-        self.locks.hold_all(run_ids).await
+            _ => Vec::new(),
+        }
     }
 
     /// Appends queued right behind the first one, merged into one batch.
@@ -870,7 +861,9 @@ async fn step(conn: &Rc<Connection>, item: Queued) {
                 Box::pin(ops::mark_interrupted(conn.clone(), db, reply));
             return marking.await;
         }
-        let holds = conn.holds_for(&item.op).await;
+        let ids = Connection::lock_ids(&item.op);
+        let holds = conn.locks.hold_all(&ids).await;
+        drop(ids);
         // While this waited, an earlier call may have come back to the queue
         // (its connection was lost): it goes first.
         if conn
