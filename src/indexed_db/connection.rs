@@ -658,19 +658,12 @@ impl Connection {
         Ok(())
     }
 
-    /// Makes sure the connection is open. A lost one is reopened once every
-    /// operation launched on it has ended (or come back to the queue), so
-    /// that the queue goes on in call order.
-    async fn ensure_open(&self) -> Result<Db, RepositoryError> {
-        if let Some(db) = self.db() {
-            return Ok(db);
-        }
-        Drained(self).await;
-        let db = schema::open(&self.name).await?;
+    /// Takes `db`, just opened again, as the connection.
+    fn reopened(&self, db: Db) -> Db {
         let generation = self.generation.get() + 1;
         self.generation.set(generation);
         install(&self.open, db.clone(), generation);
-        Ok(db)
+        db
     }
 
     /// The runs whose locks `op` needs before it may write. The queue takes
@@ -852,9 +845,19 @@ async fn step(conn: &Rc<Connection>, item: Queued) {
     };
     let mut item = Queued { seq, retried, op };
     for attempt in 0..2 {
-        let db = match conn.ensure_open().await {
-            Ok(db) => db,
-            Err(e) => return fail(item.op, e),
+        // Make sure the connection is open. A lost one is reopened once
+        // every operation launched on it has ended (or come back to the
+        // queue), so that the queue goes on in call order. (Here rather than
+        // in an async fn of its own: one state machine less.)
+        let db = match conn.db() {
+            Some(db) => db,
+            None => {
+                Drained(conn).await;
+                match schema::open(&conn.name).await {
+                    Ok(db) => conn.reopened(db),
+                    Err(e) => return fail(item.op, e),
+                }
+            }
         };
         if let Op::MarkInterrupted { reply } = item.op {
             let marking: Pin<Box<dyn Future<Output = ()>>> =
