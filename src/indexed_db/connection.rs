@@ -812,86 +812,91 @@ impl Future for Drained<'_> {
     }
 }
 
-/// Runs the queue until it is empty.
+/// Runs the queue until it is empty: starts each queued operation (or
+/// batch), after whatever it waits for. (One async fn: a `step` awaited
+/// here would be one more state machine.)
 async fn drive(conn: Rc<Connection>) {
-    loop {
+    'queue: loop {
         let next = conn.queue.borrow_mut().pop_front();
-        let Some(item) = next else {
+        let Some(Queued { seq, retried, op }) = next else {
             conn.driving.set(false);
             return;
         };
-        step(&conn, item).await;
-    }
-}
-
-/// Starts one queued operation (or batch), after whatever it waits for.
-async fn step(conn: &Rc<Connection>, item: Queued) {
-    let Queued { seq, retried, op } = item;
-    let op = match op {
-        Op::Close => return conn.shut(),
-        Op::Release { run_id, reply } => {
-            if conn.locks.owns(&run_id) {
-                conn.locks.disown(&run_id);
-                conn.feed.post(&run_id, Notice::Owner);
+        let op = match op {
+            Op::Close => {
+                conn.shut();
+                continue;
             }
-            return reply.send(Ok(()));
-        }
-        Op::Append { .. } if !retried => {
-            // Let the batch in flight land, gathering what queues meanwhile.
-            Idle(&conn.flight).await;
-            conn.take_appends(op)
-        }
-        op => op,
-    };
-    let mut item = Queued { seq, retried, op };
-    for attempt in 0..2 {
-        // Make sure the connection is open. A lost one is reopened once
-        // every operation launched on it has ended (or come back to the
-        // queue), so that the queue goes on in call order. (Here rather than
-        // in an async fn of its own: one state machine less.)
-        let db = match conn.db() {
-            Some(db) => db,
-            None => {
-                Drained(conn).await;
-                match schema::open(&conn.name).await {
-                    Ok(db) => conn.reopened(db),
-                    Err(e) => return fail(item.op, e),
+            Op::Release { run_id, reply } => {
+                if conn.locks.owns(&run_id) {
+                    conn.locks.disown(&run_id);
+                    conn.feed.post(&run_id, Notice::Owner);
                 }
+                reply.send(Ok(()));
+                continue;
             }
+            Op::Append { .. } if !retried => {
+                // Let the batch in flight land, gathering what queues meanwhile.
+                Idle(&conn.flight).await;
+                conn.take_appends(op)
+            }
+            op => op,
         };
-        if let Op::MarkInterrupted { reply } = item.op {
-            let marking: Pin<Box<dyn Future<Output = ()>>> =
-                Box::pin(ops::mark_interrupted(conn.clone(), db, reply));
-            return marking.await;
-        }
-        let ids = Connection::lock_ids(&item.op);
-        let holds = conn.locks.hold_all(&ids).await;
-        drop(ids);
-        // While this waited, an earlier call may have come back to the queue
-        // (its connection was lost): it goes first.
-        if conn
-            .queue
-            .borrow()
-            .front()
-            .is_some_and(|q| q.seq < item.seq)
-        {
-            return conn.requeue(item);
-        }
-        match conn.begin(&db, item, holds) {
-            Ok(()) => return,
-            Err((back, _)) => {
-                // The connection was lost before the transaction started:
-                // nothing was written, so reopen and try once more.
-                conn.open.borrow_mut().take();
-                item = back;
-                if attempt == 1 {
-                    return fail(
-                        item.op,
-                        RepositoryError::Storage(format!(
-                            "InvalidStateError: the connection to database \"{}\" was lost twice",
-                            conn.name
-                        )),
-                    );
+        let mut item = Queued { seq, retried, op };
+        for attempt in 0..2 {
+            // Make sure the connection is open. A lost one is reopened once
+            // every operation launched on it has ended (or come back to the
+            // queue), so that the queue goes on in call order.
+            let db = match conn.db() {
+                Some(db) => db,
+                None => {
+                    Drained(&conn).await;
+                    match schema::open(&conn.name).await {
+                        Ok(db) => conn.reopened(db),
+                        Err(e) => {
+                            fail(item.op, e);
+                            continue 'queue;
+                        }
+                    }
+                }
+            };
+            if let Op::MarkInterrupted { reply } = item.op {
+                let marking: Pin<Box<dyn Future<Output = ()>>> =
+                    Box::pin(ops::mark_interrupted(conn.clone(), db, reply));
+                marking.await;
+                continue 'queue;
+            }
+            let ids = Connection::lock_ids(&item.op);
+            let holds = conn.locks.hold_all(&ids).await;
+            drop(ids);
+            // While this waited, an earlier call may have come back to the
+            // queue (its connection was lost): it goes first.
+            if conn
+                .queue
+                .borrow()
+                .front()
+                .is_some_and(|q| q.seq < item.seq)
+            {
+                conn.requeue(item);
+                continue 'queue;
+            }
+            match conn.begin(&db, item, holds) {
+                Ok(()) => continue 'queue,
+                Err((back, _)) => {
+                    // The connection was lost before the transaction started:
+                    // nothing was written, so reopen and try once more.
+                    conn.open.borrow_mut().take();
+                    item = back;
+                    if attempt == 1 {
+                        fail(
+                            item.op,
+                            RepositoryError::Storage(format!(
+                                "InvalidStateError: the connection to database \"{}\" was lost twice",
+                                conn.name
+                            )),
+                        );
+                        continue 'queue;
+                    }
                 }
             }
         }
