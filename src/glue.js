@@ -221,6 +221,24 @@ export function runRecord(id, goal, graphJson, status, hitlMode, conversationId,
 
 // ---- The layout check (src/indexed_db/schema.rs)
 
+// The layout (schema.rs's layout_js) from its names: [{name, keyPath,
+// indexes: [{name, keyPath}]}]. No store auto-increments and no index is
+// unique or multi-entry.
+export function layout(runs, id, byCreated, byStatus, createdKey, status,
+                       events, runId, seq, byWave, waveIndex) {
+  return [
+    {
+      name: runs,
+      keyPath: id,
+      indexes: [
+        { name: byCreated, keyPath: [createdKey, id] },
+        { name: byStatus, keyPath: [status, createdKey, id] },
+      ],
+    },
+    { name: events, keyPath: [runId, seq], indexes: [{ name: byWave, keyPath: [runId, waveIndex] }] },
+  ];
+}
+
 // Creates the object stores and indexes of `layout` (the shape
 // layoutDifferences checks: [{name, keyPath, indexes: [{name, keyPath}]}])
 // in the version-change transaction of an `upgradeneeded` event. A

@@ -7,7 +7,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use idb::Factory;
-use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -23,45 +22,6 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub(crate) const RUNS_BY_CREATED: &str = "by_created";
 pub(crate) const RUNS_BY_STATUS: &str = "by_status";
 pub(crate) const EVENTS_BY_WAVE: &str = "by_wave";
-
-/// One object store of the layout, as `upgrade` makes it and `check` expects it.
-struct StoreSpec {
-    name: &'static str,
-    key_path: &'static [&'static str],
-    indexes: &'static [IndexSpec],
-}
-
-struct IndexSpec {
-    name: &'static str,
-    key_path: &'static [&'static str],
-}
-
-/// The layout of [`SCHEMA_VERSION`]. No store auto-increments and no index is
-/// unique or multi-entry.
-const LAYOUT: [StoreSpec; 2] = [
-    StoreSpec {
-        name: RUNS,
-        key_path: &[run::ID],
-        indexes: &[
-            IndexSpec {
-                name: RUNS_BY_CREATED,
-                key_path: &[run::CREATED_KEY, run::ID],
-            },
-            IndexSpec {
-                name: RUNS_BY_STATUS,
-                key_path: &[run::STATUS, run::CREATED_KEY, run::ID],
-            },
-        ],
-    },
-    StoreSpec {
-        name: EVENTS,
-        key_path: &[event::RUN_ID, event::SEQ],
-        indexes: &[IndexSpec {
-            name: EVENTS_BY_WAVE,
-            key_path: &[event::RUN_ID, event::WAVE_INDEX],
-        }],
-    },
-];
 
 /// A failure of the `idb` crate as a `Storage` error: the browser's error it
 /// carries, printed as every other (`<DOMException name>: <message>`, which
@@ -98,6 +58,20 @@ fn upgrade(event: idb::event::VersionChangeEvent) -> Result<(), RepositoryError>
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
+    #[allow(clippy::too_many_arguments)]
+    fn layout(
+        runs: &str,
+        id: &str,
+        by_created: &str,
+        by_status: &str,
+        created_key: &str,
+        status: &str,
+        events: &str,
+        run_id: &str,
+        seq: &str,
+        by_wave: &str,
+        wave_index: &str,
+    ) -> JsValue;
     #[wasm_bindgen(catch, js_name = createLayout)]
     fn create_layout(event: &JsValue, layout: &JsValue) -> Result<(), JsValue>;
     #[wasm_bindgen(catch, js_name = layoutDifferences)]
@@ -124,45 +98,23 @@ fn refuse_while_deleting(doing: &str, db_name: &str) -> Result<(), RepositoryErr
     )))
 }
 
-fn key_path_js(fields: &[&str]) -> JsValue {
-    match fields {
-        [single] => JsValue::from_str(single),
-        _ => {
-            let path = Array::new();
-            for field in fields {
-                path.push(&JsValue::from_str(field));
-            }
-            path.into()
-        }
-    }
-}
-
+/// The layout of [`SCHEMA_VERSION`], as `upgrade` makes it and the layout
+/// check expects it: glue.js's `layout` gives it its shape (less wasm than
+/// building the objects from Rust), the names are this crate's constants.
 fn layout_js() -> JsValue {
-    let object = |pairs: &[(&str, JsValue)]| {
-        let o = js_sys::Object::new();
-        for (k, v) in pairs {
-            let _ = Reflect::set(&o, &JsValue::from_str(k), v);
-        }
-        JsValue::from(o)
-    };
-    // Loops rather than iterator chains, which are code of their own per
-    // closure.
-    let layout = Array::new();
-    for spec in LAYOUT {
-        let indexes = Array::new();
-        for i in spec.indexes {
-            indexes.push(&object(&[
-                ("name", i.name.into()),
-                ("keyPath", key_path_js(i.key_path)),
-            ]));
-        }
-        layout.push(&object(&[
-            ("name", spec.name.into()),
-            ("keyPath", key_path_js(spec.key_path)),
-            ("indexes", indexes.into()),
-        ]));
-    }
-    layout.into()
+    layout(
+        RUNS,
+        run::ID,
+        RUNS_BY_CREATED,
+        RUNS_BY_STATUS,
+        run::CREATED_KEY,
+        run::STATUS,
+        EVENTS,
+        event::RUN_ID,
+        event::SEQ,
+        EVENTS_BY_WAVE,
+        event::WAVE_INDEX,
+    )
 }
 
 /// Refuses a database whose layout is not exactly ours, saying what differs.
