@@ -331,6 +331,8 @@ export function settleRequest(request, graceMs, deleting) {
   });
 }
 
+// A promise that resolves after `ms` milliseconds (connection.rs's test hook
+// that loses the connection).
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
