@@ -130,16 +130,14 @@ impl Locks {
             match JsFuture::from(try_locks(&self.db_name, &runs)).await {
                 Ok(got) => {
                     let got: Array = got.unchecked_into();
-                    let mut k = 0;
-                    for id in wanted {
-                        if let Ok(release) = got.get(k).dyn_into::<Function>() {
+                    for (k, id) in wanted.iter().enumerate() {
+                        if let Ok(release) = got.get(k as u32).dyn_into::<Function>() {
                             let lock = Rc::new(Lock { release });
                             self.held
                                 .borrow_mut()
-                                .insert(id.to_owned(), Rc::downgrade(&lock));
+                                .insert((*id).to_owned(), Rc::downgrade(&lock));
                             taken.push(lock);
                         }
-                        k += 1;
                     }
                 }
                 // The browser refuses locks here (an opaque origin, say):
