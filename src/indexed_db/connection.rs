@@ -601,7 +601,7 @@ impl Connection {
         match self.begin(&db, item, holds) {
             Ok(()) => None,
             // The connection went away under us: the queue reopens it.
-            Err((item, _)) => {
+            Err(item) => {
                 self.open.borrow_mut().take();
                 Some(item)
             }
@@ -638,11 +638,11 @@ impl Connection {
         db: &Db,
         item: Queued,
         holds: Vec<Hold>,
-    ) -> Result<(), (Queued, Vec<Hold>)> {
+    ) -> Result<(), Queued> {
         let (scope, access) = scope_of(&item.op);
         let tx = match Tx::start(db, scope, access) {
             Ok(tx) => tx,
-            Err(failure) if failure.connection_lost() => return Err((item, holds)),
+            Err(failure) if failure.connection_lost() => return Err(item),
             Err(failure) => {
                 fail(item.op, failure.into_error(&self.name));
                 return Ok(());
@@ -882,7 +882,7 @@ async fn drive(conn: Rc<Connection>) {
             }
             match conn.begin(&db, item, holds) {
                 Ok(()) => continue 'queue,
-                Err((back, _)) => {
+                Err(back) => {
                     // The connection was lost before the transaction started:
                     // nothing was written, so reopen and try once more.
                     conn.open.borrow_mut().take();
