@@ -375,8 +375,8 @@ pub(crate) fn conflict(run_id: &str) -> RepositoryError {
 }
 
 impl Connection {
-    pub(crate) async fn open(name: &str) -> Result<Rc<Connection>, RepositoryError> {
-        let db = schema::open(name).await?;
+    /// The connection to `name`, over `db` just opened ([`schema::open`]).
+    pub(crate) fn new(name: &str, db: Db) -> Rc<Connection> {
         let conn = Rc::new(Connection {
             name: name.to_owned(),
             open: Rc::default(),
@@ -392,7 +392,7 @@ impl Connection {
             feed: Feed::new(name),
         });
         install(&conn.open, db, 1);
-        Ok(conn)
+        conn
     }
 
     fn db(&self) -> Option<Db> {
@@ -633,12 +633,7 @@ impl Connection {
 
     /// Creates `op`'s transaction and launches it. Gives the operation back
     /// when the transaction cannot start because the connection is lost.
-    fn begin(
-        self: &Rc<Self>,
-        db: &Db,
-        item: Queued,
-        holds: Vec<Hold>,
-    ) -> Result<(), Queued> {
+    fn begin(self: &Rc<Self>, db: &Db, item: Queued, holds: Vec<Hold>) -> Result<(), Queued> {
         let (scope, access) = scope_of(&item.op);
         let tx = match Tx::start(db, scope, access) {
             Ok(tx) => tx,

@@ -109,8 +109,11 @@ impl IndexedDbCouncilRepository {
     /// the database has a newer version or a layout this crate did not make
     /// (the message says what differs), or the upgrade fails.
     pub async fn open(db_name: &str) -> Result<Self, RepositoryError> {
+        // The open awaited here, not in a `Connection::open` of its own: one
+        // state machine less.
+        let db = schema::open(db_name).await?;
         Ok(IndexedDbCouncilRepository {
-            conn: SingleThreaded(Connection::open(db_name).await?),
+            conn: SingleThreaded(Connection::new(db_name, db)),
         })
     }
 
