@@ -117,15 +117,14 @@ fn layout_js() -> JsValue {
     )
 }
 
-/// Refuses a database whose layout is not exactly ours, saying what differs.
-async fn check_layout(db: &Db, db_name: &str) -> Result<(), RepositoryError> {
-    let fail = |e: JsValue| super::raw::storage("cannot read the database layout", &e);
-    let differences =
-        wasm_bindgen_futures::JsFuture::from(layout_differences(db, &layout_js()).map_err(fail)?)
-            .await
-            .map_err(fail)?
-            .as_string()
-            .unwrap_or_default();
+/// Refuses a database whose layout is not exactly ours, saying what differs:
+/// `read` is what glue.js's `layoutDifferences` gave (not an async fn: the
+/// open awaits it, one state machine less).
+fn check_layout(read: Result<JsValue, JsValue>, db_name: &str) -> Result<(), RepositoryError> {
+    let differences = read
+        .map_err(|e| storage("cannot read the database layout", &e))?
+        .as_string()
+        .unwrap_or_default();
     if differences.is_empty() {
         return Ok(());
     }
@@ -157,7 +156,11 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
         return Err(err);
     }
     let db: Db = settled?.unchecked_into();
-    if let Err(e) = check_layout(&db, db_name).await {
+    let read = match layout_differences(&db, &layout_js()) {
+        Ok(differences) => wasm_bindgen_futures::JsFuture::from(differences).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = check_layout(read, db_name) {
         db.close();
         return Err(e);
     }
