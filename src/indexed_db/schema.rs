@@ -151,11 +151,11 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
     // The handler must outlive this function's hold on the request:
     // forgotten, as the `idb` crate's own future does with it.
     request.forget_callbacks();
-    let settled = settle(request.into(), db_name, false).await;
+    let ended = settled(settle(request.into(), db_name, false).await, db_name, false);
     if let Some(err) = upgrade_error.borrow_mut().take() {
         return Err(err);
     }
-    let db: Db = settled?.unchecked_into();
+    let db: Db = ended?.unchecked_into();
     let read = match layout_differences(&db, &layout_js()) {
         Ok(differences) => wasm_bindgen_futures::JsFuture::from(differences).await,
         Err(e) => Err(e),
@@ -172,7 +172,8 @@ pub(crate) async fn delete(db_name: &str) -> Result<(), RepositoryError> {
     let request = factory("deleting", db_name)?
         .delete(db_name)
         .map_err(|e| idb_error(&cannot("delete", db_name), e))?;
-    settle(request.into(), db_name, true).await.map(|_| ())
+    let ended = settle(request.into(), db_name, true).await;
+    settled(ended, db_name, true).map(|_| ())
 }
 
 /// The start `open` and `delete` share: refused while a delete of
@@ -192,19 +193,24 @@ fn cannot(verb: &str, db_name: &str) -> String {
 /// which takes milliseconds; one that stays open is a tab that will not yield.
 const BLOCKED_GRACE_MS: u32 = 1500;
 
-/// Waits for an open or delete request of `db_name`: its result, or why it
-/// failed, or that it was blocked for longer than [`BLOCKED_GRACE_MS`].
+/// Waits for an open or delete request of `db_name`: see [`settled`].
 /// glue.js's `settleRequest` listens to the request (fewer closures and
 /// futures than the `idb` crate's own), and deals with what a request given
 /// up does later: a delete is remembered until it ends (see
 /// [`refuse_while_deleting`]), an open that succeeds is closed at once.
-async fn settle(
-    request: JsValue,
+fn settle(request: JsValue, db_name: &str, deleting: bool) -> wasm_bindgen_futures::JsFuture {
+    settle_request(&request, BLOCKED_GRACE_MS, deleting.then_some(db_name)).into()
+}
+
+/// How a request [`settle`] waited for ended: its result, or why it failed,
+/// or that it was blocked for longer than [`BLOCKED_GRACE_MS`]. (Not part
+/// of an async fn: the callers await, one state machine less.)
+fn settled(
+    ended: Result<JsValue, JsValue>,
     db_name: &str,
     deleting: bool,
 ) -> Result<JsValue, RepositoryError> {
-    let settled = settle_request(&request, BLOCKED_GRACE_MS, deleting.then_some(db_name));
-    let error = match wasm_bindgen_futures::JsFuture::from(settled).await {
+    let error = match ended {
         Ok(result) => return Ok(result),
         Err(error) => error,
     };
