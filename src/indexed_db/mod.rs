@@ -435,15 +435,7 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
             read: Read::Runs(status_filter),
             reply,
         });
-        boxed(async move {
-            let records: Array = answer.await?.unchecked_into();
-            // The index is oldest first; walk it backwards.
-            let mut runs = Vec::with_capacity(records.length() as usize);
-            for i in (0..records.length()).rev() {
-                runs.push(decode_run(&records.get(i))?);
-            }
-            Ok(runs)
-        })
+        boxed(async move { decode_runs(answer.await?.unchecked_ref()) })
     }
 
     fn list_events<'life0, 'life1, 'async_trait>(
@@ -636,9 +628,12 @@ impl RunLog for IndexedDbCouncilRepository {
         'life1: 'async_trait,
         Self: 'async_trait,
     {
-        let runs = self.list_runs(None);
+        let answer = self.call(|reply| Op::Read {
+            read: Read::Runs(None),
+            reply,
+        });
         boxed(async move {
-            let runs = runs.await?;
+            let runs = decode_runs(answer.await?.unchecked_ref())?;
             // Every deletion is queued at once, behind the calls made before
             // they were; each spares a run that is owned when its turn comes.
             let selected = prune.select(&runs)?;
@@ -664,6 +659,16 @@ impl RunLog for IndexedDbCouncilRepository {
             failure.map_or(Ok(deleted), Err)
         })
     }
+}
+
+/// Run records decoded, newest first: the index is oldest first, so this
+/// walks it backwards.
+fn decode_runs(records: &Array) -> Result<Vec<CouncilRun>, RepositoryError> {
+    let mut runs = Vec::with_capacity(records.length() as usize);
+    for i in (0..records.length()).rev() {
+        runs.push(decode_run(&records.get(i))?);
+    }
+    Ok(runs)
 }
 
 /// Event records decoded, in their order. A loop rather than a `collect`
