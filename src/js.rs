@@ -1072,6 +1072,22 @@ enum Call {
     RunsOwnedElsewhere,
 }
 
+/// A port call begun by [`perform`], by the kind of its answer: the async
+/// body awaits once per kind of answer rather than once per method (each
+/// await is a state of its own in wasm, with its own polling and drop code).
+enum Begun<'a> {
+    Done(PortFuture<'a, ()>),
+    Seq(PortFuture<'a, i64>),
+    Count(PortFuture<'a, u64>),
+    Claimed(PortFuture<'a, bool>),
+    Ids(PortFuture<'a, Vec<String>>),
+    Run(PortFuture<'a, Option<CouncilRun>>),
+    Runs(PortFuture<'a, Vec<CouncilRun>>),
+    Events(PortFuture<'a, Vec<CouncilRunEvent>>),
+}
+
+type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RepositoryError>> + Send + 'a>>;
+
 /// Does `call` through the port and tells an in-memory store's watchers
 /// what changed; the value is what the method's promise resolves to.
 async fn perform(
@@ -1079,112 +1095,145 @@ async fn perform(
     notices: Notices,
     call: Call,
 ) -> Result<JsValue, RepositoryError> {
-    let undefined = JsValue::UNDEFINED;
-    Ok(match call {
+    let repo = &*repo;
+    // The run the call is about, with what the futures borrow of the call.
+    let mut id = String::new();
+    let text: String;
+    let prune: Prune;
+    // What a call answered with nothing resolves to.
+    let mut out = JsValue::UNDEFINED;
+    // The notice of a change: `kind` for `id` when `single`, and for each
+    // of `list`.
+    let (mut kind, mut status, mut single) = ("", None, false);
+    let mut list: Vec<String> = Vec::new();
+    let begun = match call {
         Call::CreateRun(run) => {
-            let out = run_to_js(&run)?;
-            let id = run.id.clone();
-            repo.create_run(run).await?;
-            notices.post("created", &id, None);
-            out
+            out = run_to_js(&run)?;
+            id = run.id.clone();
+            (kind, single) = ("created", true);
+            Begun::Done(repo.create_run(run))
         }
-        Call::UpdateRunStatus(run_id, status) => {
-            repo.update_run_status(&run_id, status).await?;
-            notices.post("status", &run_id, Some(status.as_str()));
-            undefined
+        Call::UpdateRunStatus(run_id, to) => {
+            id = run_id;
+            (kind, status, single) = ("status", Some(to.as_str()), true);
+            Begun::Done(repo.update_run_status(&id, to))
         }
         Call::UpdateGraph(run_id, graph) => {
-            repo.update_graph(&run_id, &graph).await?;
-            notices.post("graph", &run_id, None);
-            undefined
+            (id, text) = (run_id, graph);
+            (kind, single) = ("graph", true);
+            Begun::Done(repo.update_graph(&id, &text))
         }
         Call::AppendEvent(event) => {
-            let id = event.run_id.clone();
-            repo.append_event(event).await?;
-            notices.post("appended", &id, None);
-            undefined
+            id = event.run_id.clone();
+            (kind, single) = ("appended", true);
+            Begun::Done(repo.append_event(event))
         }
         Call::AppendEvents(events) => {
             // Loops rather than mapping and collecting: each such chain is
             // compiled for its closure alone.
-            let mut ids = Vec::with_capacity(events.len());
+            let mut sorted = Vec::with_capacity(events.len());
             for event in &events {
-                ids.push(event.run_id.clone());
-            }
-            repo.append_events(events).await?;
-            let mut sorted = Vec::with_capacity(ids.len());
-            for id in &ids {
-                sorted.push(id.as_str());
+                sorted.push(event.run_id.as_str());
             }
             sort_unique(&mut sorted);
-            for id in sorted {
-                notices.post("appended", id, None);
+            for run_id in sorted {
+                list.push(run_id.to_owned());
             }
-            undefined
+            kind = "appended";
+            Begun::Done(repo.append_events(events))
         }
-        Call::GetRun(run_id) => match repo.get_run(&run_id).await? {
-            Some(run) => run_to_js(&run)?,
-            None => undefined,
-        },
-        Call::ListRuns(filter) => to_array(&repo.list_runs(filter).await?, run_to_js)?.into(),
+        Call::GetRun(run_id) => {
+            id = run_id;
+            Begun::Run(repo.get_run(&id))
+        }
+        Call::ListRuns(filter) => Begun::Runs(repo.list_runs(filter)),
         Call::ListEvents(run_id) => {
-            to_array(&repo.list_events(&run_id).await?, event_record)?.into()
+            id = run_id;
+            Begun::Events(repo.list_events(&id))
         }
+        // In memory nothing runs in between: the running runs listed first
+        // are the ones that change (see the `Runs` answer below).
         Call::MarkInterruptedRuns => {
             // In memory nothing runs in between: the running runs now are
             // the ones that change.
-            let running = match &notices.0 {
-                Some(_) => repo.list_runs(Some(CouncilRunStatus::Running)).await?,
-                None => Vec::new(),
-            };
-            let count = repo.mark_interrupted_runs().await?;
-            for run in &running {
-                notices.post(
-                    "status",
-                    &run.id,
-                    Some(CouncilRunStatus::Interrupted.as_str()),
-                );
+            if notices.0.is_some() {
+                for run in &repo.list_runs(Some(CouncilRunStatus::Running)).await? {
+                    list.push(run.id.clone());
+                }
             }
-            JsValue::from_f64(count as f64)
+            (kind, status) = ("status", Some(CouncilRunStatus::Interrupted.as_str()));
+            Begun::Count(repo.mark_interrupted_runs())
         }
         Call::TruncateEventsAfterWave(run_id, wave) => {
-            repo.truncate_events_after_wave(&run_id, wave).await?;
-            notices.post("rewound", &run_id, None);
-            undefined
+            id = run_id;
+            (kind, single) = ("rewound", true);
+            Begun::Done(repo.truncate_events_after_wave(&id, wave))
         }
-        Call::NextSeq(run_id) => JsValue::from_f64(repo.next_seq(&run_id).await? as f64),
+        Call::NextSeq(run_id) => {
+            id = run_id;
+            Begun::Seq(repo.next_seq(&id))
+        }
         Call::AppendNext(event) => {
-            let id = event.run_id.clone();
-            let seq = repo.append_next(event).await?;
-            notices.post("appended", &id, None);
-            JsValue::from_f64(seq as f64)
+            id = event.run_id.clone();
+            (kind, single) = ("appended", true);
+            Begun::Seq(repo.append_next(event))
         }
         Call::DeleteRun(run_id) => {
-            repo.delete_run(&run_id).await?;
-            notices.post("deleted", &run_id, None);
-            undefined
+            id = run_id;
+            (kind, single) = ("deleted", true);
+            Begun::Done(repo.delete_run(&id))
         }
-        Call::PruneRuns(prune) => {
-            let deleted = repo.prune_runs(&prune).await?;
-            for id in &deleted {
-                notices.post("deleted", id, None);
-            }
-            JsValue::from_f64(deleted.len() as f64)
+        Call::PruneRuns(options) => {
+            prune = options;
+            kind = "deleted";
+            Begun::Ids(repo.prune_runs(&prune))
         }
-        Call::ClaimRun(run_id) => JsValue::from_bool(repo.claim_run(&run_id).await?),
+        Call::ClaimRun(run_id) => {
+            id = run_id;
+            Begun::Claimed(repo.claim_run(&id))
+        }
         Call::ReleaseRun(run_id) => {
-            repo.release_run(&run_id).await?;
-            undefined
+            id = run_id;
+            Begun::Done(repo.release_run(&id))
         }
-        Call::RunsOwnedElsewhere => {
-            let ids = repo.runs_owned_elsewhere().await?;
-            let out = Array::new_with_length(ids.len() as u32);
-            for (i, id) in ids.iter().enumerate() {
-                out.set(i as u32, JsValue::from_str(id));
+        Call::RunsOwnedElsewhere => Begun::Ids(repo.runs_owned_elsewhere()),
+    };
+    let value = match begun {
+        Begun::Done(done) => {
+            done.await?;
+            out
+        }
+        Begun::Seq(seq) => JsValue::from_f64(seq.await? as f64),
+        Begun::Count(count) => JsValue::from_f64(count.await? as f64),
+        Begun::Claimed(claimed) => JsValue::from_bool(claimed.await?),
+        Begun::Ids(ids) => {
+            let ids = ids.await?;
+            if kind.is_empty() {
+                let out = Array::new_with_length(ids.len() as u32);
+                for (i, id) in ids.iter().enumerate() {
+                    out.set(i as u32, JsValue::from_str(id));
+                }
+                out.into()
+            } else {
+                let count = ids.len();
+                list = ids;
+                JsValue::from_f64(count as f64)
             }
-            out.into()
         }
-    })
+        Begun::Run(run) => match run.await? {
+            Some(run) => run_to_js(&run)?,
+            None => JsValue::UNDEFINED,
+        },
+        Begun::Runs(runs) => to_array(&runs.await?, run_to_js)?.into(),
+        Begun::Events(events) => to_array(&events.await?, event_record)?.into(),
+    };
+    if single {
+        notices.post(kind, &id, status);
+    }
+    for id in &list {
+        notices.post(kind, id, status);
+    }
+    Ok(value)
 }
 
 impl CouncilStore {
