@@ -522,6 +522,19 @@ function domException(message, name) {
   }
 }
 
+// A random UUID v4 (RFC 9562), lowercase and hyphenated, for a run made
+// without an id (`crypto.randomUUID` exists in secure contexts only).
+export function newRunId() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 15) | 64;
+  b[8] = (b[8] & 63) | 128;
+  let id = "";
+  for (let i = 0; i < 16; i++) {
+    id += (i === 4 || i === 6 || i === 8 || i === 10 ? "-" : "") + (b[i] | 256).toString(16).slice(1);
+  }
+  return id;
+}
+
 export async function persistStorage() {
   try {
     const storage = globalThis.navigator?.storage;

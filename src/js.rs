@@ -455,17 +455,12 @@ fn new_run(input: &JsValue) -> Result<CouncilRun, RepositoryError> {
         None => now_rfc3339(),
     };
     // What `CouncilRun::new` fills in, made only where absent: a random id
-    // costs a call into JavaScript for the random bytes.
+    // costs a call into JavaScript. (Made there, bytes and text: the `uuid`
+    // crate's generator and encoder cost more wasm than glue.)
     Ok(CouncilRun {
         id: match id {
             Some(id) => id,
-            // Encoded into a buffer: `to_string` would bring in `Display`
-            // and the formatting machinery for this one type.
-            None => {
-                let mut buf = uuid::Uuid::encode_buffer();
-                let id: &str = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
-                id.to_owned()
-            }
+            None => new_run_id(),
         },
         goal,
         graph_json,
@@ -622,6 +617,10 @@ extern "C" {
     fn array_items_js(array: &JsValue) -> Option<Array>;
     #[wasm_bindgen(js_name = unknownKey)]
     fn unknown_key(object: &Object, known: &Array) -> JsValue;
+    /// A random UUID v4, lowercase and hyphenated, as `CouncilRun::new`
+    /// makes one.
+    #[wasm_bindgen(js_name = newRunId)]
+    fn new_run_id() -> String;
     #[wasm_bindgen(js_name = councilStoreError)]
     fn store_error(message: &str, kind: &str) -> JsValue;
     #[wasm_bindgen(js_name = persistStorage)]
