@@ -25,7 +25,7 @@ use crate::indexed_db::{
 };
 use crate::record::{event as ev, run as rf};
 use crate::time::now_rfc3339;
-use crate::vec_map::{sort_unique, VecMap};
+use crate::vec_map::sort_unique;
 use crate::{
     CouncilRun, CouncilRunEvent, CouncilRunStatus, HitlMode, InMemoryCouncilRepository, NextEvent,
     Prune, RepositoryError, RunLog, RunOwnership,
@@ -304,15 +304,27 @@ fn push_name(list: &mut String, name: &str) {
 }
 
 thread_local! {
-    /// Field names and lists of them as JavaScript values, made once each
-    /// (by the address and length of the `'static` name or list).
-    static NAMES: RefCell<VecMap<(usize, usize), JsValue>> = RefCell::default();
+    /// Field names and lists of them as JavaScript values, made once each,
+    /// by the address and length of the `'static` name or list. (A list
+    /// searched in order: there are a few dozen, and a sorted map's search
+    /// and insert cost more wasm than the scan costs time.)
+    static NAMES: RefCell<Vec<((usize, usize), JsValue)>> = RefCell::default();
 }
 
 /// The value cached for `address`, made by `make` the first time. (`make`
 /// as a `dyn Fn`: one instance for names and lists of names.)
 fn cached(address: (usize, usize), make: &dyn Fn() -> JsValue) -> JsValue {
-    NAMES.with(|names| names.borrow_mut().get_or_insert_with(address, make).clone())
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        for (at, value) in names.iter() {
+            if *at == address {
+                return value.clone();
+            }
+        }
+        let value = make();
+        names.push((address, value.clone()));
+        value
+    })
 }
 
 fn key_name(key: &'static str) -> JsValue {
