@@ -971,20 +971,20 @@ impl CouncilStore {
     #[wasm_bindgen(js_name = watchEvents, unchecked_return_type = "() => void")]
     pub fn watch_events(
         &self,
-        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
+        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: &JsValue,
         #[wasm_bindgen(
             unchecked_param_type = "{ fromSeq?: number; signal?: AbortSignal } | undefined"
         )]
-        options: JsValue,
+        options: &JsValue,
         #[wasm_bindgen(
             js_name = onBatch,
             unchecked_param_type = "(batch: CouncilRunEvent[] | { rewound: { afterWave: number; nextSeq: number } } | { deleted: true }) => void"
         )]
-        on_batch: JsValue,
+        on_batch: &JsValue,
     ) -> Result<JsValue, JsValue> {
-        let run_id = string_arg(&run_id, &"runId", limits::ID_BYTES).map_err(js_error)?;
-        let (from_seq, signal) = watch_options(&options).map_err(js_error)?;
-        let on_batch = callback_arg(&on_batch, "onBatch").map_err(js_error)?;
+        let run_id = string_arg(run_id, &"runId", limits::ID_BYTES).map_err(js_error)?;
+        let (from_seq, signal) = watch_options(options).map_err(js_error)?;
+        let on_batch = callback_arg(on_batch, "onBatch").map_err(js_error)?;
         let read = self.tail_reader(run_id.clone());
         Ok(watch_events_js(
             &read,
@@ -1011,12 +1011,12 @@ impl CouncilStore {
             js_name = onChange,
             unchecked_param_type = "(change: { kind: string; runId: string; status?: CouncilRunStatus }) => void"
         )]
-        on_change: JsValue,
+        on_change: &JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "{ signal?: AbortSignal }")] options: Option<
             JsValue,
         >,
     ) -> Result<JsValue, JsValue> {
-        let on_change = callback_arg(&on_change, "onChange").map_err(js_error)?;
+        let on_change = callback_arg(on_change, "onChange").map_err(js_error)?;
         let signal = match options {
             Some(options) if !options.is_undefined() => {
                 let f =
