@@ -643,6 +643,25 @@ extern "C" {
     fn is_abort_signal(value: &JsValue) -> bool;
 }
 
+/// `CouncilStore.open(name)` when `open`, else `deleteDatabase(name)`: one
+/// async body for both (each is a state machine of its own in wasm).
+fn database_call(name: Result<String, RepositoryError>, open: bool) -> Promise {
+    promise(async move {
+        let name = name?;
+        Ok(if open {
+            let repo = Rc::new(IndexedDbCouncilRepository::open(&name).await?);
+            let slow = slow_reads(Rc::downgrade(&repo));
+            CouncilStore {
+                adapter: Adapter::IndexedDb(repo, slow),
+            }
+            .into()
+        } else {
+            IndexedDbCouncilRepository::delete_database(&name).await?;
+            JsValue::UNDEFINED
+        })
+    })
+}
+
 /// Checks stored run records and hands them over as they are, newest first.
 fn checked_runs(records: Array) -> Result<Array, RepositoryError> {
     check_run_records(&records)?;
@@ -663,14 +682,7 @@ impl CouncilStore {
             Some(v) if v.is_undefined() => Ok("council-idb".to_owned()),
             Some(v) => string_arg(&v, &"database name", 1024),
         };
-        promise(async move {
-            let repo = Rc::new(IndexedDbCouncilRepository::open(&name?).await?);
-            let slow = slow_reads(Rc::downgrade(&repo));
-            Ok(CouncilStore {
-                adapter: Adapter::IndexedDb(repo, slow),
-            }
-            .into())
-        })
+        database_call(name, true)
     }
 
     /// A store kept in memory only, gone with the page; same contract.
@@ -686,11 +698,7 @@ impl CouncilStore {
     pub fn delete_database(
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
     ) -> Promise {
-        let name = string_arg(&name, &"database name", 1024);
-        promise(async move {
-            IndexedDbCouncilRepository::delete_database(&name?).await?;
-            Ok(JsValue::UNDEFINED)
-        })
+        database_call(string_arg(&name, &"database name", 1024), false)
     }
 
     /// Stores a new run and resolves to it. Fills `id` (UUID v4), `status`
