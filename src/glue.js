@@ -573,11 +573,15 @@ export function isAbortSignal(value) {
   return typeof AbortSignal === "function" && value instanceof AbortSignal;
 }
 
-// Index of the first unpaired surrogate of `s`, or -1. In a `u` regex a
-// well-formed pair is one code point, so only a lone half matches.
-export function loneSurrogateAt(s) {
-  if (typeof s.isWellFormed === "function" && s.isWellFormed()) return -1;
-  const found = /\p{Cs}/u.exec(s);
+// For `string_arg` in src/js.rs, one call: -2 when `value` is not a
+// string, -3 when it has more than `max` UTF-16 units, else the index of
+// its first unpaired surrogate, or -1. In a `u` regex a well-formed pair
+// is one code point, so only a lone half matches.
+export function stringCheck(value, max) {
+  if (typeof value !== "string") return -2;
+  if (value.length > max) return -3;
+  if (typeof value.isWellFormed === "function" && value.isWellFormed()) return -1;
+  const found = /\p{Cs}/u.exec(value);
   return found ? found.index : -1;
 }
 

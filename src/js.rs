@@ -217,17 +217,19 @@ fn string_arg(
     what: &dyn Display,
     max_bytes: usize,
 ) -> Result<String, RepositoryError> {
-    let Some(text) = value.dyn_ref::<JsString>() else {
+    // One call checks the type, the length and the text. A UTF-16 unit
+    // takes at least one UTF-8 byte, so the length bound is safe.
+    let at = string_check(value, max_bytes as u32);
+    if at == NOT_A_STRING {
         return Err(refused(what, "a string", value));
-    };
-    // A UTF-16 unit takes at least one UTF-8 byte, so this bound is safe.
-    if text.length() as usize > max_bytes {
+    }
+    let text: &JsString = value.unchecked_ref();
+    if at == TOO_LONG {
         return Err(constraint(format!(
             "{what} has {} characters, more than the limit of {max_bytes} bytes",
             text.length()
         )));
     }
-    let at = lone_surrogate_at(text);
     if at >= 0 {
         return Err(constraint(format!(
             "{what} holds an unpaired UTF-16 surrogate at index {at}; only well-formed \
@@ -243,6 +245,11 @@ fn string_arg(
     }
     Ok(text)
 }
+
+/// What [`string_check`] answers for a value that is not a string.
+const NOT_A_STRING: i32 = -2;
+/// What [`string_check`] answers for a string that is too long.
+const TOO_LONG: i32 = -3;
 
 /// Reads an integer argument in `min..=max`.
 fn integer_arg(
@@ -623,8 +630,10 @@ extern "C" {
     /// string \"x\"", "an object"...), made in JavaScript, which has the
     /// value's type and text at hand.
     fn describe(value: &JsValue) -> String;
-    #[wasm_bindgen(js_name = loneSurrogateAt)]
-    fn lone_surrogate_at(text: &JsString) -> i32;
+    /// For [`string_arg`]: [`NOT_A_STRING`], [`TOO_LONG`] (more than `max`
+    /// UTF-16 units), else the index of the first unpaired surrogate, or -1.
+    #[wasm_bindgen(js_name = stringCheck)]
+    fn string_check(value: &JsValue, max: u32) -> i32;
     #[wasm_bindgen(js_name = arrayItems)]
     fn array_items_js(array: &JsValue) -> Option<Array>;
     #[wasm_bindgen(js_name = unknownKey)]
