@@ -379,7 +379,8 @@ impl<'a> Fields<'a> {
         what: &'static str,
         known: &'static [&'static str],
     ) -> Result<Self, RepositoryError> {
-        if !value.is_object() || Array::is_array(value) || value.is_function() {
+        // (`is_object` is `typeof` "object", so a function is refused too.)
+        if !value.is_object() || Array::is_array(value) {
             return Err(refused(&what, "an object", value));
         }
         let object: &Object = value.unchecked_ref();
