@@ -386,6 +386,9 @@ impl<'a> Fields<'a> {
         let object: &Object = value.unchecked_ref();
         // One call into JavaScript, rather than each key copied into wasm.
         let unknown = known_names(known, |names| unknown_key(object, names));
+        if unknown.is_undefined() {
+            return Ok(Fields { object, what });
+        }
         if let Some(key) = unknown.as_string() {
             let mut names = String::new();
             for name in known {
@@ -395,10 +398,7 @@ impl<'a> Fields<'a> {
                 "{what} has an unknown field \"{key}\"; known fields: {names}"
             )));
         }
-        if !unknown.is_undefined() {
-            return Err(constraint(format!("{what}: its fields cannot be listed")));
-        }
-        Ok(Fields { object, what })
+        Err(constraint(format!("{what}: its fields cannot be listed")))
     }
 
     fn get(&self, key: &'static str) -> Result<JsValue, RepositoryError> {
