@@ -205,6 +205,15 @@ fn resolves_undefined(
     })
 }
 
+/// A promise settled already with `outcome`: an in-memory store's reads,
+/// done at once.
+fn settled(outcome: Result<JsValue, RepositoryError>) -> Promise {
+    match outcome {
+        Ok(value) => Promise::resolve(&value),
+        Err(e) => rejected(e),
+    }
+}
+
 fn rejected(err: RepositoryError) -> Promise {
     Promise::reject(&js_error(err))
 }
@@ -804,7 +813,11 @@ impl CouncilStore {
             Adapter::IndexedDb(idb, slow) => idb
                 .read_now(&QuickRead::Run(&run_id), slow)
                 .unwrap_or_else(|| queued_read(idb.clone(), QueuedRead::Run(run_id))),
-            Adapter::Memory(..) => self.perform(Ok(Call::GetRun(run_id))),
+            Adapter::Memory(memory, _) => settled(
+                memory
+                    .do_get_run(&run_id)
+                    .and_then(|run| run.as_ref().map_or(Ok(JsValue::UNDEFINED), run_to_js)),
+            ),
         }
     }
 
@@ -827,7 +840,11 @@ impl CouncilStore {
             Adapter::IndexedDb(idb, slow) => idb
                 .read_now(&QuickRead::Runs(filter), slow)
                 .unwrap_or_else(|| queued_read(idb.clone(), QueuedRead::Runs(filter))),
-            Adapter::Memory(..) => self.perform(Ok(Call::ListRuns(filter))),
+            Adapter::Memory(memory, _) => settled(
+                memory
+                    .do_list_runs(filter)
+                    .and_then(|runs| to_array(&runs, run_to_js).map(JsValue::from)),
+            ),
         }
     }
 
@@ -845,7 +862,11 @@ impl CouncilStore {
             Adapter::IndexedDb(idb, slow) => idb
                 .read_now(&QuickRead::Events(&run_id), slow)
                 .unwrap_or_else(|| queued_read(idb.clone(), QueuedRead::Events(run_id))),
-            Adapter::Memory(..) => self.perform(Ok(Call::ListEvents(run_id))),
+            Adapter::Memory(memory, _) => settled(
+                memory
+                    .do_list_events(&run_id)
+                    .and_then(|events| to_array(&events, event_record).map(JsValue::from)),
+            ),
         }
     }
 
@@ -1084,12 +1105,6 @@ enum Call {
     AppendEvent(CouncilRunEvent),
     /// In memory only, as `AppendEvent`.
     AppendEvents(Vec<CouncilRunEvent>),
-    /// In memory only: an IndexedDB store hands over its records.
-    GetRun(String),
-    /// In memory only, as `GetRun`.
-    ListRuns(Option<CouncilRunStatus>),
-    /// In memory only, as `GetRun`.
-    ListEvents(String),
     MarkInterruptedRuns,
     TruncateEventsAfterWave(String, u32),
     NextSeq(String),
@@ -1110,9 +1125,6 @@ enum Begun<'a> {
     Count(PortFuture<'a, u64>),
     Claimed(PortFuture<'a, bool>),
     Ids(PortFuture<'a, Vec<String>>),
-    Run(PortFuture<'a, Option<CouncilRun>>),
-    Runs(PortFuture<'a, Vec<CouncilRun>>),
-    Events(PortFuture<'a, Vec<CouncilRunEvent>>),
 }
 
 type PortFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RepositoryError>> + Send + 'a>>;
@@ -1170,15 +1182,6 @@ async fn perform(
             }
             kind = "appended";
             Begun::Done(repo.append_events(events))
-        }
-        Call::GetRun(run_id) => {
-            id = run_id;
-            Begun::Run(repo.get_run(&id))
-        }
-        Call::ListRuns(filter) => Begun::Runs(repo.list_runs(filter)),
-        Call::ListEvents(run_id) => {
-            id = run_id;
-            Begun::Events(repo.list_events(&id))
         }
         // In memory nothing runs in between: the running runs listed first
         // are the ones that change (see the `Runs` answer below).
@@ -1249,12 +1252,6 @@ async fn perform(
                 JsValue::from_f64(count as f64)
             }
         }
-        Begun::Run(run) => match run.await? {
-            Some(run) => run_to_js(&run)?,
-            None => JsValue::UNDEFINED,
-        },
-        Begun::Runs(runs) => to_array(&runs.await?, run_to_js)?.into(),
-        Begun::Events(events) => to_array(&events.await?, event_record)?.into(),
     };
     if single {
         notices.post(kind, &id, status);

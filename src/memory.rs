@@ -211,11 +211,11 @@ impl InMemoryCouncilRepository {
         Ok(())
     }
 
-    fn do_get_run(&self, run_id: &str) -> Result<Option<CouncilRun>, RepositoryError> {
+    pub(crate) fn do_get_run(&self, run_id: &str) -> Result<Option<CouncilRun>, RepositoryError> {
         Ok(self.state().runs.get(run_id).map(|s| s.run.clone()))
     }
 
-    fn do_list_runs(
+    pub(crate) fn do_list_runs(
         &self,
         status_filter: Option<CouncilRunStatus>,
     ) -> Result<Vec<CouncilRun>, RepositoryError> {
@@ -239,7 +239,10 @@ impl InMemoryCouncilRepository {
         Ok(listed)
     }
 
-    fn do_list_events(&self, run_id: &str) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
+    pub(crate) fn do_list_events(
+        &self,
+        run_id: &str,
+    ) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
         self.do_list_events_page(run_id, i64::MIN, usize::MAX)
     }
 
