@@ -1137,7 +1137,8 @@ async fn perform(
     call: Call,
 ) -> Result<JsValue, RepositoryError> {
     let repo = &*repo;
-    // The run the call is about, with what the futures borrow of the call.
+    // The run the call is about, and the other parts of the call that the
+    // port's futures borrow: locals that outlive them.
     let mut id = String::new();
     let text: String;
     let prune: Prune;
@@ -1183,8 +1184,6 @@ async fn perform(
             kind = "appended";
             Begun::Done(repo.append_events(events))
         }
-        // In memory nothing runs in between: the running runs listed first
-        // are the ones that change (see the `Runs` answer below).
         Call::MarkInterruptedRuns => {
             // In memory nothing runs in between: the running runs now are
             // the ones that change.
@@ -1240,6 +1239,8 @@ async fn perform(
         Begun::Claimed(claimed) => JsValue::from_bool(claimed.await?),
         Begun::Ids(ids) => {
             let ids = ids.await?;
+            // `runsOwnedElsewhere` (no notice) answers with the ids,
+            // `pruneRuns` with how many went, announcing each.
             if kind.is_empty() {
                 let out = Array::new_with_length(ids.len() as u32);
                 for (i, id) in ids.iter().enumerate() {
