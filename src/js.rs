@@ -1315,7 +1315,7 @@ impl CouncilStore {
                     let answer = idb.tail(&run_id, from);
                     promise(async move {
                         let tail = answer.await?;
-                        let events: Array = Reflect::get(&tail, &"events".into())
+                        let events: Array = Reflect::get(&tail, &key_name("events"))
                             .map(JsCast::unchecked_into)
                             .unwrap_or_default();
                         check_event_records(&events)?;
