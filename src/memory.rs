@@ -102,18 +102,27 @@ impl State {
         self.stored_mut(run_id).map(|s| &mut s.run)
     }
 
-    /// Checks `event` against storage and against `earlier`, the event of
-    /// the same call with the same run and seq before it, if any.
-    fn check_append(
-        &self,
-        event: &CouncilRunEvent,
-        earlier: Option<&CouncilRunEvent>,
+    /// Checks `event` against storage and appends it, unless its log holds
+    /// its seq already; `written` gets the position of its run and its seq
+    /// when it is written.
+    fn append(
+        &mut self,
+        event: CouncilRunEvent,
+        written: &mut Vec<(usize, i64)>,
     ) -> Result<(), RepositoryError> {
-        check_event(event)?;
-        let stored = self.stored(&event.run_id)?.events.get(&event.seq);
-        match stored.or(earlier) {
-            Some(existing) => check_duplicate(existing, event),
-            None => Ok(()),
+        check_event(&event)?;
+        let at = self
+            .runs
+            .position(event.run_id.as_str())
+            .ok_or_else(|| run_not_found(&event.run_id))?;
+        let log = &mut self.runs.value_at_mut(at).events;
+        match log.get(&event.seq) {
+            Some(existing) => check_duplicate(existing, &event),
+            None => {
+                written.push((at, event.seq));
+                log.insert(event.seq, event);
+                Ok(())
+            }
         }
     }
 }
@@ -179,33 +188,21 @@ impl InMemoryCouncilRepository {
     }
 
     fn do_append_events(&self, events: Vec<CouncilRunEvent>) -> Result<(), RepositoryError> {
-        // The events of this call that repeat an earlier one's run and seq:
-        // sorted by (run, seq), equal keys stay in call order, so each
-        // event's twin is the one before it there. (The crate's one sort,
-        // rather than a map of pending events compiled for this alone.)
-        let key = |at: usize| (&events[at].run_id, events[at].seq);
-        let order = sorted_order(events.len(), &|a, b| key(a).cmp(&key(b)));
-        let mut earlier = vec![None; events.len()];
-        for pair in order.windows(2) {
-            if key(pair[0]) == key(pair[1]) {
-                earlier[pair[1]] = Some(pair[0]);
-            }
-        }
         let mut state = self.state();
-        // Every event is checked before any is written: a call that fails
-        // writes nothing. (Checked against its twin, an event repeating a
-        // repeat is checked against the first of them, whose content the
-        // repeat has.)
-        for at in 0..events.len() {
-            let twin = earlier[at].map(|twin| &events[twin]);
-            state.check_append(&events[at], twin)?;
-        }
-        // Then the events move into their logs, uncopied. Every check passed,
-        // so an event whose seq its log holds by now is a faithful retry (of
-        // a stored event or of one written just before) and is dropped.
+        // Each event in turn is checked against its log as it stands,
+        // holding the events of this call before it, and moves in, uncopied;
+        // one whose seq the log holds by now passed as a faithful retry (of
+        // a stored event or of one written just before) and is dropped. The
+        // first that fails takes the ones this call wrote out again, so a
+        // call that fails writes nothing. (Rather than sorting the call's
+        // events to find repeats first: less code, and no copies.)
+        let mut written: Vec<(usize, i64)> = Vec::new();
         for event in events {
-            if let Some(stored) = state.runs.get_mut(&event.run_id) {
-                stored.events.get_or_insert_with(event.seq, || event);
+            if let Err(e) = state.append(event, &mut written) {
+                for (at, seq) in written {
+                    state.runs.value_at_mut(at).events.remove(&seq);
+                }
+                return Err(e);
             }
         }
         Ok(())

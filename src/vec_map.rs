@@ -57,6 +57,20 @@ impl<K: Ord, V> VecMap<K, V> {
         self.find(key).is_ok()
     }
 
+    /// Where `key` is, for [`VecMap::value_at_mut`] (positions hold while
+    /// no key is inserted or removed).
+    pub(crate) fn position<Q: Ord + ?Sized>(&self, key: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+    {
+        self.find(key).ok()
+    }
+
+    /// The value at `at`, a position [`VecMap::position`] gave.
+    pub(crate) fn value_at_mut(&mut self, at: usize) -> &mut V {
+        &mut self.pairs[at].1
+    }
+
     /// Sets `key` to `value`; returns the value it replaced.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.find(&key) {
@@ -73,18 +87,6 @@ impl<K: Ord, V> VecMap<K, V> {
         K: Borrow<Q>,
     {
         self.find(key).ok().map(|at| self.pairs.remove(at).1)
-    }
-
-    /// The value of `key`, made with `make` if it has none.
-    pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
-        let at = match self.find(&key) {
-            Ok(at) => at,
-            Err(at) => {
-                self.pairs.insert(at, (key, make()));
-                at
-            }
-        };
-        &mut self.pairs[at].1
     }
 
     /// The pairs from the first key at or after `from`, in key order.
@@ -192,8 +194,8 @@ mod tests {
             map.tail_from(&4).map(|(k, _)| *k).collect::<Vec<_>>(),
             [7, 9]
         );
-        *map.get_or_insert_with(8, || 0) += 1;
-        *map.get_or_insert_with(8, || 0) += 1;
+        map.insert(8, 0);
+        *map.value_at_mut(map.position(&8).unwrap()) += 2;
         assert_eq!(map.get(&8), Some(&2));
         map.retain(|k, _| k % 3 != 0);
         assert_eq!(map.keys().copied().collect::<Vec<_>>(), [1, 7, 8]);
