@@ -181,7 +181,6 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
         } => create_run(tx, run_id, record, events, event_records)
             .await
             .map(done),
-        Op::Change { run_id, change, .. } => change_run(tx, run_id, change).await.map(done),
         // One call of `write_events` for both: each call site of a future
         // is code of its own in this function's state machine.
         Op::Batch(Batch {
@@ -204,6 +203,7 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
         }
         // One awaited call for these: see `write_events` above.
         Op::Read { .. }
+        | Op::Change { .. }
         | Op::Claim { .. }
         | Op::NextSeq { .. }
         | Op::DeleteRun { .. }
@@ -213,7 +213,8 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
             let seq = value.as_f64().unwrap_or(-1.0);
             match op {
                 Op::Read { .. } => Ok(Outcome::Value(value)),
-                Op::Claim { run_id, .. }
+                Op::Change { run_id, .. }
+                | Op::Claim { run_id, .. }
                 | Op::NextSeq { run_id, .. }
                 | Op::DeleteRun { run_id, .. }
                 | Op::Truncate { run_id, .. }
@@ -222,7 +223,7 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
                     Err(run_not_found(run_id))
                 }
                 Op::Claim { .. } => Ok(Outcome::Claimed(true)),
-                Op::DeleteRun { .. } => Ok(Outcome::Done),
+                Op::Change { .. } | Op::DeleteRun { .. } => Ok(Outcome::Done),
                 _ => Ok(Outcome::Seq(seq as i64)),
             }
         }
@@ -373,13 +374,13 @@ async fn create_run(
     }
 }
 
-/// Reads a run, changes it and writes it back with a later `updatedAt`.
-async fn change_run(tx: Tx, run_id: &str, change: &Change) -> Result<(), RepositoryError> {
-    let record = JsFuture::from(op_body(tx.js(), bodies::RUN_TO_CHANGE, run_id, 0.0, 0))
-        .await
-        .map_err(glue_failure)?;
+/// A status or graph change of the run read as `record` (`undefined` when
+/// it is missing: -1 then), written back with a later `updatedAt`; 0 once
+/// the write is made. Not async, so that nothing of it is held across the
+/// commit.
+fn change_run(tx: &Tx, change: &Change, record: JsValue) -> Result<JsValue, RepositoryError> {
     if record.is_undefined() {
-        return Err(run_not_found(run_id));
+        return Ok(JsValue::from_f64(-1.0));
     }
     let mut run = decode_run(&record)?;
     match change {
@@ -396,16 +397,17 @@ async fn change_run(tx: Tx, run_id: &str, change: &Change) -> Result<(), Reposit
         }
     }
     tx.store(RUNS)?.put_unwatched(&updated)?;
-    tx.commit().await
+    Ok(JsValue::from_f64(0.0))
 }
 
 /// A body whose requests are made in glue.js (`opBody`): a queued read, a
-/// claim's look-up, `nextSeq`, `deleteRun` and a truncation. It hands back
-/// the records as IndexedDB made them, or a seq (-1 for a missing run). A
-/// read is asked to commit at once; a write once its requests are made,
-/// and it aborts (dropped) when the run is missing or a request failed.
-/// The rules stay here and in `body`; glue.js only makes the requests
-/// (`change_run` and `mark` use it for their first read too).
+/// claim's look-up, `nextSeq`, `deleteRun`, a truncation and the read of a
+/// run to change (which [`change_run`] then writes). It hands back the
+/// records as IndexedDB made them, or a seq (-1 for a missing run). A read
+/// is asked to commit at once; a write once its requests are made, and it
+/// aborts (dropped) when the run is missing or a request failed. The rules
+/// stay here and in `body`; glue.js only makes the requests (`mark` uses it
+/// for its first read too).
 async fn in_glue(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
     let mut tx = tx;
     let (kind, id, a, b) = match op {
@@ -419,6 +421,7 @@ async fn in_glue(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
             }
             Read::Tail(run_id, from) => (bodies::TAIL, run_id.as_str(), *from as f64, 0),
         },
+        Op::Change { run_id, .. } => (bodies::RUN_TO_CHANGE, run_id.as_str(), 0.0, 0),
         Op::Claim { run_id, .. } => (bodies::RUN_EXISTS, run_id.as_str(), 0.0, 0),
         Op::NextSeq { run_id, .. } => (bodies::NEXT_SEQ, run_id.as_str(), 0.0, 0),
         Op::DeleteRun { run_id, .. } => (bodies::DELETE_RUN, run_id.as_str(), 0.0, 0),
@@ -428,12 +431,18 @@ async fn in_glue(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
         // `body` calls this for the ops above only.
         _ => (bodies::RUNS, "", 0.0, 0),
     };
-    let writes = kind == bodies::DELETE_RUN || kind == bodies::TRUNCATE;
+    let writes = matches!(
+        kind,
+        bodies::DELETE_RUN | bodies::TRUNCATE | bodies::RUN_TO_CHANGE
+    );
     let done = op_body(tx.js(), kind, id, a, b);
     if !writes {
         tx.commit_now();
     }
-    let value = JsFuture::from(done).await.map_err(glue_failure)?;
+    let mut value = JsFuture::from(done).await.map_err(glue_failure)?;
+    if let Op::Change { change, .. } = op {
+        value = change_run(&tx, change, value)?;
+    }
     if writes && value.as_f64().unwrap_or(-1.0) >= 0.0 {
         tx.commit().await?;
     }
@@ -442,8 +451,9 @@ async fn in_glue(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
 
 /// The bodies of glue.js's `opBody`, by the number it is called with (its
 /// comment says what each reads or writes). A read commits at once; a
-/// write ([`DELETE_RUN`](bodies::DELETE_RUN), [`TRUNCATE`](bodies::TRUNCATE))
-/// resolves once its requests are made and the caller commits.
+/// write ([`DELETE_RUN`](bodies::DELETE_RUN), [`TRUNCATE`](bodies::TRUNCATE),
+/// and [`RUN_TO_CHANGE`](bodies::RUN_TO_CHANGE), whose run `change_run`
+/// then writes) resolves once its requests are made and the caller commits.
 mod bodies {
     pub(super) const RUN: u32 = 0;
     pub(super) const RUNS: u32 = 1;
