@@ -348,23 +348,21 @@ async fn create_run(
     events: &[CouncilRunEvent],
     event_records: &[Option<JsValue>],
 ) -> Result<(), RepositoryError> {
-    let mut tx = tx;
     let runs = tx.store(RUNS)?;
     // One round trip: `add` refuses an existing key with a ConstraintError
     // (which also aborts the transaction, so nothing is written). Commit at
-    // once, as hand-written code does.
+    // once, as hand-written code does. The add settles before the end.
     let added = runs.add_request(record)?;
     let ended = if events.is_empty() {
-        tx.commit_now();
-        let added = added.await;
-        (added, tx.ended().await)
+        tx.commit().await
     } else {
         // The event checks read after the add, so they find the run.
         let verdicts = events.iter().map(|e| Ok(e.seq)).collect();
-        let written = write_events(tx, events, event_records, verdicts, true).await;
-        (added.await, written.map(|_| ()))
+        write_events(tx, events, event_records, verdicts, true)
+            .await
+            .map(drop)
     };
-    let (added, ended) = ended;
+    let added = added.await;
     match added {
         Ok(_) => ended,
         Err(e) if error_name(&e).as_deref() == Some("ConstraintError") => Err(
