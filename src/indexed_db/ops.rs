@@ -191,11 +191,10 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
         } => {
             // `begin` refused an `appendEvents` with a run owned
             // elsewhere: its holds all allow, and so do its verdicts.
-            let verdicts = events
-                .iter()
-                .zip(holds)
-                .map(|(event, hold)| verdict(event, hold))
-                .collect();
+            let mut verdicts = Vec::with_capacity(events.len());
+            for (event, hold) in events.iter().zip(holds) {
+                verdicts.push(verdict(event, hold));
+            }
             let all_or_nothing = matches!(op, Op::AppendAll { .. });
             write_events(tx, events, records, verdicts, all_or_nothing)
                 .await
@@ -357,7 +356,10 @@ async fn create_run(
         tx.commit().await
     } else {
         // The event checks read after the add, so they find the run.
-        let verdicts = events.iter().map(|e| Ok(e.seq)).collect();
+        let mut verdicts = Vec::with_capacity(events.len());
+        for event in events {
+            verdicts.push(Ok(event.seq));
+        }
         write_events(tx, events, event_records, verdicts, true)
             .await
             .map(drop)
