@@ -704,24 +704,27 @@ async fn write_events(
 /// queue waits meanwhile), then one transaction reads the running runs again
 /// and changes those this store may write.
 pub(crate) async fn mark_interrupted(conn: Rc<Connection>, db: Db, reply: Reply<u64>) {
-    // In the order of the runs index, the order `mark` reads them again in.
-    let holds: Vec<(String, Hold)> = if conn.locks.enabled() {
-        let ids = match running_ids(&db).await {
+    // In the order of the runs index, the order `mark` reads them again in:
+    // the ids of running runs and the hold on each.
+    let mut ids = Vec::new();
+    let mut holds = Vec::new();
+    if conn.locks.enabled() {
+        ids = match running_ids(&db).await {
             Ok(ids) => ids,
             Err(e) => return reply.send(Err(e)),
         };
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let holds = conn.locks.hold_all(&refs).await;
-        ids.into_iter().zip(holds).collect()
-    } else {
-        Vec::new()
-    };
+        let mut refs = Vec::with_capacity(ids.len());
+        for id in &ids {
+            refs.push(id.as_str());
+        }
+        holds = conn.locks.hold_all(&refs).await;
+    }
     let tx = match Tx::start(&db, Scope::Runs, Access::Durable) {
         Ok(tx) => tx,
         Err(failure) => return reply.send(Err(failure.into_error(&conn.name))),
     };
     launch(async move {
-        let out = mark(&conn, tx, &holds).await;
+        let out = mark(&conn, tx, &ids, &holds).await;
         reply.send(out);
         drop(holds);
     });
@@ -743,7 +746,12 @@ async fn running_ids(db: &Db) -> Result<Vec<String>, RepositoryError> {
     Ok(ids)
 }
 
-async fn mark(conn: &Connection, tx: Tx, holds: &[(String, Hold)]) -> Result<u64, RepositoryError> {
+async fn mark(
+    conn: &Connection,
+    tx: Tx,
+    ids: &[String],
+    holds: &[Hold],
+) -> Result<u64, RepositoryError> {
     let runs = tx.store(RUNS)?;
     let running = CouncilRunStatus::Running.as_str();
     let records: Array = JsFuture::from(op_body(tx.js(), bodies::RUNNING_RUNS, running, 0.0, 0))
@@ -759,16 +767,22 @@ async fn mark(conn: &Connection, tx: Tx, holds: &[(String, Hold)]) -> Result<u64
             .ok()
             .and_then(|v| v.as_string())
             .unwrap_or_default();
-        // Both reads are in index order, so the hold is usually next.
-        let found = holds[next..]
-            .iter()
-            .position(|(run, _)| *run == id)
-            .map(|at| next + at)
-            .or_else(|| holds.iter().position(|(run, _)| *run == id));
-        if let Some(at) = found {
-            next = at + 1;
+        // Both reads are in index order, so the hold is usually next: look
+        // from there on, then from the start.
+        let mut found = None;
+        for k in 0..ids.len() {
+            let at = if next + k < ids.len() {
+                next + k
+            } else {
+                next + k - ids.len()
+            };
+            if ids[at] == id {
+                found = holds.get(at);
+                next = at + 1;
+                break;
+            }
         }
-        let may = match found.map(|at| &holds[at].1) {
+        let may = match found {
             Some(hold) => hold.allowed(),
             // Set running since the locks were taken: only if by this store.
             None => matches!(
