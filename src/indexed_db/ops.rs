@@ -738,8 +738,9 @@ async fn running_ids(db: &Db) -> Result<Vec<String>, RepositoryError> {
     tx.commit_now();
     let keys = keys.await.map_err(glue_failure)?;
     let mut ids = Vec::new();
-    for key in keys.unchecked_into::<Array>().iter() {
-        if let Some(id) = key.as_string() {
+    let keys: Array = keys.unchecked_into();
+    for i in 0..keys.length() {
+        if let Some(id) = keys.get(i).as_string() {
             ids.push(id);
         }
     }
@@ -762,7 +763,8 @@ async fn mark(
     let interrupted = JsValue::from_str(CouncilRunStatus::Interrupted.as_str());
     let mut marked = Vec::new();
     let mut next = 0;
-    for record in records.iter() {
+    for i in 0..records.length() {
+        let record = records.get(i);
         let id = with_keys(|k| Reflect::get(&record, &k.id))
             .ok()
             .and_then(|v| v.as_string())
