@@ -145,8 +145,10 @@ fn begin(
         }
         Op::Batch(_) => conn.flight.begin(),
         Op::AppendAll { events, .. } => {
-            if let Some((event, _)) = events.iter().zip(&holds).find(|(_, h)| !h.allowed()) {
-                return Err(Err(conflict(&event.run_id)));
+            for (event, hold) in events.iter().zip(&holds) {
+                if !hold.allowed() {
+                    return Err(Err(conflict(&event.run_id)));
+                }
             }
         }
         Op::Truncate { run_id, .. } if !hold.allowed() => return Err(Err(conflict(run_id))),
