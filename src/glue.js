@@ -6,6 +6,18 @@
 
 // ---- Transactions (src/indexed_db/raw.rs)
 
+// db.transaction() over scope `scope` with access `access`, numbered as
+// raw.rs's Scope (runs, events, both) and Access (read, write, durable
+// write). A single store's scope is its name, as hand-written code passes
+// it (Chromium converts a one-element array more slowly); a durable write
+// completes only once the engine has flushed it to disk (an engine without
+// the option ignores it).
+const SCOPES = ["runs", "events", ["runs", "events"]];
+const STRICT = { durability: "strict" };
+export function startTx(db, scope, access) {
+  return db.transaction(SCOPES[scope], access ? "readwrite" : "readonly", access > 1 ? STRICT : undefined);
+}
+
 // `transaction.commit()` where the engine has it (every current one); a
 // transaction without it commits by itself once its requests are done.
 export function commitTx(tx) {

@@ -30,13 +30,6 @@ extern "C" {
     /// An `IDBDatabase`.
     #[derive(Debug, Clone)]
     pub(crate) type Db;
-    #[wasm_bindgen(method, catch)]
-    fn transaction(
-        this: &Db,
-        scope: &JsValue,
-        mode: &JsValue,
-        options: &JsValue,
-    ) -> Result<RawTx, JsValue>;
     #[wasm_bindgen(method)]
     pub(crate) fn close(this: &Db);
     #[wasm_bindgen(method, getter)]
@@ -98,9 +91,15 @@ extern "C" {
 extern "C" {
     #[wasm_bindgen(catch, js_name = commitTx)]
     fn commit_tx(tx: &RawTx) -> Result<(), JsValue>;
+    /// `db.transaction(...)` over a [`Scope`] with an [`Access`], each
+    /// passed as its number (glue.js's `startTx` holds the scopes, modes
+    /// and options, made once).
+    #[wasm_bindgen(catch, js_name = startTx)]
+    fn start_tx(db: &Db, scope: u32, access: u32) -> Result<RawTx, JsValue>;
 }
 
-/// The object stores a transaction covers.
+/// The object stores a transaction covers (numbered as glue.js's `startTx`
+/// takes them).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Scope {
     Runs,
@@ -111,27 +110,8 @@ pub(crate) enum Scope {
 pub(crate) const RUNS: &str = "runs";
 pub(crate) const EVENTS: &str = "events";
 
-thread_local! {
-    /// Scope arrays made once, not per transaction.
-    /// A single store's scope is its name, as hand-written code passes it
-    /// (Chromium converts a one-element array more slowly).
-    static SCOPES: [JsValue; 3] = [
-        RUNS.into(),
-        EVENTS.into(),
-        Array::of2(&RUNS.into(), &EVENTS.into()).into(),
-    ];
-    /// `"readonly"` and `"readwrite"`, not copied out of wasm per call.
-    static MODES: [JsValue; 2] = ["readonly".into(), "readwrite".into()];
-    /// `{ durability: "strict" }`: the transaction completes only once the
-    /// engine has flushed it to disk (an engine without the option ignores it).
-    static STRICT: JsValue = {
-        let options = js_sys::Object::new();
-        let _ = Reflect::set(&options, &"durability".into(), &"strict".into());
-        options.into()
-    };
-}
-
-/// What a transaction does, and how durably.
+/// What a transaction does, and how durably (numbered as glue.js's
+/// `startTx` takes them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Access {
     Read,
@@ -139,7 +119,8 @@ pub(crate) enum Access {
     /// the browser can no longer lose it, not necessarily flushed past an
     /// operating-system crash (Chromium and Firefox default to "relaxed").
     Write,
-    /// A write that completes only once flushed (`durability: "strict"`).
+    /// A write that completes only once the engine has flushed it to disk
+    /// (`durability: "strict"`; an engine without the option ignores it).
     Durable,
 }
 
@@ -242,20 +223,7 @@ impl Tx {
 
     /// Starts a transaction over `scope`.
     pub(crate) fn start(db: &Db, scope: Scope, access: Access) -> Result<Tx, TxFailure> {
-        let raw = SCOPES
-            .with(|scopes| {
-                let scope = match scope {
-                    Scope::Runs => &scopes[0],
-                    Scope::Events => &scopes[1],
-                    Scope::Both => &scopes[2],
-                };
-                MODES.with(|[read, write]| match access {
-                    Access::Read => db.transaction(scope, read, &JsValue::UNDEFINED),
-                    Access::Write => db.transaction(scope, write, &JsValue::UNDEFINED),
-                    Access::Durable => STRICT.with(|strict| db.transaction(scope, write, strict)),
-                })
-            })
-            .map_err(|error| TxFailure { error })?;
+        let raw = start_tx(db, scope as u32, access as u32).map_err(|error| TxFailure { error })?;
         let ending: Rc<Ending> = Rc::default();
         let handlers = (access != Access::Read).then(|| {
             let (complete, abort) = (ending.clone(), ending.clone());
