@@ -140,6 +140,23 @@ export async function opBody(tx, kind, id, a, b) {
   return ask(1, kind === 10 ? 10 : 1, index, "getAll", query);
 }
 
+// The reads an append batch (ops.rs, write_events) needs of run `id`:
+// whether it exists, its stored events with seqs `low`..=`high` (none when
+// `low` > `high`) and, when `numbered`, the seq after its last event. A
+// promise of [next, found]: `next` -1 for a missing run, else that seq (0
+// when not `numbered`). Requests finish in order, so the first failure is
+// the one reported, as when they were awaited one by one.
+export async function appendReads(tx, id, low, high, numbered) {
+  const runs = storeOf(tx, "runs");
+  const events = storeOf(tx, "events");
+  const [n, found, last] = await Promise.all([
+    ask(2, 6, runs, "count", id),
+    low <= high ? ask(1, 11, events, "getAll", range([id, low], [id, high])) : undefined,
+    numbered ? ask(3, 3, events, "openKeyCursor", range([id], [id, []]), "prev") : undefined,
+  ]);
+  return [n ? seqAfter(last) : -1, found];
+}
+
 // The events of run `id` after wave `wave` deleted, the rewind recorded in
 // the run's `rewinds` (read by watchers) and written back: the seq after
 // the last kept event, or -1 for a missing run. The caller commits.

@@ -61,11 +61,6 @@ pub(crate) fn with_keys<R>(f: impl FnOnce(&Keys) -> R) -> R {
     KEYS.with(|keys| f(keys))
 }
 
-/// The primary key of an event, `[runId, seq]`.
-pub(crate) fn event_key(run_id: &str, seq: i64) -> JsValue {
-    Array::of2(&JsValue::from_str(run_id), &JsValue::from_f64(seq as f64)).into()
-}
-
 /// A run as the JavaScript API hands it out.
 pub(crate) fn run_object(run: &CouncilRun) -> Result<Object, RepositoryError> {
     Ok(run_js(run, None).unchecked_into())

@@ -5,9 +5,10 @@
 //! first `await`: [`launch`] polls it once inside the call, so the requests
 //! are made while the transaction is active. Inside a transaction nothing
 //! but its own requests is awaited: a promise of glue.js's `opBody`, which
-//! makes the requests of the plainer bodies (see [`in_glue`]), counts as
-//! one, as it settles from a request's handler and the microtasks that
-//! follow run while the transaction is still active. An early return drops
+//! makes the requests of the plainer bodies (see [`in_glue`]), or of its
+//! `appendReads` (the reads of [`write_events`]) counts as one, as it
+//! settles from a request's handler and the microtasks that follow run
+//! while the transaction is still active. An early return drops
 //! the `Tx`, which aborts it: nothing is half-written.
 
 use std::rc::Rc;
@@ -24,16 +25,13 @@ use crate::domain::{
 use crate::time::timestamp_after;
 use crate::vec_map::sort_unique;
 
-use super::codec::{check_run_records, decode_run, event_key, event_record, run_record, with_keys};
+use super::codec::{check_run_records, decode_run, event_record, run_record, with_keys};
 use super::connection::{
     conflict, fail, launch, Batch, Change, Connection, Launch, Op, Read, Reply,
 };
 use super::feed::Notice;
 use super::locks::Hold;
-use super::raw::{
-    error_name, key_range, prefix_range, storage, Access, Db, Request, Scope, Store, Tx, EVENTS,
-    RUNS,
-};
+use super::raw::{error_name, storage, Access, Db, Scope, Tx, EVENTS, RUNS};
 
 /// A status after which nobody executes the run any more.
 fn is_final(status: CouncilRunStatus) -> bool {
@@ -478,12 +476,19 @@ extern "C" {
     /// outcome. `kind` is one of [`bodies`], the arguments as it needs them.
     #[wasm_bindgen(js_name = opBody)]
     fn op_body(tx: &JsValue, kind: u32, id: &str, a: f64, b: u32) -> Promise;
+
+    /// The reads an append batch needs of run `id` (glue.js's
+    /// `appendReads`), made now: a promise of `[next, found]`, `next` -1
+    /// for a missing run, else the seq after its last stored event (when
+    /// `numbered`), `found` its stored events with seqs `low..=high`.
+    #[wasm_bindgen(js_name = appendReads)]
+    fn append_reads(tx: &JsValue, id: &str, low: f64, high: f64, numbered: bool) -> Promise;
 }
 
 /// What failed in a body made in glue.js, by the step number it rejects
 /// with: the words the Rust bodies used, so messages (and the retry on a
 /// lost connection, which reads the DOMException name) stay as they were.
-const STEPS: [&str; 11] = [
+const STEPS: [&str; 12] = [
     "cannot read a record",
     "cannot read records",
     "cannot count records",
@@ -495,6 +500,7 @@ const STEPS: [&str; 11] = [
     "cannot delete records",
     "cannot store a record",
     "cannot list running runs",
+    "cannot read stored events",
 ];
 
 /// The `RepositoryError` of a glue.js body's rejection `[step, error]`
@@ -529,23 +535,6 @@ fn announce_appends(
     for run_id in runs {
         conn.feed.post(run_id, Notice::Appended);
     }
-}
-
-/// The seq after the last stored event of `run_id` (0 for an empty log),
-/// from the key range's last key: the log itself is not read.
-fn last_key_request(events: &Store, run_id: &str) -> Result<Request, RepositoryError> {
-    events.last_key_request(&prefix_range(&JsValue::from_str(run_id))?)
-}
-
-fn seq_after(cursor: &JsValue) -> i64 {
-    if cursor.is_null() || cursor.is_undefined() {
-        return 0;
-    }
-    Reflect::get(cursor, &JsValue::from_str("primaryKey"))
-        .ok()
-        .and_then(|key| Reflect::get_u32(&key, 1).ok())
-        .and_then(|seq| seq.as_f64())
-        .map_or(0, |seq| seq as i64 + 1)
 }
 
 /// Checks and writes `events` in one transaction. `verdicts` holds what is
@@ -610,42 +599,27 @@ async fn write_events(
     if states.is_empty() {
         return Ok(verdicts);
     }
-    let runs = tx.store(RUNS)?;
-    let stored = tx.store(EVENTS)?;
-    // Issue every read before awaiting any, so they run together. A `?`
-    // below drops the requests made so far, which is safe.
+    // Issue every read before awaiting any, so they run together (in
+    // glue.js: a promise per run, the requests made inside the call). A `?`
+    // below drops the promises made so far, which is safe.
     let mut lookups = Vec::with_capacity(states.len());
     for need in &states {
-        let count = runs.count_request(&JsValue::from_str(need.id))?;
-        let found = match need.span {
-            Some((low, high)) => Some(stored.get_all_request(&key_range(
-                &event_key(need.id, low),
-                &event_key(need.id, high),
-            )?)?),
-            None => None,
-        };
-        let last = if need.numbered {
-            Some(last_key_request(&stored, need.id)?)
-        } else {
-            None
-        };
-        lookups.push((count, found, last));
+        let (low, high) = need.span.unwrap_or((0, -1));
+        let reads = append_reads(tx.js(), need.id, low as f64, high as f64, need.numbered);
+        lookups.push(JsFuture::from(reads));
     }
-    for (need, (count, found, last)) in states.iter_mut().zip(lookups) {
-        let count = count
-            .await
-            .map_err(|e| storage("cannot look up the run", &e))?;
-        need.known = count.as_f64().unwrap_or(0.0) > 0.0;
-        if let Some(found) = found {
-            let found = found
-                .await
-                .map_err(|e| storage("cannot read stored events", &e))?;
+    for (need, lookup) in states.iter_mut().zip(lookups) {
+        let reads = lookup.await.map_err(glue_failure)?;
+        let part = |at| Reflect::get_u32(&reads, at).unwrap_or(JsValue::UNDEFINED);
+        // -1 for a missing run, else the next free seq.
+        let next = part(0).as_f64().unwrap_or(-1.0);
+        need.known = next >= 0.0;
+        if need.span.is_some() {
             // getAll answers in key order: by seq.
-            need.seen = super::decode_events(found.unchecked_ref())?;
+            need.seen = super::decode_events(part(1).unchecked_ref())?;
         }
-        if let Some(last) = last {
-            let last = last.await.map_err(|e| storage("cannot read keys", &e))?;
-            need.next = Some(seq_after(&last));
+        if need.numbered {
+            need.next = Some(next as i64);
         }
     }
 
@@ -694,6 +668,7 @@ async fn write_events(
     if to_write.is_empty() {
         return Ok(verdicts);
     }
+    let stored = tx.store(EVENTS)?;
     for record in &to_write {
         stored.add_unwatched(record)?;
     }

@@ -56,20 +56,10 @@ extern "C" {
     /// An `IDBObjectStore`.
     #[derive(Debug, Clone)]
     pub(crate) type Store;
-    #[wasm_bindgen(method, catch, js_name = getAll)]
-    fn get_all(this: &Store, query: &JsValue) -> Result<RawRequest, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn add(this: &Store, value: &JsValue) -> Result<RawRequest, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn put(this: &Store, value: &JsValue) -> Result<RawRequest, JsValue>;
-    #[wasm_bindgen(method, catch)]
-    fn count(this: &Store, query: &JsValue) -> Result<RawRequest, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = openKeyCursor)]
-    fn open_key_cursor(
-        this: &Store,
-        query: &JsValue,
-        direction: &str,
-    ) -> Result<RawRequest, JsValue>;
 
     /// An `IDBRequest`.
     #[derive(Debug, Clone)]
@@ -385,9 +375,6 @@ impl Drop for Request {
 
 /// Requests on an object store.
 impl Store {
-    pub(crate) fn get_all_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
-        Request::watch(self.get_all(query), "cannot read records")
-    }
     pub(crate) fn add_request(&self, value: &JsValue) -> Result<Request, RepositoryError> {
         Request::watch(self.add(value), "cannot store a record")
     }
@@ -402,14 +389,6 @@ impl Store {
         self.put(value)
             .map(|_| ())
             .map_err(|e| storage("cannot store a record", &e))
-    }
-    pub(crate) fn count_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
-        Request::watch(self.count(query), "cannot count records")
-    }
-    /// A key cursor on the last key in `query`, or `null` (a cursor going
-    /// backwards starts there).
-    pub(crate) fn last_key_request(&self, query: &JsValue) -> Result<Request, RepositoryError> {
-        Request::watch(self.open_key_cursor(query, "prev"), "cannot read keys")
     }
 }
 
