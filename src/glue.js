@@ -140,6 +140,13 @@ export async function opBody(tx, kind, id, a, b) {
   return ask(1, kind === 10 ? 10 : 1, index, "getAll", query);
 }
 
+// Adds run record `record` in `tx` (ops.rs, create_run): a promise of the
+// request's outcome. Unlike a body, it throws when the request cannot be
+// made, before any other request of its transaction.
+export function addRun(tx, record) {
+  return ask(9, 9, storeOf(tx, "runs"), "add", record);
+}
+
 // The reads an append batch (ops.rs, write_events) needs of run `id`:
 // whether it exists, its stored events with seqs `low`..=`high` (none when
 // `low` > `high`) and, when `numbered`, the seq after its last event. A

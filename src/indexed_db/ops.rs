@@ -347,11 +347,10 @@ async fn create_run(
     events: &[CouncilRunEvent],
     event_records: &[Option<JsValue>],
 ) -> Result<(), RepositoryError> {
-    let runs = tx.store(RUNS)?;
     // One round trip: `add` refuses an existing key with a ConstraintError
     // (which also aborts the transaction, so nothing is written). Commit at
     // once, as hand-written code does. The add settles before the end.
-    let added = runs.add_request(record)?;
+    let added = JsFuture::from(add_run(tx.js(), record).map_err(glue_failure)?);
     let ended = if events.is_empty() {
         tx.commit().await
     } else {
@@ -364,14 +363,17 @@ async fn create_run(
             .await
             .map(drop)
     };
-    let added = added.await;
-    match added {
-        Ok(_) => ended,
-        Err(e) if error_name(&e).as_deref() == Some("ConstraintError") => Err(
-            RepositoryError::AlreadyExists(format!("run \"{run_id}\" exists already")),
-        ),
-        Err(e) => Err(storage(&format!("cannot store run \"{run_id}\""), &e)),
+    let Err(rejection) = added.await else {
+        return ended;
+    };
+    // Rejected with `[step, error]`.
+    let e = Reflect::get_u32(&rejection, 1).unwrap_or(JsValue::UNDEFINED);
+    if error_name(&e).as_deref() == Some("ConstraintError") {
+        return Err(RepositoryError::AlreadyExists(format!(
+            "run \"{run_id}\" exists already"
+        )));
     }
+    Err(storage(&format!("cannot store run \"{run_id}\""), &e))
 }
 
 /// A status or graph change of the run read as `record` (`undefined` when
@@ -481,6 +483,11 @@ extern "C" {
     /// `appendReads`), made now: a promise of `[next, found]`, `next` -1
     /// for a missing run, else the seq after its last stored event (when
     /// `numbered`), `found` its stored events with seqs `low..=high`.
+    /// Adds run record `record` (glue.js's `addRun`): a promise of the
+    /// request's outcome; throws when it cannot be made.
+    #[wasm_bindgen(catch, js_name = addRun)]
+    fn add_run(tx: &JsValue, record: &JsValue) -> Result<Promise, JsValue>;
+
     #[wasm_bindgen(js_name = appendReads)]
     fn append_reads(tx: &JsValue, id: &str, low: f64, high: f64, numbered: bool) -> Promise;
 }

@@ -1,9 +1,8 @@
 //! The transaction and request layer: IndexedDB as this crate needs it,
 //! made safe to drop.
 //!
-//! - A request is sent when it is made; [`Request`] is the future of its
-//!   outcome. Dropped before it settles, it takes its handler off the
-//!   request first, so the browser never calls a freed closure.
+//! - Requests whose outcome is awaited are made in glue.js, as promises
+//!   (see `ops`); here, only writes whose failure aborts the transaction.
 //! - A [`Tx`] that is dropped before [`Tx::commit`] aborts, so an early
 //!   return (a `?`, a failed check) writes nothing and needs no clean-up
 //!   code of its own.
@@ -64,14 +63,6 @@ extern "C" {
     /// An `IDBRequest`.
     #[derive(Debug, Clone)]
     type RawRequest;
-    #[wasm_bindgen(method, catch, getter)]
-    fn result(this: &RawRequest) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, catch, getter)]
-    fn error(this: &RawRequest) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, setter)]
-    fn set_onsuccess(this: &RawRequest, handler: Option<&Function>);
-    #[wasm_bindgen(method, setter)]
-    fn set_onerror(this: &RawRequest, handler: Option<&Function>);
 
     #[wasm_bindgen(catch, js_namespace = IDBKeyRange, js_name = bound)]
     fn key_range_bound(lower: &JsValue, upper: &JsValue) -> Result<JsValue, JsValue>;
@@ -312,72 +303,8 @@ impl Future for Ended {
     }
 }
 
-#[derive(Default)]
-struct Flag {
-    done: Cell<bool>,
-    waker: RefCell<Option<Waker>>,
-}
-
-/// The outcome of one request: its `result`, or the DOMException it failed with.
-pub(crate) struct Request {
-    raw: RawRequest,
-    flag: Rc<Flag>,
-    _handler: Closure<dyn FnMut()>,
-}
-
-impl Request {
-    fn watch(made: Result<RawRequest, JsValue>, what: &str) -> Result<Request, RepositoryError> {
-        let raw = made.map_err(|e| storage(what, &e))?;
-        let flag: Rc<Flag> = Rc::default();
-        let seen = flag.clone();
-        // One handler for both outcomes; `poll` reads which it was.
-        let handler = Closure::<dyn FnMut()>::new(move || {
-            seen.done.set(true);
-            if let Some(waker) = seen.waker.borrow_mut().take() {
-                waker.wake();
-            }
-        });
-        raw.set_onsuccess(Some(handler.as_ref().unchecked_ref()));
-        raw.set_onerror(Some(handler.as_ref().unchecked_ref()));
-        Ok(Request {
-            raw,
-            flag,
-            _handler: handler,
-        })
-    }
-}
-
-impl Future for Request {
-    /// `Err` carries the request's DOMException.
-    type Output = Result<JsValue, JsValue>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if !self.flag.done.get() {
-            *self.flag.waker.borrow_mut() = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-        Poll::Ready(match self.raw.error() {
-            Ok(error) if !error.is_null() && !error.is_undefined() => Err(error),
-            Ok(_) => self.raw.result(),
-            Err(e) => Err(e),
-        })
-    }
-}
-
-impl Drop for Request {
-    fn drop(&mut self) {
-        if !self.flag.done.get() {
-            self.raw.set_onsuccess(None);
-            self.raw.set_onerror(None);
-        }
-    }
-}
-
 /// Requests on an object store.
 impl Store {
-    pub(crate) fn add_request(&self, value: &JsValue) -> Result<Request, RepositoryError> {
-        Request::watch(self.add(value), "cannot store a record")
-    }
     /// `add` without watching the outcome: a failure aborts the transaction,
     /// and the commit reports it.
     pub(crate) fn add_unwatched(&self, value: &JsValue) -> Result<(), RepositoryError> {
