@@ -196,7 +196,7 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
                 verdicts.push(verdict(event, hold));
             }
             let all_or_nothing = matches!(op, Op::AppendAll { .. });
-            write_events(tx, events, records, verdicts, all_or_nothing)
+            write_events(tx, events, records, verdicts, all_or_nothing, false)
                 .await
                 .map(Outcome::Verdicts)
         }
@@ -351,18 +351,14 @@ async fn create_run(
     // (which also aborts the transaction, so nothing is written). Commit at
     // once, as hand-written code does. The add settles before the end.
     let added = JsFuture::from(add_run(tx.js(), record).map_err(glue_failure)?);
-    let ended = if events.is_empty() {
-        tx.commit().await
-    } else {
-        // The event checks read after the add, so they find the run.
-        let mut verdicts = Vec::with_capacity(events.len());
-        for event in events {
-            verdicts.push(Ok(event.seq));
-        }
-        write_events(tx, events, event_records, verdicts, true)
-            .await
-            .map(drop)
-    };
+    // The event checks read after the add, so they find the run.
+    let mut verdicts = Vec::with_capacity(events.len());
+    for event in events {
+        verdicts.push(Ok(event.seq));
+    }
+    let ended = write_events(tx, events, event_records, verdicts, true, true)
+        .await
+        .map(drop);
     let Err(rejection) = added.await else {
         return ended;
     };
@@ -549,13 +545,15 @@ fn announce_appends(
 /// record is numbered here: it gets the seq after the last one of its run,
 /// stored or written before it in this batch. Returns, per event, its seq
 /// or why it was refused; with `all_or_nothing`, the first failure aborts
-/// the whole batch.
+/// the whole batch. With nothing to write, the transaction is dropped
+/// (aborted) unless it adds a run too (`new_run`): then it commits.
 async fn write_events(
     tx: Tx,
     events: &[CouncilRunEvent],
     records: &[Option<JsValue>],
     mut verdicts: Vec<Result<i64, RepositoryError>>,
     all_or_nothing: bool,
+    new_run: bool,
 ) -> Result<Vec<Result<i64, RepositoryError>>, RepositoryError> {
     // Per run (a batch holds few): what to look up, then what was found. A
     // `Vec` searched in line rather than a map: maps cost kilobytes of code
@@ -603,7 +601,7 @@ async fn write_events(
             span.1 = span.1.max(event.seq);
         }
     }
-    if states.is_empty() {
+    if states.is_empty() && !new_run {
         return Ok(verdicts);
     }
     // Issue every read before awaiting any, so they run together (in
@@ -672,12 +670,13 @@ async fn write_events(
         }
         verdicts[i] = verdict;
     }
-    if to_write.is_empty() {
+    if !to_write.is_empty() {
+        let stored = tx.store(EVENTS)?;
+        for record in &to_write {
+            stored.add_unwatched(record)?;
+        }
+    } else if !new_run {
         return Ok(verdicts);
-    }
-    let stored = tx.store(EVENTS)?;
-    for record in &to_write {
-        stored.add_unwatched(record)?;
     }
     tx.commit().await?;
     Ok(verdicts)
