@@ -296,10 +296,16 @@ pub(crate) fn with_names<R>(f: impl FnOnce(&Array, &Array) -> R) -> R {
 thread_local! {
     /// The valid status and HITL names, for the JavaScript check. (In
     /// `ManuallyDrop` as [`KEYS`] is.)
-    static NAMES: ManuallyDrop<(Array, Array)> = ManuallyDrop::new((
-        CouncilRunStatus::ALL.iter().map(|s| JsValue::from_str(s.as_str())).collect(),
-        HitlMode::ALL.iter().map(|m| JsValue::from_str(m.as_str())).collect(),
-    ));
+    static NAMES: ManuallyDrop<(Array, Array)> = {
+        let (statuses, modes) = (Array::new(), Array::new());
+        for status in CouncilRunStatus::ALL {
+            statuses.push(&status.as_str().into());
+        }
+        for mode in HitlMode::ALL {
+            modes.push(&mode.as_str().into());
+        }
+        ManuallyDrop::new((statuses, modes))
+    };
 }
 
 /// Checks many stored runs at once, as [`decode_run`] would; only a record
