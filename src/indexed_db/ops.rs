@@ -571,20 +571,20 @@ async fn write_events(
         next: Option<i64>,
     }
     fn state<'s, 'a>(states: &'s mut Vec<RunState<'a>>, id: &'a str) -> &'s mut RunState<'a> {
-        let at = match states.iter().position(|s| s.id == id) {
-            Some(at) => at,
-            None => {
-                states.push(RunState {
-                    id,
-                    span: None,
-                    numbered: false,
-                    known: false,
-                    seen: Vec::new(),
-                    next: None,
-                });
-                states.len() - 1
-            }
-        };
+        let mut at = 0;
+        while at < states.len() && states[at].id != id {
+            at += 1;
+        }
+        if at == states.len() {
+            states.push(RunState {
+                id,
+                span: None,
+                numbered: false,
+                known: false,
+                seen: Vec::new(),
+                next: None,
+            });
+        }
         &mut states[at]
     }
     let mut states: Vec<RunState> = Vec::new();
