@@ -540,6 +540,11 @@ fn announce_appends(
     }
 }
 
+/// Where the event with `seq` is in `seen` (sorted by seq), or would go.
+fn by_seq(seen: &[CouncilRunEvent], seq: i64) -> Result<usize, usize> {
+    seen.binary_search_by_key(&seq, |e| e.seq)
+}
+
 /// Checks and writes `events` in one transaction. `verdicts` holds what is
 /// known of each already (a refused event is skipped). An event without a
 /// record is numbered here: it gets the seq after the last one of its run,
@@ -637,7 +642,7 @@ async fn write_events(
         let verdict = if !run.known {
             Err(run_not_found(&event.run_id))
         } else if let Some(record) = &records[i] {
-            match run.seen.binary_search_by_key(&event.seq, |e| e.seq) {
+            match by_seq(&run.seen, event.seq) {
                 Ok(at) => check_duplicate(&run.seen[at], event).map(|()| event.seq),
                 Err(at) => {
                     run.seen.insert(at, event.clone());
@@ -659,7 +664,7 @@ async fn write_events(
                 to_write.push(event_record(&numbered)?);
                 // A later event of this batch with the same explicit seq is
                 // then checked against this one, not refused by the store.
-                if let Err(at) = run.seen.binary_search_by_key(&numbered.seq, |e| e.seq) {
+                if let Err(at) = by_seq(&run.seen, numbered.seq) {
                     run.seen.insert(at, numbered.clone());
                 }
                 Ok(numbered.seq)
