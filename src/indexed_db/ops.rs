@@ -670,10 +670,10 @@ async fn write_events(
                 Ok(numbered.seq)
             })
         };
-        if all_or_nothing {
-            verdict.clone()?;
+        match verdict {
+            Err(e) if all_or_nothing => return Err(e),
+            verdict => verdicts[i] = verdict,
         }
-        verdicts[i] = verdict;
     }
     if !to_write.is_empty() {
         let stored = tx.store(EVENTS)?;
