@@ -618,7 +618,10 @@ async fn write_events(
         let reads = append_reads(tx.js(), need.id, low as f64, high as f64, need.numbered);
         lookups.push(JsFuture::from(reads));
     }
-    for (need, lookup) in states.iter_mut().zip(lookups) {
+    let mut at = 0;
+    for lookup in lookups {
+        let need = &mut states[at];
+        at += 1;
         let reads = lookup.await.map_err(glue_failure)?;
         let part = |at| Reflect::get_u32(&reads, at).unwrap_or(JsValue::UNDEFINED);
         // -1 for a missing run, else the next free seq.
