@@ -744,13 +744,13 @@ async fn mark(
     ids: &[String],
     holds: &[Hold],
 ) -> Result<u64, RepositoryError> {
-    let runs = tx.store(RUNS)?;
     let running = CouncilRunStatus::Running.as_str();
     let records: Array = JsFuture::from(op_body(tx.js(), bodies::RUNNING_RUNS, running, 0.0, 0))
         .await
         .map_err(glue_failure)?
         .unchecked_into();
     check_run_records(&records)?;
+    let runs = tx.store(RUNS)?;
     let interrupted = JsValue::from_str(CouncilRunStatus::Interrupted.as_str());
     let mut marked = Vec::new();
     let mut next = 0;
