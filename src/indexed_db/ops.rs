@@ -618,10 +618,8 @@ async fn write_events(
         let reads = append_reads(tx.js(), need.id, low as f64, high as f64, need.numbered);
         lookups.push(JsFuture::from(reads));
     }
-    let mut at = 0;
-    for lookup in lookups {
+    for (at, lookup) in lookups.into_iter().enumerate() {
         let need = &mut states[at];
-        at += 1;
         let reads = lookup.await.map_err(glue_failure)?;
         let part = |at| Reflect::get_u32(&reads, at).unwrap_or(JsValue::UNDEFINED);
         // -1 for a missing run, else the next free seq.
