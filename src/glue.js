@@ -11,17 +11,34 @@
 // write). A single store's scope is its name, as hand-written code passes
 // it (Chromium converts a one-element array more slowly); a durable write
 // completes only once the engine has flushed it to disk (an engine without
-// the option ignores it).
+// the option ignores it). A write gets `councilEnded`, a promise of its
+// end, rejected with its error (null when aborted by a call); it counts
+// as handled, as a write dropped (aborted) is not waited for.
 const SCOPES = ["runs", "events", ["runs", "events"]];
 const STRICT = { durability: "strict" };
 export function startTx(db, scope, access) {
-  return db.transaction(SCOPES[scope], access ? "readwrite" : "readonly", access > 1 ? STRICT : undefined);
+  const tx = db.transaction(SCOPES[scope], access ? "readwrite" : "readonly", access > 1 ? STRICT : undefined);
+  if (access) {
+    tx.councilEnded = new Promise((resolve, reject) => {
+      tx.oncomplete = resolve;
+      tx.onabort = () => reject(tx.error);
+    });
+    tx.councilEnded.catch(() => {});
+  }
+  return tx;
 }
 
 // `transaction.commit()` where the engine has it (every current one); a
 // transaction without it commits by itself once its requests are done.
+// `commit()` throws only when the transaction is no longer active, and then
+// it ends by itself. Returns the promise of a write's end.
 export function commitTx(tx) {
-  if (typeof tx.commit === "function") tx.commit();
+  try {
+    if (typeof tx.commit === "function") tx.commit();
+  } catch {
+    // Ended or ending: its end says how.
+  }
+  return tx.councilEnded;
 }
 
 // ---- Operation bodies (src/indexed_db/ops.rs)

@@ -12,15 +12,14 @@
 //! The bindings are declared here rather than taken from `web-sys`: a
 //! handful of methods, typed as this crate uses them.
 
-use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
-use js_sys::{Array, Function, Reflect};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 
 use crate::domain::RepositoryError;
 
@@ -45,12 +44,6 @@ extern "C" {
     fn object_store(this: &RawTx, name: &str) -> Result<Store, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn abort(this: &RawTx) -> Result<(), JsValue>;
-    #[wasm_bindgen(method, getter)]
-    fn error(this: &RawTx) -> JsValue;
-    #[wasm_bindgen(method, setter)]
-    fn set_oncomplete(this: &RawTx, handler: Option<&Function>);
-    #[wasm_bindgen(method, setter)]
-    fn set_onabort(this: &RawTx, handler: Option<&Function>);
 
     /// An `IDBObjectStore`.
     #[derive(Debug, Clone)]
@@ -70,8 +63,9 @@ extern "C" {
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
-    #[wasm_bindgen(catch, js_name = commitTx)]
-    fn commit_tx(tx: &RawTx) -> Result<(), JsValue>;
+    /// Asks `tx` to commit; for a write, a promise of its end.
+    #[wasm_bindgen(js_name = commitTx)]
+    fn commit_tx(tx: &RawTx) -> JsValue;
     /// `db.transaction(...)` over a [`Scope`] with an [`Access`], each
     /// passed as its number (glue.js's `startTx` holds the scopes, modes
     /// and options, made once).
@@ -131,31 +125,9 @@ pub(crate) fn storage(context: &str, err: &JsValue) -> RepositoryError {
     RepositoryError::Storage(format!("{context}: {}", error_text(err)))
 }
 
-/// How a transaction ended.
-#[derive(Default)]
-struct Ending {
-    committed: Cell<Option<bool>>,
-    waker: RefCell<Option<Waker>>,
-}
-
-impl Ending {
-    fn finish(&self, committed: bool) {
-        self.committed.set(Some(committed));
-        if let Some(waker) = self.waker.borrow_mut().take() {
-            waker.wake();
-        }
-    }
-}
-
-type Handler = Closure<dyn FnMut()>;
-
 /// A transaction that aborts unless it is committed.
 pub(crate) struct Tx {
     raw: RawTx,
-    ending: Rc<Ending>,
-    /// The `complete` and `abort` handlers; none on a read, whose outcome
-    /// is its requests' (two closures fewer per read).
-    handlers: Option<[Handler; 2]>,
     committing: bool,
 }
 
@@ -205,19 +177,8 @@ impl Tx {
     /// Starts a transaction over `scope`.
     pub(crate) fn start(db: &Db, scope: Scope, access: Access) -> Result<Tx, TxFailure> {
         let raw = start_tx(db, scope as u32, access as u32).map_err(|error| TxFailure { error })?;
-        let ending: Rc<Ending> = Rc::default();
-        let handlers = (access != Access::Read).then(|| {
-            let (complete, abort) = (ending.clone(), ending.clone());
-            let on_complete = Closure::<dyn FnMut()>::new(move || complete.finish(true));
-            let on_abort = Closure::<dyn FnMut()>::new(move || abort.finish(false));
-            raw.set_oncomplete(Some(on_complete.as_ref().unchecked_ref()));
-            raw.set_onabort(Some(on_abort.as_ref().unchecked_ref()));
-            [on_complete, on_abort]
-        });
         Ok(Tx {
             raw,
-            ending,
-            handlers,
             committing: false,
         })
     }
@@ -238,68 +199,51 @@ impl Tx {
     /// waiting; a `Tx` dropped after this is not aborted.
     pub(crate) fn commit_now(&mut self) {
         self.committing = true;
-        // `commit()` throws only when the transaction is no longer active,
-        // and then it ends by itself: `ended` tells how.
-        let _ = commit_tx(&self.raw);
+        commit_tx(&self.raw);
     }
 
     /// Commits and waits for the outcome; an abort comes back as `Storage`
-    /// naming the transaction's error (`QuotaExceededError`, ...).
-    pub(crate) fn commit(mut self) -> Ended {
-        self.commit_now();
-        self.ended()
-    }
-
-    /// Waits for the end of a transaction already asked to commit. Only a
+    /// naming the transaction's error (`QuotaExceededError`, ...). Only a
     /// write knows its end: a read's outcome is its requests'.
-    pub(crate) fn ended(self) -> Ended {
-        debug_assert!(
-            self.handlers.is_some(),
-            "a read transaction has no end to wait for"
-        );
-        Ended(self)
-    }
-
-    fn abort_reason(&self) -> RepositoryError {
-        let error = self.raw.error();
-        if error.is_null() || error.is_undefined() {
-            RepositoryError::Storage("transaction aborted: AbortError".into())
-        } else {
-            RepositoryError::Storage(format!("transaction aborted: {}", error_text(&error)))
-        }
+    pub(crate) fn commit(mut self) -> Ended {
+        self.committing = true;
+        Ended(JsFuture::from(Promise::unchecked_from_js(commit_tx(
+            &self.raw,
+        ))))
     }
 }
 
 impl Drop for Tx {
     fn drop(&mut self) {
-        if !self.committing && self.ending.committed.get().is_none() {
+        // A transaction that has ended already refuses (throws), unheard.
+        if !self.committing {
             let _ = self.raw.abort();
-        }
-        // The closures go with `self`; take them off the transaction first.
-        if self.handlers.is_some() {
-            self.raw.set_oncomplete(None);
-            self.raw.set_onabort(None);
         }
     }
 }
 
-/// The end of a transaction asked to commit: [`Tx::commit`], [`Tx::ended`].
-/// A future of its own rather than an `async fn`, whose state machine would
-/// be nested in every operation that commits.
-pub(crate) struct Ended(Tx);
+/// The end of a transaction asked to commit ([`Tx::commit`]): the promise
+/// of glue.js's `commitTx`, its rejection read as the abort it is.
+pub(crate) struct Ended(JsFuture);
 
 impl Future for Ended {
     type Output = Result<(), RepositoryError>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let tx = &self.0;
-        match tx.ending.committed.get() {
-            Some(true) => Poll::Ready(Ok(())),
-            Some(false) => Poll::Ready(Err(tx.abort_reason())),
-            None => {
-                *tx.ending.waker.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let end = match Pin::new(&mut self.0).poll(cx) {
+            Poll::Ready(end) => end,
+            Poll::Pending => return Poll::Pending,
+        };
+        Poll::Ready(match end {
+            Ok(_) => Ok(()),
+            // The transaction's error; none when it was aborted by a call.
+            Err(error) if error.is_null() || error.is_undefined() => Err(RepositoryError::Storage(
+                "transaction aborted: AbortError".into(),
+            )),
+            Err(error) => Err(RepositoryError::Storage(format!(
+                "transaction aborted: {}",
+                error_text(&error)
+            ))),
+        })
     }
 }
 
