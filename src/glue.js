@@ -164,6 +164,18 @@ export function addRun(tx, record) {
   return ask(9, 9, storeOf(tx, "runs"), "add", record);
 }
 
+// Run record `record` given `status` as of `stamp` (its updatedAt) and
+// put in store `runs` (ops.rs, mark), the put unwatched.
+export function putMarked(runs, record, status, stamp) {
+  record.status = status;
+  record.updatedAt = stamp;
+  try {
+    runs.put(record);
+  } catch (e) {
+    throw [9, e];
+  }
+}
+
 // The reads an append batch (ops.rs, write_events) needs of run `id`:
 // whether it exists, its stored events with seqs `low`..=`high` (none when
 // `low` > `high`) and, when `numbered`, the seq after its last event. A

@@ -31,7 +31,7 @@ use super::connection::{
 };
 use super::feed::Notice;
 use super::locks::Hold;
-use super::raw::{error_name, storage, Access, Db, Scope, Tx, EVENTS, RUNS};
+use super::raw::{error_name, storage, Access, Db, Scope, Store, Tx, EVENTS, RUNS};
 
 /// A status after which nobody executes the run any more.
 fn is_final(status: CouncilRunStatus) -> bool {
@@ -484,6 +484,16 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = addRun)]
     fn add_run(tx: &JsValue, record: &JsValue) -> Result<Promise, JsValue>;
 
+    /// Sets run record `record`'s status and `updatedAt` and puts it in
+    /// `runs` (glue.js's `putMarked`); throws `[step, error]`.
+    #[wasm_bindgen(catch, js_name = putMarked)]
+    fn put_marked(
+        runs: &Store,
+        record: &JsValue,
+        status: &JsValue,
+        stamp: &str,
+    ) -> Result<(), JsValue>;
+
     #[wasm_bindgen(js_name = appendReads)]
     fn append_reads(tx: &JsValue, id: &str, low: f64, high: f64, numbered: bool) -> Promise;
 }
@@ -786,17 +796,12 @@ async fn mark(
         }
         // The records are sound, so change them where they lie: two fields
         // each, rather than a decode and a re-encode.
-        with_keys(|k| {
-            let updated = Reflect::get(&record, &k.updated_at)
-                .ok()
-                .and_then(|v| v.as_string())
-                .unwrap_or_default();
-            let stamp = JsValue::from_str(&timestamp_after(&updated));
-            Reflect::set(&record, &k.status, &interrupted)
-                .and_then(|_| Reflect::set(&record, &k.updated_at, &stamp))
-                .map_err(|e| RepositoryError::Serialization(super::js_text(&e)))
-        })?;
-        runs.put_unwatched(&record)?;
+        let updated = with_keys(|k| Reflect::get(&record, &k.updated_at))
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default();
+        put_marked(&runs, &record, &interrupted, &timestamp_after(&updated))
+            .map_err(glue_failure)?;
         marked.push(id);
     }
     if marked.is_empty() {
