@@ -164,6 +164,12 @@ export function addRun(tx, record) {
   return ask(9, 9, storeOf(tx, "runs"), "add", record);
 }
 
+// `record`'s field `name` (the rewinds), if it has one, kept in `updated`,
+// the record that replaces it (ops.rs, change_run).
+export function keepField(updated, record, name) {
+  if (record[name] !== undefined) updated[name] = record[name];
+}
+
 // Run record `record` given `status` as of `stamp` (its updatedAt) and
 // put in store `runs` (ops.rs, mark), the put unwatched.
 export function putMarked(runs, record, status, stamp) {

@@ -389,11 +389,7 @@ fn change_run(tx: &Tx, change: &Change, record: JsValue) -> Result<JsValue, Repo
     let created = check_new_run(&run).map_err(|e| RepositoryError::Serialization(e.to_string()))?;
     let updated = run_record(&run, created)?;
     // Keep what the record holds beside the run's fields (the rewinds).
-    if let Ok(rewinds) = with_keys(|k| Reflect::get(&record, &k.rewinds)) {
-        if !rewinds.is_undefined() {
-            let _ = with_keys(|k| Reflect::set(&updated, &k.rewinds, &rewinds));
-        }
-    }
+    with_keys(|k| keep_field(&updated, &record, &k.rewinds));
     tx.store(RUNS)?.put_unwatched(&updated)?;
     Ok(JsValue::from_f64(0.0))
 }
@@ -493,6 +489,11 @@ extern "C" {
         status: &JsValue,
         stamp: &str,
     ) -> Result<(), JsValue>;
+
+    /// Copies `record`'s field `name`, if it has one, to `updated`
+    /// (glue.js's `keepField`).
+    #[wasm_bindgen(js_name = keepField)]
+    fn keep_field(updated: &JsValue, record: &JsValue, name: &JsValue);
 
     #[wasm_bindgen(js_name = appendReads)]
     fn append_reads(tx: &JsValue, id: &str, low: f64, high: f64, numbered: bool) -> Promise;
