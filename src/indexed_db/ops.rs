@@ -44,13 +44,12 @@ fn is_final(status: CouncilRunStatus) -> bool {
 /// What an operation's body gives back, before it goes to the caller.
 enum Outcome {
     Done,
-    /// A seq (`nextSeq`) or the next free seq after a rewind.
+    /// A seq (`nextSeq`), the next free seq after a rewind, or for a
+    /// claim, whether it took the run (0) or not (-1).
     Seq(i64),
     Value(JsValue),
     /// Per event of a batch, its seq or why it was refused.
     Verdicts(Vec<Result<i64, RepositoryError>>),
-    /// Whether a claim took the run.
-    Claimed(bool),
 }
 
 /// What an operation knew when it launched, for its end.
@@ -150,7 +149,7 @@ fn begin(
             }
         }
         Op::Truncate { run_id, .. } if !hold.allowed() => return Err(Err(conflict(run_id))),
-        Op::Claim { .. } if !hold.allowed() => return Err(Ok(Outcome::Claimed(false))),
+        Op::Claim { .. } if !hold.allowed() => return Err(Ok(Outcome::Seq(-1))),
         Op::DeleteRun {
             run_id,
             spare_owned,
@@ -221,8 +220,8 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
                 {
                     Err(run_not_found(run_id))
                 }
-                Op::Claim { .. } => Ok(Outcome::Claimed(true)),
                 Op::Change { .. } | Op::DeleteRun { .. } => Ok(Outcome::Done),
+                // A claim's 0: the run exists, the claim takes it.
                 _ => Ok(Outcome::Seq(seq as i64)),
             }
         }
@@ -324,7 +323,7 @@ fn answer(op: Op, out: Result<Outcome, RepositoryError>) {
             }
         }
         (Op::NextSeq { reply, .. }, Outcome::Seq(seq)) => reply.send(Ok(seq)),
-        (Op::Claim { reply, .. }, Outcome::Claimed(claimed)) => reply.send(Ok(claimed)),
+        (Op::Claim { reply, .. }, Outcome::Seq(seq)) => reply.send(Ok(seq >= 0)),
         (
             Op::CreateRun { reply, .. }
             | Op::Change { reply, .. }
