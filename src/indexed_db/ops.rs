@@ -45,7 +45,8 @@ fn is_final(status: CouncilRunStatus) -> bool {
 enum Outcome {
     Done,
     /// A seq (`nextSeq`), the next free seq after a rewind, or for a
-    /// claim, whether it took the run (0) or not (-1).
+    /// claim, whether it took the run (0) or not (-1). (A change or a
+    /// delete made in glue.js also gives 0, unread.)
     Seq(i64),
     Value(JsValue),
     /// Per event of a batch, its seq or why it was refused.
@@ -220,8 +221,8 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
                 {
                     Err(run_not_found(run_id))
                 }
-                Op::Change { .. } | Op::DeleteRun { .. } => Ok(Outcome::Done),
-                // A claim's 0: the run exists, the claim takes it.
+                // A claim's 0: the run exists, the claim takes it. A
+                // change or a delete gives 0 too.
                 _ => Ok(Outcome::Seq(seq as i64)),
             }
         }
