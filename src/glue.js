@@ -28,6 +28,20 @@ export function startTx(db, scope, access) {
   return tx;
 }
 
+// `record` added (`put`: put) in the store of `tx` that `scope` names (0
+// runs, 1 events, as for startTx), its outcome unwatched: a failure aborts
+// the transaction, and the commit reports it. Throws [step, error] (see
+// opBody below) when the request cannot be made.
+export function writeRecord(tx, scope, record, put) {
+  const store = storeOf(tx, SCOPES[scope]);
+  try {
+    if (put) store.put(record);
+    else store.add(record);
+  } catch (e) {
+    throw [9, e];
+  }
+}
+
 // `transaction.commit()` where the engine has it (every current one); a
 // transaction without it commits by itself once its requests are done.
 // `commit()` throws only when the transaction is no longer active, and then
@@ -171,15 +185,11 @@ export function keepField(updated, record, name) {
 }
 
 // Run record `record` given `status` as of `stamp` (its updatedAt) and
-// put in store `runs` (ops.rs, mark), the put unwatched.
-export function putMarked(runs, record, status, stamp) {
+// put in `tx` (ops.rs, mark), the put unwatched.
+export function putMarked(tx, record, status, stamp) {
   record.status = status;
   record.updatedAt = stamp;
-  try {
-    runs.put(record);
-  } catch (e) {
-    throw [9, e];
-  }
+  writeRecord(tx, 0, record, true);
 }
 
 // The reads an append batch (ops.rs, write_events) needs of run `id`:

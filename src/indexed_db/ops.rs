@@ -31,7 +31,7 @@ use super::connection::{
 };
 use super::feed::Notice;
 use super::locks::Hold;
-use super::raw::{error_name, storage, Access, Db, Scope, Store, Tx, EVENTS, RUNS};
+use super::raw::{error_name, storage, write_record, Access, Db, Scope, Tx};
 
 /// A status after which nobody executes the run any more.
 fn is_final(status: CouncilRunStatus) -> bool {
@@ -390,7 +390,7 @@ fn change_run(tx: &Tx, change: &Change, record: JsValue) -> Result<JsValue, Repo
     let updated = run_record(&run, created)?;
     // Keep what the record holds beside the run's fields (the rewinds).
     with_keys(|k| keep_field(&updated, &record, &k.rewinds));
-    tx.store(RUNS)?.put_unwatched(&updated)?;
+    write_record(tx.js(), Scope::Runs as u32, &updated, true).map_err(glue_failure)?;
     Ok(JsValue::from_f64(0.0))
 }
 
@@ -480,11 +480,11 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = addRun)]
     fn add_run(tx: &JsValue, record: &JsValue) -> Result<Promise, JsValue>;
 
-    /// Sets run record `record`'s status and `updatedAt` and puts it in
-    /// `runs` (glue.js's `putMarked`); throws `[step, error]`.
+    /// Sets run record `record`'s status and `updatedAt` and puts it
+    /// (glue.js's `putMarked`); throws `[step, error]`.
     #[wasm_bindgen(catch, js_name = putMarked)]
     fn put_marked(
-        runs: &Store,
+        tx: &JsValue,
         record: &JsValue,
         status: &JsValue,
         stamp: &str,
@@ -688,9 +688,8 @@ async fn write_events(
         }
     }
     if !to_write.is_empty() {
-        let stored = tx.store(EVENTS)?;
         for record in &to_write {
-            stored.add_unwatched(record)?;
+            write_record(tx.js(), Scope::Events as u32, record, false).map_err(glue_failure)?;
         }
     } else if !new_run {
         return Ok(verdicts);
@@ -759,7 +758,6 @@ async fn mark(
         .map_err(glue_failure)?
         .unchecked_into();
     check_run_records(&records)?;
-    let runs = tx.store(RUNS)?;
     let interrupted = JsValue::from_str(CouncilRunStatus::Interrupted.as_str());
     let mut marked = Vec::new();
     let mut next = 0;
@@ -801,7 +799,7 @@ async fn mark(
             .ok()
             .and_then(|v| v.as_string())
             .unwrap_or_default();
-        put_marked(&runs, &record, &interrupted, &timestamp_after(&updated))
+        put_marked(tx.js(), &record, &interrupted, &timestamp_after(&updated))
             .map_err(glue_failure)?;
         marked.push(id);
     }

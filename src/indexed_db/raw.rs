@@ -1,8 +1,9 @@
 //! The transaction and request layer: IndexedDB as this crate needs it,
 //! made safe to drop.
 //!
-//! - Requests whose outcome is awaited are made in glue.js, as promises
-//!   (see `ops`); here, only writes whose failure aborts the transaction.
+//! - Requests are made in glue.js: those whose outcome is awaited as
+//!   promises (see `ops`), and writes whose failure aborts the transaction
+//!   with [`write_record`].
 //! - A [`Tx`] that is dropped before [`Tx::commit`] aborts, so an early
 //!   return (a `?`, a failed check) writes nothing and needs no clean-up
 //!   code of its own.
@@ -40,22 +41,8 @@ extern "C" {
     /// An `IDBTransaction`.
     #[derive(Debug, Clone)]
     type RawTx;
-    #[wasm_bindgen(method, catch, js_name = objectStore)]
-    fn object_store(this: &RawTx, name: &str) -> Result<Store, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn abort(this: &RawTx) -> Result<(), JsValue>;
-
-    /// An `IDBObjectStore`.
-    #[derive(Debug, Clone)]
-    pub(crate) type Store;
-    #[wasm_bindgen(method, catch)]
-    fn add(this: &Store, value: &JsValue) -> Result<RawRequest, JsValue>;
-    #[wasm_bindgen(method, catch)]
-    fn put(this: &Store, value: &JsValue) -> Result<RawRequest, JsValue>;
-
-    /// An `IDBRequest`.
-    #[derive(Debug, Clone)]
-    type RawRequest;
 
     #[wasm_bindgen(catch, js_namespace = IDBKeyRange, js_name = bound)]
     fn key_range_bound(lower: &JsValue, upper: &JsValue) -> Result<JsValue, JsValue>;
@@ -66,6 +53,17 @@ extern "C" {
     /// Asks `tx` to commit; for a write, a promise of its end.
     #[wasm_bindgen(js_name = commitTx)]
     fn commit_tx(tx: &RawTx) -> JsValue;
+    /// Adds (`put`: puts) `record` in the store of `tx` that `scope` (runs
+    /// or events) names, its outcome unwatched: a failure aborts the
+    /// transaction, and the commit reports it. Throws `[step, error]` (see
+    /// `ops::glue_failure`) when the request cannot be made.
+    #[wasm_bindgen(catch, js_name = writeRecord)]
+    pub(crate) fn write_record(
+        tx: &JsValue,
+        scope: u32,
+        record: &JsValue,
+        put: bool,
+    ) -> Result<(), JsValue>;
     /// `db.transaction(...)` over a [`Scope`] with an [`Access`], each
     /// passed as its number (glue.js's `startTx` holds the scopes, modes
     /// and options, made once).
@@ -188,13 +186,6 @@ impl Tx {
         &self.raw
     }
 
-    /// One of the transaction's stores.
-    pub(crate) fn store(&self, name: &str) -> Result<Store, RepositoryError> {
-        self.raw
-            .object_store(name)
-            .map_err(|e| storage(&format!("no object store \"{name}\""), &e))
-    }
-
     /// Asks the transaction to commit once its requests are done, without
     /// waiting; a `Tx` dropped after this is not aborted.
     pub(crate) fn commit_now(&mut self) {
@@ -244,22 +235,6 @@ impl Future for Ended {
                 error_text(&error)
             ))),
         })
-    }
-}
-
-/// Requests on an object store.
-impl Store {
-    /// `add` without watching the outcome: a failure aborts the transaction,
-    /// and the commit reports it.
-    pub(crate) fn add_unwatched(&self, value: &JsValue) -> Result<(), RepositoryError> {
-        self.add(value)
-            .map(|_| ())
-            .map_err(|e| storage("cannot store a record", &e))
-    }
-    pub(crate) fn put_unwatched(&self, value: &JsValue) -> Result<(), RepositoryError> {
-        self.put(value)
-            .map(|_| ())
-            .map_err(|e| storage("cannot store a record", &e))
     }
 }
 
