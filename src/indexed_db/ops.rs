@@ -471,10 +471,6 @@ extern "C" {
     #[wasm_bindgen(js_name = opBody)]
     fn op_body(tx: &JsValue, kind: u32, id: &str, a: f64, b: u32) -> Promise;
 
-    /// The reads an append batch needs of run `id` (glue.js's
-    /// `appendReads`), made now: a promise of `[next, found]`, `next` -1
-    /// for a missing run, else the seq after its last stored event (when
-    /// `numbered`), `found` its stored events with seqs `low..=high`.
     /// Adds run record `record` (glue.js's `addRun`): a promise of the
     /// request's outcome; throws when it cannot be made.
     #[wasm_bindgen(catch, js_name = addRun)]
@@ -495,6 +491,10 @@ extern "C" {
     #[wasm_bindgen(js_name = keepField)]
     fn keep_field(updated: &JsValue, record: &JsValue, name: &JsValue);
 
+    /// The reads an append batch needs of run `id` (glue.js's
+    /// `appendReads`), made now: a promise of `[next, found]`, `next` -1
+    /// for a missing run, else the seq after its last stored event (when
+    /// `numbered`), `found` its stored events with seqs `low..=high`.
     #[wasm_bindgen(js_name = appendReads)]
     fn append_reads(tx: &JsValue, id: &str, low: f64, high: f64, numbered: bool) -> Promise;
 }
