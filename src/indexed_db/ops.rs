@@ -43,13 +43,13 @@ fn is_final(status: CouncilRunStatus) -> bool {
 
 /// What an operation's body gives back, before it goes to the caller.
 enum Outcome {
-    Done,
     /// A seq (`nextSeq`), the next free seq after a rewind, or for a
-    /// claim, whether it took the run (0) or not (-1). (A change or a
-    /// delete made in glue.js also gives 0, unread.)
+    /// claim, whether it took the run (0) or not (-1). An operation with
+    /// no value to give (a change, a delete) gives 0, unread.
     Seq(i64),
     Value(JsValue),
-    /// Per event of a batch, its seq or why it was refused.
+    /// Per event of a batch (or of a new run), its seq or why it was
+    /// refused.
     Verdicts(Vec<Result<i64, RepositoryError>>),
 }
 
@@ -170,7 +170,6 @@ fn begin(
 
 /// The transaction of `op`.
 async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryError> {
-    let done = |_| Outcome::Done;
     match op {
         Op::CreateRun {
             run_id,
@@ -180,7 +179,7 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
             ..
         } => create_run(tx, run_id, record, events, event_records)
             .await
-            .map(done),
+            .map(Outcome::Verdicts),
         // One call of `write_events` for both: each call site of a future
         // is code of its own in this function's state machine.
         Op::Batch(Batch {
@@ -228,7 +227,7 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
         }
         // Single appends became batches; the rest is handled by the queue.
         Op::Append { .. } | Op::MarkInterrupted { .. } | Op::Release { .. } | Op::Close => {
-            Ok(Outcome::Done)
+            Ok(Outcome::Seq(0))
         }
     }
 }
@@ -346,7 +345,7 @@ async fn create_run(
     record: &JsValue,
     events: &[CouncilRunEvent],
     event_records: &[Option<JsValue>],
-) -> Result<(), RepositoryError> {
+) -> Result<Vec<Result<i64, RepositoryError>>, RepositoryError> {
     // One round trip: `add` refuses an existing key with a ConstraintError
     // (which also aborts the transaction, so nothing is written). Commit at
     // once, as hand-written code does. The add settles before the end.
@@ -356,9 +355,7 @@ async fn create_run(
     for event in events {
         verdicts.push(Ok(event.seq));
     }
-    let ended = write_events(tx, events, event_records, verdicts, true, true)
-        .await
-        .map(drop);
+    let ended = write_events(tx, events, event_records, verdicts, true, true).await;
     let Err(rejection) = added.await else {
         return ended;
     };
