@@ -12,8 +12,9 @@
 // it (Chromium converts a one-element array more slowly); a durable write
 // completes only once the engine has flushed it to disk (an engine without
 // the option ignores it). A write gets `councilEnded`, a promise of its
-// end, rejected with its error (null when aborted by a call); it counts
-// as handled, as a write dropped (aborted) is not waited for.
+// end, rejected with its error (an AbortError when a call aborted it,
+// which leaves none); it counts as handled, as a write dropped (aborted) is
+// not waited for.
 const SCOPES = ["runs", "events", ["runs", "events"]];
 const STRICT = { durability: "strict" };
 export function startTx(db, scope, access) {
@@ -21,7 +22,7 @@ export function startTx(db, scope, access) {
   if (access) {
     tx.councilEnded = new Promise((resolve, reject) => {
       tx.oncomplete = resolve;
-      tx.onabort = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error ?? { name: "AbortError" });
     });
     tx.councilEnded.catch(() => {});
   }

@@ -226,14 +226,8 @@ impl Future for Ended {
         };
         Poll::Ready(match end {
             Ok(_) => Ok(()),
-            // The transaction's error; none when it was aborted by a call.
-            Err(error) if error.is_null() || error.is_undefined() => Err(RepositoryError::Storage(
-                "transaction aborted: AbortError".into(),
-            )),
-            Err(error) => Err(RepositoryError::Storage(format!(
-                "transaction aborted: {}",
-                error_text(&error)
-            ))),
+            // The transaction's error (an `AbortError` when a call aborted it).
+            Err(error) => Err(storage("transaction aborted", &error)),
         })
     }
 }
