@@ -580,8 +580,9 @@ async fn write_events(
         known: bool,
         /// Stored events in the span and events of this batch, by seq.
         seen: Vec<CouncilRunEvent>,
-        /// The next free seq, for a run that numbers events.
-        next: Option<i64>,
+        /// The next free seq (from the store only when `numbered`: only
+        /// numbered events read it).
+        next: i64,
     }
     fn state<'s, 'a>(states: &'s mut Vec<RunState<'a>>, id: &'a str) -> &'s mut RunState<'a> {
         let mut at = 0;
@@ -595,7 +596,7 @@ async fn write_events(
                 numbered: false,
                 known: false,
                 seen: Vec::new(),
-                next: None,
+                next: 0,
             });
         }
         &mut states[at]
@@ -637,9 +638,7 @@ async fn write_events(
             // getAll answers in key order: by seq.
             need.seen = super::decode_events(part(1).unchecked_ref())?;
         }
-        if need.numbered {
-            need.next = Some(next as i64);
-        }
+        need.next = next as i64;
     }
 
     let mut to_write: Vec<JsValue> = Vec::new();
@@ -655,15 +654,13 @@ async fn write_events(
                 Ok(at) => check_duplicate(&run.seen[at], event).map(|()| event.seq),
                 Err(at) => {
                     run.seen.insert(at, event.clone());
-                    if let Some(free) = run.next.as_mut() {
-                        *free = (*free).max(event.seq + 1);
-                    }
+                    run.next = run.next.max(event.seq + 1);
                     to_write.push(record.clone());
                     Ok(event.seq)
                 }
             }
         } else {
-            let free = run.next.get_or_insert(0);
+            let free = &mut run.next;
             let numbered = CouncilRunEvent {
                 seq: *free,
                 ..event.clone()
