@@ -573,8 +573,10 @@ async fn write_events(
     // per key and value type in the module.
     struct RunState<'a> {
         id: &'a str,
-        /// The span of explicit seqs to look at for stored duplicates.
-        span: Option<(i64, i64)>,
+        /// The span of explicit seqs to look at for stored duplicates
+        /// (none while `low > high`).
+        low: i64,
+        high: i64,
         /// Whether the run's last seq is needed to number events.
         numbered: bool,
         known: bool,
@@ -592,7 +594,8 @@ async fn write_events(
         if at == states.len() {
             states.push(RunState {
                 id,
-                span: None,
+                low: i64::MAX,
+                high: -1,
                 numbered: false,
                 known: false,
                 seen: Vec::new(),
@@ -610,9 +613,8 @@ async fn write_events(
         if record.is_none() {
             need.numbered = true;
         } else {
-            let span = need.span.get_or_insert((event.seq, event.seq));
-            span.0 = span.0.min(event.seq);
-            span.1 = span.1.max(event.seq);
+            need.low = need.low.min(event.seq);
+            need.high = need.high.max(event.seq);
         }
     }
     if states.is_empty() && !new_run {
@@ -623,8 +625,13 @@ async fn write_events(
     // below drops the promises made so far, which is safe.
     let mut lookups = Vec::with_capacity(states.len());
     for need in &states {
-        let (low, high) = need.span.unwrap_or((0, -1));
-        let reads = append_reads(tx.js(), need.id, low as f64, high as f64, need.numbered);
+        let reads = append_reads(
+            tx.js(),
+            need.id,
+            need.low as f64,
+            need.high as f64,
+            need.numbered,
+        );
         lookups.push(JsFuture::from(reads));
     }
     for (at, lookup) in lookups.into_iter().enumerate() {
@@ -634,7 +641,7 @@ async fn write_events(
         // -1 for a missing run, else the next free seq.
         let next = part(0).as_f64().unwrap_or(-1.0);
         need.known = next >= 0.0;
-        if need.span.is_some() {
+        if need.low <= need.high {
             // getAll answers in key order: by seq.
             need.seen = super::decode_events(part(1).unchecked_ref())?;
         }
