@@ -579,11 +579,10 @@ async fn write_events(
         high: i64,
         /// Whether the run's last seq is needed to number events.
         numbered: bool,
-        known: bool,
         /// Stored events in the span and events of this batch, by seq.
         seen: Vec<CouncilRunEvent>,
-        /// The next free seq (from the store only when `numbered`: only
-        /// numbered events read it).
+        /// -1 for a missing run; else the next free seq (from the store
+        /// only when `numbered`: only numbered events read it).
         next: i64,
     }
     fn state<'s, 'a>(states: &'s mut Vec<RunState<'a>>, id: &'a str) -> &'s mut RunState<'a> {
@@ -597,7 +596,6 @@ async fn write_events(
                 low: i64::MAX,
                 high: -1,
                 numbered: false,
-                known: false,
                 seen: Vec::new(),
                 next: 0,
             });
@@ -640,7 +638,6 @@ async fn write_events(
         let part = |at| Reflect::get_u32(&reads, at).unwrap_or(JsValue::UNDEFINED);
         // -1 for a missing run, else the next free seq.
         let next = part(0).as_f64().unwrap_or(-1.0);
-        need.known = next >= 0.0;
         if need.low <= need.high {
             // getAll answers in key order: by seq.
             need.seen = super::decode_events(part(1).unchecked_ref())?;
@@ -654,7 +651,7 @@ async fn write_events(
             continue;
         }
         let run = state(&mut states, &event.run_id);
-        let verdict = if !run.known {
+        let verdict = if run.next < 0 {
             Err(run_not_found(&event.run_id))
         } else if let Some(record) = &records[i] {
             match by_seq(&run.seen, event.seq) {
