@@ -645,7 +645,9 @@ async fn write_events(
         need.next = next as i64;
     }
 
-    let mut to_write: Vec<JsValue> = Vec::new();
+    // Each event is written once it passes: a later failure that fails the
+    // batch drops (aborts) the transaction, which undoes them.
+    let mut wrote = false;
     for (i, event) in events.iter().enumerate() {
         if verdicts[i].is_err() {
             continue;
@@ -659,7 +661,9 @@ async fn write_events(
                 Err(at) => {
                     run.seen.insert(at, event.clone());
                     run.next = run.next.max(event.seq + 1);
-                    to_write.push(record.clone());
+                    write_record(tx.js(), Scope::Events as u32, record, false)
+                        .map_err(glue_failure)?;
+                    wrote = true;
                     Ok(event.seq)
                 }
             }
@@ -670,26 +674,28 @@ async fn write_events(
                 ..event.clone()
             };
             *free += 1;
-            check_event(&numbered).and_then(|()| {
-                to_write.push(event_record(&numbered)?);
-                // A later event of this batch with the same explicit seq is
-                // then checked against this one, not refused by the store.
-                if let Err(at) = by_seq(&run.seen, numbered.seq) {
-                    run.seen.insert(at, numbered.clone());
+            match check_event(&numbered).and_then(|()| event_record(&numbered)) {
+                Ok(record) => {
+                    write_record(tx.js(), Scope::Events as u32, &record, false)
+                        .map_err(glue_failure)?;
+                    wrote = true;
+                    // A later event of this batch with the same explicit seq
+                    // is then checked against this one, not refused by the
+                    // store.
+                    if let Err(at) = by_seq(&run.seen, numbered.seq) {
+                        run.seen.insert(at, numbered.clone());
+                    }
+                    Ok(numbered.seq)
                 }
-                Ok(numbered.seq)
-            })
+                Err(e) => Err(e),
+            }
         };
         match verdict {
             Err(e) if all_or_nothing => return Err(e),
             verdict => verdicts[i] = verdict,
         }
     }
-    if !to_write.is_empty() {
-        for record in &to_write {
-            write_record(tx.js(), Scope::Events as u32, record, false).map_err(glue_failure)?;
-        }
-    } else if !new_run {
+    if !wrote && !new_run {
         return Ok(verdicts);
     }
     tx.commit().await?;
