@@ -148,12 +148,7 @@ export async function opBody(tx, kind, id, a, b) {
     return 0;
   }
   if (kind === 9) return truncate(tx, id, a, past);
-  if (kind === 6 || kind === 7) {
-    const count = ask(2, 6, storeOf(tx, "runs"), "count", id);
-    const last = kind === 7 ? ask(3, 3, storeOf(tx, "events"), "openKeyCursor", range([id], past), "prev") : null;
-    const [n, cursor] = await Promise.all([count, last]);
-    return n ? seqAfter(cursor) : -1;
-  }
+  if (kind === 6 || kind === 7) return (await appendReads(tx, id, 1, 0, kind === 7))[0];
   if (kind === 5) {
     const run = ask(0, 5, storeOf(tx, "runs"), "get", id);
     const events = ask(1, 1, storeOf(tx, "events"), "getAll", range([id, a], past));
@@ -201,7 +196,9 @@ export function putMarked(tx, record, status, stamp) {
 // the one reported, as when they were awaited one by one.
 export async function appendReads(tx, id, low, high, numbered) {
   const runs = storeOf(tx, "runs");
-  const events = storeOf(tx, "events");
+  // Not in the scope of a claim's look-up (opBody's kind 6), which reads
+  // nothing else.
+  const events = low <= high || numbered ? storeOf(tx, "events") : null;
   const [n, found, last] = await Promise.all([
     ask(2, 6, runs, "count", id),
     low <= high ? ask(1, 11, events, "getAll", range([id, low], [id, high])) : undefined,
