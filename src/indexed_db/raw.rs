@@ -17,7 +17,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use js_sys::{Array, Function, Promise, Reflect};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -43,9 +43,6 @@ extern "C" {
     type RawTx;
     #[wasm_bindgen(method, catch)]
     fn abort(this: &RawTx) -> Result<(), JsValue>;
-
-    #[wasm_bindgen(catch, js_namespace = IDBKeyRange, js_name = bound)]
-    fn key_range_bound(lower: &JsValue, upper: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]
@@ -230,18 +227,4 @@ impl Future for Ended {
             Err(error) => Err(storage("transaction aborted", &error)),
         })
     }
-}
-
-/// `IDBKeyRange.bound(lower, upper)`.
-pub(crate) fn key_range(lower: &JsValue, upper: &JsValue) -> Result<JsValue, RepositoryError> {
-    key_range_bound(lower, upper).map_err(|e| storage("cannot build a key range", &e))
-}
-
-/// Every key `[first, ...]`: arrays sort after numbers and strings, so
-/// `[first]..=[first, []]` spans all compound keys that start with `first`.
-pub(crate) fn prefix_range(first: &JsValue) -> Result<JsValue, RepositoryError> {
-    key_range(
-        &Array::of1(first).into(),
-        &Array::of2(first, &Array::new()).into(),
-    )
 }
