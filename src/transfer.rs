@@ -354,7 +354,7 @@ fn read_line(line: &str) -> Result<ExportLine, Fault> {
     p.skip_ws();
     p.expect(b':', "\":\" after the tag")?;
     p.skip_ws();
-    let row = p.row(table)?;
+    let mut row = p.row(table)?;
     p.skip_ws();
     if p.peek() == Some(b',') {
         return Err(format!(
@@ -367,15 +367,17 @@ fn read_line(line: &str) -> Result<ExportLine, Fault> {
     if p.pos < line.len() {
         return Err(format!("text after the object at byte {}", p.pos));
     }
+    // The row is read in place and dropped here, once, whichever reader
+    // fails: each early return dropping its own values costs wasm.
     match table {
-        HEADER_TAG => read_header(row),
-        RUNS_TAG => read_run(row),
-        END_TAG => read_end(row),
-        _ => read_event(row),
+        HEADER_TAG => read_header(&mut row),
+        RUNS_TAG => read_run(&mut row),
+        END_TAG => read_end(&mut row),
+        _ => read_event(&mut row),
     }
 }
 
-fn read_header(mut row: Row<'_>) -> Result<ExportLine, Fault> {
+fn read_header(row: &mut Row<'_>) -> Result<ExportLine, Fault> {
     let version = row.integer("version", i64::MIN, i64::MAX)?;
     if version != i64::from(EXPORT_VERSION) {
         return Err(format!(
@@ -389,18 +391,36 @@ fn read_header(mut row: Row<'_>) -> Result<ExportLine, Fault> {
     })
 }
 
-fn read_end(mut row: Row<'_>) -> Result<ExportLine, Fault> {
+fn read_end(row: &mut Row<'_>) -> Result<ExportLine, Fault> {
     let runs = row.integer("runs", 0, MAX_SAFE_INTEGER)? as u64;
     let events = row.integer("events", 0, MAX_SAFE_INTEGER)? as u64;
     Ok(ExportLine::End { runs, events })
 }
 
-fn read_run(mut row: Row<'_>) -> Result<ExportLine, Fault> {
-    let id = row.string("id")?;
-    let goal = row.string("goal")?;
-    let graph_json = row.optional_string("graph_json")?;
+fn read_run(row: &mut Row<'_>) -> Result<ExportLine, Fault> {
+    // Columns are read into a run made empty here, so that a failure drops
+    // that one value rather than the columns read before it, each.
+    let mut run = CouncilRun {
+        id: String::new(),
+        goal: String::new(),
+        graph_json: None,
+        status: CouncilRunStatus::Running,
+        hitl_mode: HitlMode::None,
+        conversation_id: None,
+        created_at: String::new(),
+        updated_at: String::new(),
+    };
+    run_columns(row, &mut run)?;
+    check_new_run(&run).map_err(|e| e.message().to_owned())?;
+    Ok(ExportLine::Run(run))
+}
+
+fn run_columns(row: &mut Row<'_>, run: &mut CouncilRun) -> Result<(), Fault> {
+    run.id = row.string("id")?;
+    run.goal = row.string("goal")?;
+    run.graph_json = row.optional_string("graph_json")?;
     let status_text = row.string("status")?;
-    let status = CouncilRunStatus::parse(&status_text).ok_or_else(|| {
+    run.status = CouncilRunStatus::parse(&status_text).ok_or_else(|| {
         format!(
             "{RUNS_TAG}.status {} is not a run status (expected {})",
             shown(&status_text),
@@ -413,53 +433,48 @@ fn read_run(mut row: Row<'_>) -> Result<ExportLine, Fault> {
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .unwrap_or(&mode_text);
-    let hitl_mode = HitlMode::parse(bare).ok_or_else(|| {
+    run.hitl_mode = HitlMode::parse(bare).ok_or_else(|| {
         format!(
             "{RUNS_TAG}.hitl_mode {} is not a hitl mode (expected {}, bare or as a JSON string)",
             shown(&mode_text),
             names(HitlMode::ALL.iter().map(|m| m.as_str()))
         )
     })?;
-    let conversation_id = row.optional_integer("conversation_id", i64::MIN, i64::MAX)?;
-    let created_at = row.timestamp("created_at")?;
-    let updated_at = row.timestamp("updated_at")?;
-    let run = CouncilRun {
-        id,
-        goal,
-        graph_json,
-        status,
-        hitl_mode,
-        conversation_id,
-        created_at,
-        updated_at,
-    };
-    check_new_run(&run).map_err(|e| e.message().to_owned())?;
-    Ok(ExportLine::Run(run))
+    run.conversation_id = row.optional_integer("conversation_id", i64::MIN, i64::MAX)?;
+    run.created_at = row.timestamp("created_at")?;
+    run.updated_at = row.timestamp("updated_at")?;
+    Ok(())
 }
 
-fn read_event(mut row: Row<'_>) -> Result<ExportLine, Fault> {
-    let run_id = row.string("run_id")?;
-    if run_id.is_empty() || run_id.len() > limits::ID_BYTES {
+fn read_event(row: &mut Row<'_>) -> Result<ExportLine, Fault> {
+    // As for a run: one value to drop on a failure.
+    let mut event = CouncilRunEvent {
+        run_id: String::new(),
+        seq: 0,
+        event_json: String::new(),
+        created_at: String::new(),
+        wave_index: 0,
+    };
+    event_columns(row, &mut event)?;
+    check_event(&event).map_err(|e| e.message().to_owned())?;
+    Ok(ExportLine::Event(event))
+}
+
+fn event_columns(row: &mut Row<'_>, event: &mut CouncilRunEvent) -> Result<(), Fault> {
+    event.run_id = row.string("run_id")?;
+    if event.run_id.is_empty() || event.run_id.len() > limits::ID_BYTES {
         return Err(format!(
             "{EVENTS_TAG}.run_id is {} bytes; a run id has 1 to {} bytes",
-            run_id.len(),
+            event.run_id.len(),
             limits::ID_BYTES
         ));
     }
-    let seq = row.integer("seq", 0, MAX_SAFE_INTEGER)?;
-    let event_json = row.string("event_json")?;
-    let created_at = row.timestamp("created_at")?;
-    let wave_index = row.integer("wave_index", 0, i64::from(u32::MAX))?;
-    let event = CouncilRunEvent {
-        run_id,
-        seq,
-        event_json,
-        created_at,
-        // In range: read as 0..=u32::MAX above.
-        wave_index: wave_index as u32,
-    };
-    check_event(&event).map_err(|e| e.message().to_owned())?;
-    Ok(ExportLine::Event(event))
+    event.seq = row.integer("seq", 0, MAX_SAFE_INTEGER)?;
+    event.event_json = row.string("event_json")?;
+    event.created_at = row.timestamp("created_at")?;
+    // In range: read as 0..=u32::MAX.
+    event.wave_index = row.integer("wave_index", 0, i64::from(u32::MAX))? as u32;
+    Ok(())
 }
 
 /// `a, b or c`.
