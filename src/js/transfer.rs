@@ -304,8 +304,9 @@ impl Importer {
         }
     }
 
-    /// The import failed: the run being read is put back as it was (deleted
-    /// if this import created it).
+    /// The import failed: the run being read, or the one a write failed on
+    /// (which [`write`](Self::write) leaves as the run being read), is put
+    /// back as it was (deleted if this import created it).
     pub fn abandon(&self) -> Promise {
         let section = self.state.borrow_mut().section.take();
         let repo = self.state.borrow().repo.clone();
@@ -474,8 +475,10 @@ impl Importer {
     /// (checks it is the same if present), then appends the events read so
     /// far. A run it creates takes those events in the same transaction:
     /// all of a run of up to [`WRITE_EVENTS`] events, or nothing. A failure
-    /// deletes the run it failed on if this import created it. With `keep`,
-    /// the last section is put back as the run being read once it is
+    /// puts the run it failed on back as the run being read, for
+    /// [`abandon`](Self::abandon) (which `importLines` calls on any failure)
+    /// to delete if this import created it: no third await here. With
+    /// `keep`, the last section is put back as the run being read once it is
     /// written. `undefined` when there is nothing to write.
     ///
     /// One future for a batch of the run being read and for runs read
@@ -491,7 +494,8 @@ impl Importer {
                 let import = state.borrow();
                 (import.repo.clone(), import.notices.clone())
             };
-            for section in &mut sections {
+            let mut i = 0;
+            while let Some(section) = sections.get_mut(i) {
                 let events = std::mem::take(&mut section.events);
                 let lines = std::mem::take(&mut section.lines);
                 let appended = !events.is_empty();
@@ -506,6 +510,7 @@ impl Importer {
                         }
                     };
                 section.checked = true;
+                i += 1;
                 if !create && !appended {
                     continue;
                 }
@@ -518,10 +523,9 @@ impl Importer {
                 }
                 .await;
                 if let Err(e) = written {
-                    if section.created {
-                        let _ = repo.delete_run(&section.run.id).await;
-                    }
-                    return Err(section.batch_error(e, &lines, create));
+                    let e = section.batch_error(e, &lines, create);
+                    state.borrow_mut().section = Some(sections.swap_remove(i - 1));
+                    return Err(e);
                 }
                 if create {
                     section.created = true;
