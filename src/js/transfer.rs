@@ -63,7 +63,6 @@ impl CouncilStore {
             wanted,
             runs: None,
             current: None,
-            started: false,
             finished: false,
             runs_out: 0,
             events_out: 0,
@@ -145,10 +144,11 @@ fn export_options(options: Option<JsValue>) -> Result<Option<Vec<String>>, Repos
 struct Export {
     repo: Rc<dyn Backend>,
     wanted: Option<Vec<String>>,
-    runs: Option<std::vec::IntoIter<CouncilRun>>,
+    /// The runs not written yet, the next one last; `None` until the
+    /// first chunk, which writes the header and lists them.
+    runs: Option<Vec<CouncilRun>>,
     /// The run whose events are being written, and the next seq to read.
     current: Option<(String, i64)>,
-    started: bool,
     finished: bool,
     runs_out: u64,
     events_out: u64,
@@ -173,20 +173,14 @@ impl Export {
             return Ok(JsValue::UNDEFINED);
         }
         let mut out = String::new();
-        if !export.started {
-            export.started = true;
+        if export.runs.is_none() {
             push_header_line(&mut out, &now_rfc3339());
             out.push('\n');
-        }
-        if export.runs.is_none() {
             // The runs to export, read here rather than in an async fn of
             // their own: a nested future costs wasm.
             let runs = match &export.wanted {
-                None => {
-                    let mut runs = export.repo.list_runs(None).await?;
-                    runs.reverse();
-                    runs
-                }
+                // Newest first: the oldest is popped first.
+                None => export.repo.list_runs(None).await?,
                 Some(ids) => {
                     let mut runs = Vec::with_capacity(ids.len());
                     for id in ids {
@@ -195,10 +189,11 @@ impl Export {
                             None => return Err(crate::domain::run_not_found(id)),
                         }
                     }
+                    runs.reverse();
                     runs
                 }
             };
-            export.runs = Some(runs.into_iter());
+            export.runs = Some(runs);
         }
         while out.len() < CHUNK_BYTES {
             if let Some((run_id, from)) = export.current.take() {
@@ -216,7 +211,7 @@ impl Export {
                 }
                 continue;
             }
-            match export.runs.as_mut().and_then(Iterator::next) {
+            match export.runs.as_mut().and_then(Vec::pop) {
                 Some(run) => {
                     push_run_line(&mut out, &run);
                     out.push('\n');
