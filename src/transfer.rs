@@ -223,8 +223,8 @@ pub fn parse_line(line: &str, line_no: u64) -> Result<Option<ExportLine>, Reposi
         .map_err(|fault| RepositoryError::Serialization(on_line(line_no, &fault)))
 }
 
-/// `line N: message`: every error about a line of an import is formatted
-/// here (one `format!` rather than one per kind of error).
+/// `line N: message`, for a message made apart (a parse failure's, or one
+/// without values in it).
 pub(crate) fn on_line(line: u64, message: &str) -> String {
     format!("line {line}: {message}")
 }

@@ -274,8 +274,9 @@ struct Section {
     lines: Vec<(i64, u64)>,
 }
 
-/// A `Constraint` error about line `line`. (`&str` rather than a generic
-/// `Display`: one instance of the formatting.)
+/// A `Constraint` error about line `line`, for a message of its own. A
+/// message with values in it is one `format!` with `line N: ` at its head:
+/// formatting it apart and then prefixing it costs more.
 fn at_line(line: u64, message: &str) -> RepositoryError {
     RepositoryError::Constraint(on_line(line, message))
 }
@@ -356,13 +357,10 @@ impl Importer {
             ))),
             ExportLine::Run(run) => {
                 if let Some((first, _)) = import.read.get(&run.id) {
-                    return Err(at_line(
-                        number,
-                        &format!(
-                            "run \"{}\" appears a second time (first at line {first})",
-                            run.id
-                        ),
-                    ));
+                    return Err(RepositoryError::Constraint(format!(
+                        "line {number}: run \"{}\" appears a second time (first at line {first})",
+                        run.id
+                    )));
                 }
                 import.runs += 1;
                 import.read.insert(run.id.clone(), (number, Some(run)));
@@ -384,39 +382,34 @@ impl Importer {
                     let (line, run) = match import.read.get_mut(&event.run_id) {
                         Some((line, run)) => (*line, run.take()),
                         None => {
-                            return Err(at_line(
-                                number,
-                                &format!(
-                                    "an event of run \"{}\" before that run's line",
-                                    event.run_id
-                                ),
-                            ))
+                            return Err(RepositoryError::Constraint(format!(
+                                "line {number}: an event of run \"{}\" before that run's line",
+                                event.run_id
+                            )))
                         }
                     };
                     let Some(run) = run else {
-                        return Err(at_line(
-                            number,
-                            &format!(
-                                "an event of run \"{}\" (line {line}) after other runs' events: a run's events come together",
-                                event.run_id
-                            ),
-                        ));
+                        return Err(RepositoryError::Constraint(format!(
+                            "line {number}: an event of run \"{}\" (line {line}) after other \
+                             runs' events: a run's events come together",
+                            event.run_id
+                        )));
                     };
                     done = import.section.replace(Section::new(run, line));
                 }
                 let section = import.section.as_mut().expect("a section is open");
                 if let Some((seq, at)) = section.last {
                     if event.seq == seq {
-                        return Err(at_line(number, &format!("repeats seq {seq} of line {at}")));
+                        return Err(RepositoryError::Constraint(format!(
+                            "line {number}: repeats seq {seq} of line {at}"
+                        )));
                     }
                     if event.seq < seq {
-                        return Err(at_line(
-                            number,
-                            &format!(
-                                "seq {} after seq {seq} (line {at}): a run's events come in ascending seq order",
-                                event.seq
-                            ),
-                        ));
+                        return Err(RepositoryError::Constraint(format!(
+                            "line {number}: seq {} after seq {seq} (line {at}): a run's events \
+                             come in ascending seq order",
+                            event.seq
+                        )));
                     }
                 }
                 section.last = Some((event.seq, number));
@@ -570,13 +563,11 @@ impl Section {
         if differences.is_empty() {
             return Ok(());
         }
-        Err(at_line(
-            self.line,
-            &format!(
-                "run \"{}\" is stored already with other values ({differences}); importRuns does not overwrite a stored run",
-                self.run.id,
-            ),
-        ))
+        Err(RepositoryError::Constraint(format!(
+            "line {}: run \"{}\" is stored already with other values ({differences}); \
+             importRuns does not overwrite a stored run",
+            self.line, self.run.id,
+        )))
     }
 
     /// The error of writing a batch whose events' seqs and lines are
