@@ -887,7 +887,7 @@ impl<'a> Parser<'a> {
                 }
                 b'\\' => {
                     out.push_str(part(self.text, plain_from..self.pos));
-                    self.escape(&mut out)?;
+                    out.push(self.escape()?);
                     plain_from = self.pos;
                 }
                 0..=0x1f => {
@@ -902,10 +902,13 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// One escape whose `\` is next.
-    fn escape(&mut self, out: &mut String) -> Result<(), Fault> {
+    /// The character of the escape whose `\` is next; moves past it. (The
+    /// caller pushes it: each `String::push` of a `char` is its own UTF-8
+    /// encoder.)
+    fn escape(&mut self) -> Result<char, Fault> {
         let at = self.pos;
-        let simple = match self.text.as_bytes().get(at + 1) {
+        self.pos = at + 2;
+        Ok(match self.text.as_bytes().get(at + 1) {
             Some(b'"') => '"',
             Some(b'\\') => '\\',
             Some(b'/') => '/',
@@ -916,25 +919,19 @@ impl<'a> Parser<'a> {
             Some(b't') => '\t',
             Some(b'u') => {
                 let unit = self.hex4(at)?;
-                let code = match unit {
-                    0xd800..=0xdbff => {
-                        // A high surrogate must be followed by a low one.
-                        let low = if part(self.text, self.pos..self.text.len()).starts_with("\\u") {
-                            self.hex4(self.pos)?
-                        } else {
-                            0
-                        };
-                        if !(0xdc00..=0xdfff).contains(&low) {
-                            return Err(lone_surrogate(part(self.text, at..at + 6), at));
-                        }
-                        0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00)
+                let mut code = unit;
+                // A high surrogate and a low one after it make one char.
+                if (0xd800..=0xdbff).contains(&unit)
+                    && part(self.text, self.pos..self.text.len()).starts_with("\\u")
+                {
+                    let low = self.hex4(self.pos)?;
+                    if (0xdc00..=0xdfff).contains(&low) {
+                        code = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
                     }
-                    0xdc00..=0xdfff => return Err(lone_surrogate(part(self.text, at..at + 6), at)),
-                    _ => unit,
-                };
-                // Not a surrogate, so always a char.
-                out.extend(char::from_u32(code));
-                return Ok(());
+                }
+                // A surrogate left alone is not a char.
+                return char::from_u32(code)
+                    .ok_or_else(|| lone_surrogate(part(self.text, at..at + 6), at));
             }
             _ => {
                 return Err(
@@ -947,10 +944,7 @@ impl<'a> Parser<'a> {
                     },
                 );
             }
-        };
-        out.push(simple);
-        self.pos += 2;
-        Ok(())
+        })
     }
 
     /// The code unit of the `\uXXXX` at `at`; moves past it.
