@@ -338,11 +338,13 @@ fn read_line(line: &str) -> Result<ExportLine, Fault> {
     }
     let tag_at = p.pos;
     let tag = p.string()?;
-    let table = match tag.as_str() {
-        HEADER_TAG => HEADER_TAG,
-        RUNS_TAG => RUNS_TAG,
-        EVENTS_TAG => EVENTS_TAG,
-        END_TAG => END_TAG,
+    // The table, and which reader reads it: a number, so that the tag is
+    // compared with the names once.
+    let (table, reader) = match tag.as_str() {
+        HEADER_TAG => (HEADER_TAG, 0),
+        RUNS_TAG => (RUNS_TAG, 1),
+        EVENTS_TAG => (EVENTS_TAG, 2),
+        END_TAG => (END_TAG, 3),
         _ => {
             return Err(format!(
                 "unknown tag {} at byte {tag_at} (expected orchestrator_runs, \
@@ -369,11 +371,11 @@ fn read_line(line: &str) -> Result<ExportLine, Fault> {
     }
     // The row is read in place and dropped here, once, whichever reader
     // fails: each early return dropping its own values costs wasm.
-    match table {
-        HEADER_TAG => read_header(&mut row),
-        RUNS_TAG => read_run(&mut row),
-        END_TAG => read_end(&mut row),
-        _ => read_event(&mut row),
+    match reader {
+        0 => read_header(&mut row),
+        1 => read_run(&mut row),
+        2 => read_event(&mut row),
+        _ => read_end(&mut row),
     }
 }
 
