@@ -270,7 +270,7 @@ struct Section {
     last: Option<(i64, u64)>,
     events: Vec<CouncilRunEvent>,
     /// The seq and line of each of `events`, to name the line a batch
-    /// error is about.
+    /// error is about; kept while the batch is written.
     lines: Vec<(i64, u64)>,
 }
 
@@ -335,8 +335,12 @@ impl Importer {
     }
 
     fn read(&self, text: &JsValue, number: u64) -> Result<JsValue, RepositoryError> {
-        let text = string_arg(text, &format_args!("line {number}"), usize::MAX)?;
-        let Some(line) = parse_line(&text, number)? else {
+        // The text is dropped once parsed, not on each way out below.
+        let line = parse_line(
+            &string_arg(text, &format_args!("line {number}"), usize::MAX)?,
+            number,
+        )?;
+        let Some(line) = line else {
             return Ok(JsValue::UNDEFINED);
         };
         let mut import = self.state.borrow_mut();
@@ -485,7 +489,6 @@ impl Importer {
             let mut i = 0;
             while let Some(section) = sections.get_mut(i) {
                 let events = std::mem::take(&mut section.events);
-                let lines = std::mem::take(&mut section.lines);
                 let appended = !events.is_empty();
                 // Nothing of a run not checked yet was written: a failure
                 // here has nothing to undo.
@@ -511,10 +514,13 @@ impl Importer {
                 }
                 .await;
                 if let Err(e) = written {
-                    let e = section.batch_error(e, &lines, create);
+                    let e = section.batch_error(e, create);
                     state.borrow_mut().section = Some(sections.swap_remove(i - 1));
                     return Err(e);
                 }
+                // The events' lines stay until their batch is written, for
+                // batch_error.
+                section.lines.clear();
                 if create {
                     section.created = true;
                     notices.post("created", &section.run.id, None);
@@ -570,20 +576,16 @@ impl Section {
         )))
     }
 
-    /// The error of writing a batch whose events' seqs and lines are
-    /// `lines`, placed on its line. A conflict the error does not place is
-    /// on the run's line when creating it, else on the batch's first event's.
-    fn batch_error(
-        &self,
-        e: RepositoryError,
-        lines: &[(i64, u64)],
-        create: bool,
-    ) -> RepositoryError {
-        let fallback = match lines.first() {
+    /// The error of writing the batch whose events' seqs and lines are
+    /// `self.lines`, placed on its line. A conflict the error does not place
+    /// is on the run's line when creating it, else on the batch's first
+    /// event's.
+    fn batch_error(&self, e: RepositoryError, create: bool) -> RepositoryError {
+        let fallback = match self.lines.first() {
             Some(&(_, line)) if !create => line,
             _ => self.line,
         };
-        let at = conflicting_line(&e, lines).unwrap_or(fallback);
+        let at = conflicting_line(&e, &self.lines).unwrap_or(fallback);
         match e {
             RepositoryError::Constraint(m) => at_line(at, &m),
             other => other,
