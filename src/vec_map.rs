@@ -89,6 +89,20 @@ impl<K: Ord, V> VecMap<K, V> {
         self.find(key).ok().map(|at| self.pairs.remove(at).1)
     }
 
+    /// The value of `key`, made with `make` if it has none. (Used by the
+    /// import, which only the wasm build has.)
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        let at = match self.find(&key) {
+            Ok(at) => at,
+            Err(at) => {
+                self.pairs.insert(at, (key, make()));
+                at
+            }
+        };
+        &mut self.pairs[at].1
+    }
+
     /// The pairs from the first key at or after `from`, in key order.
     pub(crate) fn tail_from<Q: Ord + ?Sized>(&self, from: &Q) -> impl Iterator<Item = (&K, &V)>
     where
@@ -196,7 +210,10 @@ mod tests {
         );
         map.insert(8, 0);
         *map.value_at_mut(map.position(&8).unwrap()) += 2;
-        assert_eq!(map.get(&8), Some(&2));
+        *map.get_or_insert_with(8, || 0) += 1;
+        *map.get_or_insert_with(10, || 5) += 1;
+        assert_eq!(map.get(&8), Some(&3));
+        assert_eq!(map.remove(&10), Some(6));
         map.retain(|k, _| k % 3 != 0);
         assert_eq!(map.keys().copied().collect::<Vec<_>>(), [1, 7, 8]);
     }
