@@ -360,14 +360,18 @@ impl Importer {
                 "the input does not start with a council-idb export header",
             ))),
             ExportLine::Run(run) => {
-                if let Some((first, _)) = import.read.get(&run.id) {
+                // One look-up: an entry of an earlier line is a repeat.
+                let (first, waiting) = import
+                    .read
+                    .get_or_insert_with(run.id.clone(), || (number, None));
+                if *first != number {
                     return Err(RepositoryError::Constraint(format!(
                         "line {number}: run \"{}\" appears a second time (first at line {first})",
                         run.id
                     )));
                 }
+                *waiting = Some(run);
                 import.runs += 1;
-                import.read.insert(run.id.clone(), (number, Some(run)));
                 // A run's line ends the events of the run before it.
                 let previous = import.section.take();
                 drop(import);
