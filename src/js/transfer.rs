@@ -248,10 +248,10 @@ struct Import {
     notices: Notices,
     header: bool,
     ended: bool,
-    /// Each run read so far: its line, and the run until its events come.
-    /// (One map rather than a map of lines and one of runs waiting: each
-    /// value type compiles the map's methods again.)
-    read: VecMap<String, (u64, Option<CouncilRun>)>,
+    /// Each run read so far: its line, and the run's section until its
+    /// events come. (One map rather than a map of lines and one of runs
+    /// waiting: each value type compiles the map's methods again.)
+    read: VecMap<String, (u64, Option<Section>)>,
     /// The run whose events are being read.
     section: Option<Section>,
     runs: u64,
@@ -370,7 +370,7 @@ impl Importer {
                         run.id
                     )));
                 }
-                *waiting = Some(run);
+                *waiting = Some(Section::new(run, number));
                 import.runs += 1;
                 // A run's line ends the events of the run before it.
                 let previous = import.section.take();
@@ -387,8 +387,8 @@ impl Importer {
                 {
                     // The first event of a run read earlier: the events of
                     // the run before it are complete.
-                    let (line, run) = match import.read.get_mut(&event.run_id) {
-                        Some((line, run)) => (*line, run.take()),
+                    let (line, section) = match import.read.get_mut(&event.run_id) {
+                        Some((line, section)) => (*line, section.take()),
                         None => {
                             return Err(RepositoryError::Constraint(format!(
                                 "line {number}: an event of run \"{}\" before that run's line",
@@ -396,14 +396,14 @@ impl Importer {
                             )))
                         }
                     };
-                    let Some(run) = run else {
+                    let Some(section) = section else {
                         return Err(RepositoryError::Constraint(format!(
                             "line {number}: an event of run \"{}\" (line {line}) after other \
                              runs' events: a run's events come together",
                             event.run_id
                         )));
                     };
-                    done = import.section.replace(Section::new(run, line));
+                    done = import.section.replace(section);
                 }
                 let section = import.section.as_mut().expect("a section is open");
                 if let Some((seq, at)) = section.last {
@@ -443,9 +443,9 @@ impl Importer {
                 import.ended = true;
                 // The last run's events, then the runs without events.
                 let mut rest = one(import.section.take());
-                for (_, (line, run)) in import.read.take() {
-                    if let Some(run) = run {
-                        rest.push(Section::new(run, line));
+                for (_, (_, section)) in import.read.take() {
+                    if let Some(section) = section {
+                        rest.push(section);
                     }
                 }
                 drop(import);
