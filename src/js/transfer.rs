@@ -63,7 +63,6 @@ impl CouncilStore {
             wanted,
             runs: None,
             current: None,
-            finished: false,
             runs_out: 0,
             events_out: 0,
         };
@@ -149,7 +148,6 @@ struct Export {
     runs: Option<Vec<CouncilRun>>,
     /// The run whose events are being written, and the next seq to read.
     current: Option<(String, i64)>,
-    finished: bool,
     runs_out: u64,
     events_out: u64,
 }
@@ -159,19 +157,15 @@ impl Export {
     /// `undefined` at the end.
     ///
     /// The export is taken out of `state` while a chunk is read, and put
-    /// back once it is: after a failure it stays out, as the stream it feeds
-    /// has failed and is not read again. (One future for the whole pull:
-    /// each future nested in another costs wasm.)
+    /// back once it is unless the chunk ends the export: an empty `state`
+    /// is an export that ended. After a failure it stays out too, as the
+    /// stream it feeds has failed and is not read again. (The stream pulls
+    /// a chunk only once the one before it is read: never two at once. One
+    /// future for the whole pull: each future nested in another costs wasm.)
     async fn chunk(state: Rc<RefCell<Option<Export>>>) -> Result<JsValue, RepositoryError> {
         let Some(mut export) = state.borrow_mut().take() else {
-            return Err(RepositoryError::Storage(
-                "exportRuns: the stream was read twice at once".into(),
-            ));
-        };
-        if export.finished {
-            *state.borrow_mut() = Some(export);
             return Ok(JsValue::UNDEFINED);
-        }
+        };
         let mut out = String::new();
         if export.runs.is_none() {
             push_header_line(&mut out, &now_rfc3339());
@@ -221,8 +215,7 @@ impl Export {
                 None => {
                     push_end_line(&mut out, export.runs_out, export.events_out);
                     out.push('\n');
-                    export.finished = true;
-                    break;
+                    return Ok(Uint8Array::from(out.as_bytes()).into());
                 }
             }
         }
