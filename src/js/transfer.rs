@@ -479,10 +479,9 @@ impl Importer {
         }
         let state = self.state.clone();
         promise(async move {
-            let (repo, notices) = {
-                let import = state.borrow();
-                (import.repo.clone(), import.notices.clone())
-            };
+            // The notices are reached through `state` when posted: a copy
+            // would be one more value held across the awaits.
+            let repo = state.borrow().repo.clone();
             let mut i = 0;
             while let Some(section) = sections.get_mut(i) {
                 let events = std::mem::take(&mut section.events);
@@ -518,6 +517,7 @@ impl Importer {
                 // The events' lines stay until their batch is written, for
                 // batch_error.
                 section.lines.clear();
+                let notices = &state.borrow().notices;
                 if create {
                     section.created = true;
                     notices.post("created", &section.run.id, None);
