@@ -758,13 +758,11 @@ impl<'a> Parser<'a> {
                 "value nested more than {MAX_DEPTH} deep at byte {}",
                 self.pos
             )),
-            Some(b'{') => {
-                self.members(b'}', depth + 1, None)?;
-                Ok(Value::Object)
-            }
-            Some(b'[') => {
-                self.members(b']', depth + 1, None)?;
-                Ok(Value::Array)
+            // One call for both: each is inlined code.
+            Some(open @ (b'{' | b'[')) => {
+                let object = open == b'{';
+                self.members(if object { b'}' } else { b']' }, depth + 1, None)?;
+                Ok(if object { Value::Object } else { Value::Array })
             }
             _ => Err(self.unexpected("a JSON value")),
         }
