@@ -340,18 +340,23 @@ impl Importer {
         if import.ended {
             return Err(at_line(number, "a line after the end line"));
         }
-        match line {
+        // What the line completes, to write, and whether the last of it
+        // stays the run being read: one call of `write` for every kind of
+        // line.
+        let (sections, keep) = match line {
             ExportLine::Header { .. } if import.header => {
-                Err(at_line(number, "a second header line"))
+                return Err(at_line(number, "a second header line"))
             }
             ExportLine::Header { .. } => {
                 import.header = true;
-                Ok(JsValue::UNDEFINED)
+                return Ok(JsValue::UNDEFINED);
             }
-            _ if !import.header => Err(RepositoryError::Serialization(on_line(
-                number,
-                "the input does not start with a council-idb export header",
-            ))),
+            _ if !import.header => {
+                return Err(RepositoryError::Serialization(on_line(
+                    number,
+                    "the input does not start with a council-idb export header",
+                )))
+            }
             ExportLine::Run(run) => {
                 // One look-up: an entry of an earlier line is a repeat.
                 let (first, waiting) = import
@@ -366,9 +371,7 @@ impl Importer {
                 *waiting = Some(Section::new(run, number));
                 import.runs += 1;
                 // A run's line ends the events of the run before it.
-                let previous = import.section.take();
-                drop(import);
-                Ok(self.write_last(one(previous)))
+                (one(import.section.take()), false)
             }
             ExportLine::Event(event) => {
                 // The run whose events this event ends, if any.
@@ -418,12 +421,14 @@ impl Importer {
                 section.events.push(event);
                 let full = section.events.len() >= WRITE_EVENTS;
                 import.events += 1;
-                drop(import);
-                Ok(if full {
-                    self.write_some()
+                if full {
+                    // The events read so far of the run being read, which
+                    // stays open for the events after them. (`done` is
+                    // empty: an event that opens its run leaves one event.)
+                    (one(import.section.take()), true)
                 } else {
-                    self.write_last(one(done))
-                })
+                    (one(done), false)
+                }
             }
             ExportLine::End { runs, events } => {
                 if (runs, events) != (import.runs, import.events) {
@@ -441,23 +446,11 @@ impl Importer {
                         rest.push(section);
                     }
                 }
-                drop(import);
-                Ok(self.write_last(rest))
+                (rest, false)
             }
-        }
-    }
-
-    /// Writes the events read so far of the run being read, which stays
-    /// open for the events after them.
-    fn write_some(&self) -> JsValue {
-        let section = self.state.borrow_mut().section.take();
-        self.write(one(section), true)
-    }
-
-    /// Writes the rest of runs that have been read whole, one after another.
-    /// `undefined` when there is nothing to write.
-    fn write_last(&self, sections: Vec<Section>) -> JsValue {
-        self.write(sections, false)
+        };
+        drop(import);
+        Ok(self.write(sections, keep))
     }
 
     /// Writes `sections` one after another: creates each run if absent
