@@ -930,30 +930,23 @@ async function* chunks(input) {
 
 /** The lines of `input`, without their `\n`; a last line without one too. */
 async function* lines(input) {
-  let parts = [];
-  let pending = 0;
+  // The start of a line that a chunk cut, joined to the rest of it when its
+  // `\n` comes (engines concatenate strings as ropes).
+  let rest = "";
   let count = 0;
   for await (const chunk of chunks(input)) {
     let start = 0;
-    for (;;) {
-      const end = chunk.indexOf("\n", start);
-      if (end < 0) break;
-      parts.push(chunk.slice(start, end));
-      yield parts.join("");
+    for (let end; (end = chunk.indexOf("\n", start)) >= 0; start = end + 1) {
+      yield rest + chunk.slice(start, end);
       count += 1;
-      parts = [];
-      pending = 0;
-      start = end + 1;
+      rest = "";
     }
-    if (start < chunk.length) {
-      parts.push(chunk.slice(start));
-      pending += chunk.length - start;
-      if (pending > MAX_LINE) {
-        throw councilStoreError(`line ${count + 1}: longer than ${MAX_LINE} characters`, "Serialization");
-      }
+    rest += chunk.slice(start);
+    if (rest.length > MAX_LINE) {
+      throw councilStoreError(`line ${count + 1}: longer than ${MAX_LINE} characters`, "Serialization");
     }
   }
-  if (pending > 0) yield parts.join("");
+  if (rest) yield rest;
 }
 
 /** What importRuns resolves to (see `Importer::counts` in src/js/transfer.rs). */
