@@ -127,6 +127,7 @@ pub enum ExportLine {
 pub fn header_line(exported_at: &str) -> String {
     let mut out = String::new();
     push_header_line(&mut out, exported_at);
+    out.pop();
     out
 }
 
@@ -135,6 +136,7 @@ pub fn header_line(exported_at: &str) -> String {
 pub fn end_line(runs: u64, events: u64) -> String {
     let mut out = String::new();
     push_end_line(&mut out, runs, events);
+    out.pop();
     out
 }
 
@@ -142,6 +144,7 @@ pub fn end_line(runs: u64, events: u64) -> String {
 pub fn run_line(run: &CouncilRun) -> String {
     let mut out = String::new();
     push_run_line(&mut out, run);
+    out.pop();
     out
 }
 
@@ -149,13 +152,15 @@ pub fn run_line(run: &CouncilRun) -> String {
 pub fn event_line(event: &CouncilRunEvent) -> String {
     let mut out = String::new();
     push_event_line(&mut out, event);
+    out.pop();
     out
 }
 
-// The `push_*_line` functions append a line, without its `\n`, to the text
-// the export is building: no `String` per line to allocate and copy.
+// The `push_*_line` functions append a line and its `\n` to the text the
+// export is building: no `String` per line to allocate and copy. (The
+// functions above take the `\n` off again.)
 
-/// Appends [`header_line`].
+/// Appends [`header_line`] and its `\n`.
 pub(crate) fn push_header_line(out: &mut String, exported_at: &str) {
     let mut line = LineWriter::new(out, HEADER_TAG, exported_at.len());
     line.integer("version", i64::from(EXPORT_VERSION));
@@ -163,7 +168,7 @@ pub(crate) fn push_header_line(out: &mut String, exported_at: &str) {
     line.finish();
 }
 
-/// Appends [`end_line`].
+/// Appends [`end_line`] and its `\n`.
 pub(crate) fn push_end_line(out: &mut String, runs: u64, events: u64) {
     let mut line = LineWriter::new(out, END_TAG, 0);
     line.integer("runs", runs.min(MAX_SAFE_INTEGER as u64) as i64);
@@ -171,7 +176,7 @@ pub(crate) fn push_end_line(out: &mut String, runs: u64, events: u64) {
     line.finish();
 }
 
-/// Appends [`run_line`].
+/// Appends [`run_line`] and its `\n`.
 pub(crate) fn push_run_line(out: &mut String, run: &CouncilRun) {
     let graph_len = run.graph_json.as_ref().map_or(0, String::len);
     let mut line = LineWriter::new(out, RUNS_TAG, run.id.len() + run.goal.len() + graph_len);
@@ -197,7 +202,7 @@ pub(crate) fn push_run_line(out: &mut String, run: &CouncilRun) {
     line.finish();
 }
 
-/// Appends [`event_line`].
+/// Appends [`event_line`] and its `\n`.
 pub(crate) fn push_event_line(out: &mut String, event: &CouncilRunEvent) {
     let mut line = LineWriter::new(out, EVENTS_TAG, event.run_id.len() + event.event_json.len());
     line.string("run_id", &event.run_id);
@@ -231,7 +236,7 @@ pub(crate) fn on_line(line: u64, message: &str) -> String {
 
 // ---------------------------------------------------------------- writing
 
-/// Writes one line's object, `{"tag":{"key":value,...}}`, into `out`.
+/// Writes one line, `{"tag":{"key":value,...}}` and `\n`, into `out`.
 struct LineWriter<'o> {
     out: &'o mut String,
     first: bool,
@@ -273,8 +278,9 @@ impl<'o> LineWriter<'o> {
         self.out.push_str("null");
     }
 
+    /// Ends the line, `\n` included.
     fn finish(self) {
-        self.out.push_str("}}");
+        self.out.push_str("}}\n");
     }
 }
 

@@ -169,7 +169,6 @@ impl Export {
         let mut out = String::new();
         if export.runs.is_none() {
             push_header_line(&mut out, &now_rfc3339());
-            out.push('\n');
             // The runs to export, read here rather than in an async fn of
             // their own: a nested future costs wasm.
             let runs = match &export.wanted {
@@ -197,7 +196,6 @@ impl Export {
                 let more = events.len() == PAGE as usize;
                 for event in &events {
                     push_event_line(&mut out, event);
-                    out.push('\n');
                 }
                 export.events_out += events.len() as u64;
                 if let (true, Some(last)) = (more, events.last()) {
@@ -208,13 +206,11 @@ impl Export {
             match export.runs.as_mut().and_then(Vec::pop) {
                 Some(run) => {
                     push_run_line(&mut out, &run);
-                    out.push('\n');
                     export.runs_out += 1;
                     export.current = Some((run.id, 0));
                 }
                 None => {
                     push_end_line(&mut out, export.runs_out, export.events_out);
-                    out.push('\n');
                     return Ok(Uint8Array::from(out.as_bytes()).into());
                 }
             }
