@@ -965,7 +965,8 @@ export async function importLines(input, importer) {
       const writing = importer.line(line, number);
       if (writing !== undefined) await writing;
     }
-    return await importer.finish(number);
+    // The end of the input: the counts, or a throw.
+    return importer.line(undefined, number);
   } catch (error) {
     await importer.abandon().catch(() => {});
     throw error;

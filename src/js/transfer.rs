@@ -9,9 +9,7 @@ use std::rc::Rc;
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::{
-    array_items, js_error, promise, rejected, string_arg, Backend, CouncilStore, Fields, Notices,
-};
+use super::{array_items, js_error, promise, string_arg, Backend, CouncilStore, Fields, Notices};
 use crate::domain::{limits, CouncilRun, CouncilRunEvent, RepositoryError};
 use crate::time::now_rfc3339;
 use crate::transfer::{
@@ -272,21 +270,20 @@ fn at_line(line: u64, message: &str) -> RepositoryError {
 
 #[wasm_bindgen]
 impl Importer {
-    /// Reads line `number`; resolves once what it completes is written, or
-    /// returns `undefined` when nothing is to be written yet.
+    /// Reads line `number`: returns a promise that resolves once what it
+    /// completes is written, or `undefined` when nothing is to be written
+    /// yet. With `text` undefined (a line is always a string), the input
+    /// ended after line `number`: returns `{ runs, events }`, or throws if
+    /// the input is not a whole export. (One method for both: each exported
+    /// method brings its own shim and glue.)
     pub fn line(&self, text: JsValue, number: f64) -> Result<JsValue, JsValue> {
-        self.read(&text, number as u64).map_err(js_error)
-    }
-
-    /// The input ended after line `last`: resolves to `{ runs, events }`,
-    /// or rejects if the input is not a whole export.
-    pub fn finish(&self, last: f64) -> Promise {
-        // Settled now: nothing is left to wait for, and a future (even a
-        // ready one) would be one more type for the promise machinery.
-        match self.counts(last as u64) {
-            Ok(counts) => Promise::resolve(&counts),
-            Err(e) => rejected(e),
+        let number = number as u64;
+        if text.is_undefined() {
+            self.counts(number)
+        } else {
+            self.read(&text, number)
         }
+        .map_err(js_error)
     }
 
     /// The import failed: the run being read, or the one a write failed on
@@ -305,7 +302,7 @@ impl Importer {
 }
 
 impl Importer {
-    /// What [`finish`](Self::finish) resolves to.
+    /// What [`line`](Self::line) returns at the end of the input.
     fn counts(&self, last: u64) -> Result<JsValue, RepositoryError> {
         let import = self.state.borrow();
         if !import.header {
