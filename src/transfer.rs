@@ -392,7 +392,8 @@ fn read_header(row: &mut Row<'_>) -> Result<ExportLine, Fault> {
             "export version {version} is not supported (this build reads version {EXPORT_VERSION})"
         ));
     }
-    let exported_at = row.timestamp("exported_at")?;
+    let mut exported_at = String::new();
+    row.timestamp("exported_at", &mut exported_at)?;
     Ok(ExportLine::Header {
         version: EXPORT_VERSION,
         exported_at,
@@ -424,10 +425,11 @@ fn read_run(row: &mut Row<'_>) -> Result<ExportLine, Fault> {
 }
 
 fn run_columns(row: &mut Row<'_>, run: &mut CouncilRun) -> Result<(), Fault> {
-    run.id = row.string("id")?;
-    run.goal = row.string("goal")?;
+    row.string("id", &mut run.id)?;
+    row.string("goal", &mut run.goal)?;
     run.graph_json = row.optional_string("graph_json")?;
-    let status_text = row.string("status")?;
+    let mut status_text = String::new();
+    row.string("status", &mut status_text)?;
     run.status = CouncilRunStatus::parse(&status_text).ok_or_else(|| {
         format!(
             "{RUNS_TAG}.status {} is not a run status (expected {})",
@@ -435,7 +437,8 @@ fn run_columns(row: &mut Row<'_>, run: &mut CouncilRun) -> Result<(), Fault> {
             names(CouncilRunStatus::ALL.iter().map(|s| s.as_str()))
         )
     })?;
-    let mode_text = row.string("hitl_mode")?;
+    let mut mode_text = String::new();
+    row.string("hitl_mode", &mut mode_text)?;
     // The server's column holds the mode as JSON text: `"approve_plan"`.
     let bare = mode_text
         .strip_prefix('"')
@@ -449,8 +452,8 @@ fn run_columns(row: &mut Row<'_>, run: &mut CouncilRun) -> Result<(), Fault> {
         )
     })?;
     run.conversation_id = row.optional_integer("conversation_id", i64::MIN, i64::MAX)?;
-    run.created_at = row.timestamp("created_at")?;
-    run.updated_at = row.timestamp("updated_at")?;
+    row.timestamp("created_at", &mut run.created_at)?;
+    row.timestamp("updated_at", &mut run.updated_at)?;
     Ok(())
 }
 
@@ -469,7 +472,7 @@ fn read_event(row: &mut Row<'_>) -> Result<ExportLine, Fault> {
 }
 
 fn event_columns(row: &mut Row<'_>, event: &mut CouncilRunEvent) -> Result<(), Fault> {
-    event.run_id = row.string("run_id")?;
+    row.string("run_id", &mut event.run_id)?;
     if event.run_id.is_empty() || event.run_id.len() > limits::ID_BYTES {
         return Err(format!(
             "{EVENTS_TAG}.run_id is {} bytes; a run id has 1 to {} bytes",
@@ -478,8 +481,8 @@ fn event_columns(row: &mut Row<'_>, event: &mut CouncilRunEvent) -> Result<(), F
         ));
     }
     event.seq = row.integer("seq", 0, MAX_SAFE_INTEGER)?;
-    event.event_json = row.string("event_json")?;
-    event.created_at = row.timestamp("created_at")?;
+    row.string("event_json", &mut event.event_json)?;
+    row.timestamp("created_at", &mut event.created_at)?;
     // In range: read as 0..=u32::MAX.
     event.wave_index = row.integer("wave_index", 0, i64::from(u32::MAX))? as u32;
     Ok(())
@@ -598,28 +601,32 @@ impl<'a> Row<'a> {
         self.text(column, true)
     }
 
-    fn string(&mut self, column: &str) -> Result<String, Fault> {
+    /// A string column, into `to`: the field it is for, so that the old
+    /// value is dropped here rather than in each reader.
+    fn string(&mut self, column: &str, to: &mut String) -> Result<(), Fault> {
         // Never `None`: not nullable.
-        self.text(column, false).map(Option::unwrap_or_default)
+        *to = self.text(column, false)?.unwrap_or_default();
+        Ok(())
     }
 
-    /// A timestamp: RFC 3339 as given, or the server's `YYYY-MM-DD HH:MM:SS`
-    /// as `YYYY-MM-DDTHH:MM:SSZ`.
-    fn timestamp(&mut self, column: &str) -> Result<String, Fault> {
-        let text = self.string(column)?;
-        if Instant::parse(&text).is_some() {
-            return Ok(text);
+    /// A timestamp, into `to`: RFC 3339 as given, or the server's
+    /// `YYYY-MM-DD HH:MM:SS` as `YYYY-MM-DDTHH:MM:SSZ`.
+    fn timestamp(&mut self, column: &str, to: &mut String) -> Result<(), Fault> {
+        self.string(column, to)?;
+        if Instant::parse(to).is_some() {
+            return Ok(());
         }
-        if text.len() == 19 && text.as_bytes()[10] == b' ' {
-            let utc = format!("{}T{}Z", part(&text, 0..10), part(&text, 11..19));
+        if to.len() == 19 && to.as_bytes()[10] == b' ' {
+            let utc = format!("{}T{}Z", part(to, 0..10), part(to, 11..19));
             if Instant::parse(&utc).is_some() {
-                return Ok(utc);
+                *to = utc;
+                return Ok(());
             }
         }
         Err(format!(
             "{}.{column} {} is neither an RFC 3339 timestamp nor YYYY-MM-DD HH:MM:SS",
             self.table,
-            shown(&text)
+            shown(to)
         ))
     }
 
