@@ -428,26 +428,26 @@ fn run_columns(row: &mut Row<'_>, run: &mut CouncilRun) -> Result<(), Fault> {
     row.string("id", &mut run.id)?;
     row.string("goal", &mut run.goal)?;
     run.graph_json = row.optional_string("graph_json")?;
-    let mut status_text = String::new();
-    row.string("status", &mut status_text)?;
-    run.status = CouncilRunStatus::parse(&status_text).ok_or_else(|| {
+    // One buffer for the names of the status and the mode.
+    let mut name = String::new();
+    row.string("status", &mut name)?;
+    run.status = CouncilRunStatus::parse(&name).ok_or_else(|| {
         format!(
             "{RUNS_TAG}.status {} is not a run status (expected {})",
-            shown(&status_text),
+            shown(&name),
             names(CouncilRunStatus::ALL.iter().map(|s| s.as_str()))
         )
     })?;
-    let mut mode_text = String::new();
-    row.string("hitl_mode", &mut mode_text)?;
+    row.string("hitl_mode", &mut name)?;
     // The server's column holds the mode as JSON text: `"approve_plan"`.
-    let bare = mode_text
+    let bare = name
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(&mode_text);
+        .unwrap_or(&name);
     run.hitl_mode = HitlMode::parse(bare).ok_or_else(|| {
         format!(
             "{RUNS_TAG}.hitl_mode {} is not a hitl mode (expected {}, bare or as a JSON string)",
-            shown(&mode_text),
+            shown(&name),
             names(HitlMode::ALL.iter().map(|m| m.as_str()))
         )
     })?;
