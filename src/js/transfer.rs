@@ -209,6 +209,7 @@ impl Export {
                 }
                 None => {
                     push_end_line(&mut out, export.runs_out, export.events_out);
+                    // The export ended: not put back.
                     return Ok(Uint8Array::from(out.as_bytes()).into());
                 }
             }
