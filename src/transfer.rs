@@ -822,8 +822,13 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     return Ok(());
                 }
-                _ if close == b']' => return Err(self.unexpected("\",\" or \"]\"")),
-                _ => return Err(self.unexpected("\",\" or \"}\"")),
+                _ => {
+                    return Err(self.unexpected(if close == b']' {
+                        "\",\" or \"]\""
+                    } else {
+                        "\",\" or \"}\""
+                    }))
+                }
             }
         }
     }
