@@ -764,9 +764,15 @@ impl<'a> Parser<'a> {
         match self.peek() {
             Some(b'"') => self.string().map(Value::String),
             Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(b'n') => self.literal("null", Value::Null),
-            Some(b't') => self.literal("true", Value::Bool),
-            Some(b'f') => self.literal("false", Value::Bool),
+            // One call for the three words.
+            Some(first @ (b'n' | b't' | b'f')) => {
+                let (word, value) = match first {
+                    b'n' => ("null", Value::Null),
+                    b't' => ("true", Value::Bool),
+                    _ => ("false", Value::Bool),
+                };
+                self.literal(word, value)
+            }
             Some(b'{' | b'[') if depth == MAX_DEPTH => Err(format!(
                 "value nested more than {MAX_DEPTH} deep at byte {}",
                 self.pos
