@@ -580,15 +580,24 @@ impl Section {
 /// The line of the event a batch error names by its seq (`lines` holds
 /// each event's seq and line).
 fn conflicting_line(err: &RepositoryError, lines: &[(i64, u64)]) -> Option<u64> {
+    // Plain loops: the iterator adapters compile to more.
     let message = err.message();
-    let at = message.as_bytes().windows(4).position(|w| w == b"seq ")? + 4;
-    let digits = message.as_bytes().get(at..)?;
-    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
-    let seq = match message.get(at..at + len) {
-        Some(digits) if !digits.is_empty() => parse_i64(digits)?,
-        _ => return None,
-    };
-    lines.iter().find(|(s, _)| *s == seq).map(|&(_, line)| line)
+    let bytes = message.as_bytes();
+    let mut at = 0;
+    while bytes.get(at..at + 4)? != b"seq " {
+        at += 1;
+    }
+    let mut end = at + 4;
+    while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+        end += 1;
+    }
+    let seq = parse_i64(message.get(at + 4..end).filter(|d| !d.is_empty())?)?;
+    for &(s, line) in lines {
+        if s == seq {
+            return Some(line);
+        }
+    }
+    None
 }
 
 /// The fields in which two versions of a run differ, named as columns.
