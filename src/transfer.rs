@@ -435,7 +435,8 @@ fn run_columns(row: &mut Row<'_>, run: &mut CouncilRun) -> Result<(), Fault> {
         format!(
             "{RUNS_TAG}.status {} is not a run status (expected {})",
             shown(&name),
-            names(CouncilRunStatus::ALL.iter().map(|s| s.as_str()))
+            names(CouncilRunStatus::ALL.len(), |i| CouncilRunStatus::ALL[i]
+                .as_str())
         )
     })?;
     row.string("hitl_mode", &mut name)?;
@@ -448,7 +449,7 @@ fn run_columns(row: &mut Row<'_>, run: &mut CouncilRun) -> Result<(), Fault> {
         format!(
             "{RUNS_TAG}.hitl_mode {} is not a hitl mode (expected {}, bare or as a JSON string)",
             shown(&name),
-            names(HitlMode::ALL.iter().map(|m| m.as_str()))
+            names(HitlMode::ALL.len(), |i| HitlMode::ALL[i].as_str())
         )
     })?;
     run.conversation_id = row.optional_integer("conversation_id", i64::MIN, i64::MAX)?;
@@ -488,15 +489,15 @@ fn event_columns(row: &mut Row<'_>, event: &mut CouncilRunEvent) -> Result<(), F
     Ok(())
 }
 
-/// `a, b or c`.
-fn names<'a>(all: impl ExactSizeIterator<Item = &'a str>) -> String {
-    let count = all.len();
+/// `a, b or c`: the `count` names `name(0)`, `name(1)`... (An index loop:
+/// iterator adapters compile to more.)
+fn names(count: usize, name: impl Fn(usize) -> &'static str) -> String {
     let mut text = String::new();
-    for (i, name) in all.enumerate() {
+    for i in 0..count {
         if i > 0 {
             text.push_str(if i + 1 == count { " or " } else { ", " });
         }
-        text.push_str(name);
+        text.push_str(name(i));
     }
     text
 }
