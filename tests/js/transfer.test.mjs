@@ -253,4 +253,46 @@ for (const engine of ENGINES) describe(engine, { timeout: 240_000 }, () => {
     assert.deepEqual(out.works, { runs: 1, events: 1 });
     assert.deepEqual(out.list.sort(), ["kept", "new2"]);
   });
+
+  test("a run the import created is deleted when a later batch of its events fails", async () => {
+    const out = await page.evaluate(async () => {
+      const [s, name] = await window.fresh("batch");
+      const header = JSON.stringify({ council_idb_export: { version: 1, exported_at: "2026-01-01T00:00:00Z" } });
+      const run = JSON.stringify({ orchestrator_runs: { id: "big", goal: "g", graph_json: null, status: "completed",
+        hitl_mode: "none", conversation_id: null, created_at: "2026-02-01T00:00:00Z", updated_at: "2026-02-01T00:00:00Z" } });
+      const ev = (seq) => JSON.stringify({ orchestrator_events: { run_id: "big", seq, event_json: `{"n":${seq}}`,
+        created_at: "2026-02-01T00:00:00Z", wave_index: 0 } });
+      // The first chunk holds more events than one batch, so the run and a
+      // first batch are written before the second chunk is pulled; that
+      // chunk's event conflicts with one stored meanwhile.
+      let pulls = 0;
+      let storedBeforeFailure = false;
+      const stream = new ReadableStream({
+        async pull(c) {
+          pulls += 1;
+          if (pulls === 1) {
+            const lines = [header, run];
+            for (let i = 0; i < 5000; i++) lines.push(ev(i));
+            c.enqueue(lines.join("\n") + "\n");
+            return;
+          }
+          for (let i = 0; i < 200 && !(await s.getRun("big")); i++) await new Promise((r) => setTimeout(r, 20));
+          storedBeforeFailure = (await s.getRun("big")) !== undefined;
+          await s.appendEvent({ runId: "big", seq: 5000, waveIndex: 0, eventJson: '{"other":1}' });
+          c.enqueue(ev(5000) + "\n" + JSON.stringify({ council_idb_end: { runs: 1, events: 5001 } }) + "\n");
+          c.close();
+        },
+      });
+      const failure = await window.failure(s.importRuns(stream));
+      const left = (await s.getRun("big")) ?? null;
+      const events = (await s.listEvents("big")).length;
+      await window.drop(s, name);
+      return { failure, storedBeforeFailure, left, events };
+    });
+    assert.ok(out.storedBeforeFailure, "the first batch was written before the failing one");
+    assert.equal(out.failure?.kind, "Constraint");
+    assert.match(out.failure.message, /^line 5003: /);
+    assert.equal(out.left, null);
+    assert.equal(out.events, 0);
+  });
 });
