@@ -249,10 +249,9 @@ impl IndexedDbCouncilRepository {
         for record in records {
             wrapped.push(Some(record));
         }
-        let records = wrapped;
         self.call(|reply| Op::AppendAll {
             events,
-            records,
+            records: wrapped,
             reply,
         })
     }
