@@ -300,33 +300,31 @@ export function runRecord(id, goal, graphJson, status, hitlMode, conversationId,
 
 // ---- The layout check (src/indexed_db/schema.rs)
 
-// The layout (schema.rs's layout_js) from its names: [{name, keyPath,
-// indexes: [{name, keyPath}]}]. No store auto-increments and no index is
-// unique or multi-entry.
-export function layout(runs, id, byCreated, byStatus, createdKey, status,
-                       events, runId, seq, byWave, waveIndex) {
-  return [
-    {
-      name: runs,
-      keyPath: id,
-      indexes: [
-        { name: byCreated, keyPath: [createdKey, id] },
-        { name: byStatus, keyPath: [status, createdKey, id] },
-      ],
-    },
-    { name: events, keyPath: [runId, seq], indexes: [{ name: byWave, keyPath: [runId, waveIndex] }] },
-  ];
-}
+// The database's layout at schema version 1, as `createLayout` makes it and
+// `layoutDifferences` expects it: each object store with its key path and
+// indexes. No store auto-increments and no index is unique or multi-entry.
+// The store and index names are defined here (the reads and opBody name
+// them too); the key paths are the record fields of src/record.rs, which a
+// test there holds this text to.
+const LAYOUT = [
+  {
+    name: "runs",
+    keyPath: "id",
+    indexes: [
+      { name: "by_created", keyPath: ["createdKey", "id"] },
+      { name: "by_status", keyPath: ["status", "createdKey", "id"] },
+    ],
+  },
+  { name: "events", keyPath: ["runId", "seq"], indexes: [{ name: "by_wave", keyPath: ["runId", "waveIndex"] }] },
+];
 
-// Creates the object stores and indexes of `layout` (the shape
-// layoutDifferences checks: [{name, keyPath, indexes: [{name, keyPath}]}])
-// in the version-change transaction of an `upgradeneeded` event. A
-// DOMException it throws aborts that transaction (which fails the open) and
-// is thrown on.
-export function createLayout(event, layout) {
+// Creates the object stores and indexes of LAYOUT in the version-change
+// transaction of an `upgradeneeded` event. A DOMException it throws aborts
+// that transaction (which fails the open) and is thrown on.
+export function createLayout(event) {
   const request = event.target;
   try {
-    for (const spec of layout) {
+    for (const spec of LAYOUT) {
       const store = request.result.createObjectStore(spec.name, { keyPath: spec.keyPath });
       for (const index of spec.indexes) store.createIndex(index.name, index.keyPath);
     }
@@ -338,16 +336,15 @@ export function createLayout(event, layout) {
   }
 }
 
-// How the database's layout differs from `layout` ([{name, keyPath,
-// indexes: [{name, keyPath}]}]): a promise of sentences joined by "; ", empty
-// when it is the same, settled once the transaction that read the layout has
-// ended (a worker terminated while it is still pending can leave WebKit's
-// connection open for good).
-export function layoutDifferences(db, layout) {
+// How the database's layout differs from LAYOUT: a promise of sentences
+// joined by "; ", empty when it is the same, settled once the transaction
+// that read the layout has ended (a worker terminated while it is still
+// pending can leave WebKit's connection open for good).
+export function layoutDifferences(db) {
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
   const shown = (p) => JSON.stringify(p);
   const out = [];
-  const names = layout.map((s) => s.name);
+  const names = LAYOUT.map((s) => s.name);
   const missing = names.filter((n) => !db.objectStoreNames.contains(n));
   for (const n of missing) out.push(`no object store "${n}"`);
   for (const n of Array.from(db.objectStoreNames)) {
@@ -358,7 +355,7 @@ export function layoutDifferences(db, layout) {
   const ended = new Promise((resolve) => {
     tx.oncomplete = tx.onabort = tx.onerror = () => resolve(out.join("; "));
   });
-  for (const spec of layout) {
+  for (const spec of LAYOUT) {
     const store = tx.objectStore(spec.name);
     if (!same(store.keyPath, spec.keyPath)) {
       out.push(`"${spec.name}" has key path ${shown(store.keyPath)}, not ${shown(spec.keyPath)}`);

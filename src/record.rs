@@ -3,9 +3,9 @@
 //! A run or an event is the same plain object everywhere in the browser:
 //! as IndexedDB stores it, as the JavaScript API takes and returns it, and
 //! in the layout's key paths. Every place that reads or writes one names
-//! its fields through these constants; the TypeScript declarations and the
-//! JavaScript record checks, which cannot, are held to them by the tests at
-//! the end of this file.
+//! its fields through these constants; the TypeScript declarations, the
+//! JavaScript record checks and the layout's key paths in glue.js, which
+//! cannot, are held to them by the tests at the end of this file.
 
 // The native build has no browser side to use them.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -40,7 +40,9 @@ pub(crate) mod run {
         [GOAL, HITL_MODE, CONVERSATION_ID, GRAPH_JSON, ID, CREATED_AT];
 
     /// Stored only: the instant of `createdAt` as a string that sorts in
-    /// time order (the indexes' key).
+    /// time order (the indexes' key). Written by glue.js's `runRecord`;
+    /// read by the tests, which hold it and the layout to this name.
+    #[cfg_attr(all(target_arch = "wasm32", not(test)), allow(dead_code))]
     pub(crate) const CREATED_KEY: &str = "createdKey";
     /// Stored only: the truncations watchers compare against.
     pub(crate) const REWINDS: &str = "rewinds";
@@ -158,6 +160,29 @@ mod tests {
             run::ALL,
             "publicRuns must copy exactly the run's fields"
         );
+    }
+
+    #[test]
+    fn the_javascript_layout_keys_on_the_declared_fields() {
+        let start = GLUE.find("const LAYOUT = [").unwrap();
+        let layout = &GLUE[start..];
+        let layout = &layout[..layout.find("\n];").unwrap() + 3];
+        let (id, created, status) = (run::ID, run::CREATED_KEY, run::STATUS);
+        let (run_id, seq, wave) = (event::RUN_ID, event::SEQ, event::WAVE_INDEX);
+        let expected = format!(
+            r#"const LAYOUT = [
+  {{
+    name: "runs",
+    keyPath: "{id}",
+    indexes: [
+      {{ name: "by_created", keyPath: ["{created}", "{id}"] }},
+      {{ name: "by_status", keyPath: ["{status}", "{created}", "{id}"] }},
+    ],
+  }},
+  {{ name: "events", keyPath: ["{run_id}", "{seq}"], indexes: [{{ name: "by_wave", keyPath: ["{run_id}", "{wave}"] }}] }},
+];"#
+        );
+        assert_eq!(layout, expected);
     }
 
     #[test]

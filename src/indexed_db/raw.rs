@@ -77,9 +77,6 @@ pub(crate) enum Scope {
     Both,
 }
 
-pub(crate) const RUNS: &str = "runs";
-pub(crate) const EVENTS: &str = "events";
-
 /// What a transaction does, and how durably (numbered as glue.js's
 /// `startTx` takes them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,17 +11,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::domain::RepositoryError;
-use crate::record::{event, run};
 
-use super::raw::{storage, Db, EVENTS, RUNS};
+use super::raw::{storage, Db};
 
 /// Version of the object-store layout; raised with every schema change, each
 /// with its own step in `upgrade`.
 pub const SCHEMA_VERSION: u32 = 1;
-
-pub(crate) const RUNS_BY_CREATED: &str = "by_created";
-pub(crate) const RUNS_BY_STATUS: &str = "by_status";
-pub(crate) const EVENTS_BY_WAVE: &str = "by_wave";
 
 /// A failure of the `idb` crate as a `Storage` error: the browser's error it
 /// carries, printed as every other (`<DOMException name>: <message>`, which
@@ -42,15 +37,16 @@ fn idb_error(context: &str, err: idb::Error) -> RepositoryError {
 }
 
 /// Creates or upgrades the layout, one step per schema version. The stores
-/// and indexes are made in `src/glue.js` from [`layout_js`], the object the
-/// layout check compares an existing database against: one description of
-/// the layout for both (and ~2 KB less wasm than the `idb` crate's store and
-/// index builders). A step that fails aborts the version change (glue.js
-/// does), which fails the open request.
+/// and indexes are made in `src/glue.js` from its `LAYOUT`, the layout the
+/// check compares an existing database against: one description of the
+/// layout for both (less wasm than the `idb` crate's store and index
+/// builders, or than passing the names from here), its key paths held to
+/// `src/record.rs` by a test there. A step that fails aborts the version
+/// change (glue.js does), which fails the open request.
 fn upgrade(event: idb::event::VersionChangeEvent) -> Result<(), RepositoryError> {
     // An old version past `u32` cannot come with an upgrade to ours.
     if event.old_version().unwrap_or(0) < 1 {
-        create_layout(&event.into(), &layout_js())
+        create_layout(&event.into())
             .map_err(|e| storage("cannot upgrade the database layout", &e))?;
     }
     Ok(())
@@ -58,24 +54,10 @@ fn upgrade(event: idb::event::VersionChangeEvent) -> Result<(), RepositoryError>
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
-    #[allow(clippy::too_many_arguments)]
-    fn layout(
-        runs: &str,
-        id: &str,
-        by_created: &str,
-        by_status: &str,
-        created_key: &str,
-        status: &str,
-        events: &str,
-        run_id: &str,
-        seq: &str,
-        by_wave: &str,
-        wave_index: &str,
-    ) -> JsValue;
     #[wasm_bindgen(catch, js_name = createLayout)]
-    fn create_layout(event: &JsValue, layout: &JsValue) -> Result<(), JsValue>;
+    fn create_layout(event: &JsValue) -> Result<(), JsValue>;
     #[wasm_bindgen(catch, js_name = layoutDifferences)]
-    fn layout_differences(db: &Db, layout: &JsValue) -> Result<js_sys::Promise, JsValue>;
+    fn layout_differences(db: &Db) -> Result<js_sys::Promise, JsValue>;
     #[wasm_bindgen(js_name = settleRequest)]
     fn settle_request(request: &JsValue, grace_ms: u32, deleting: Option<&str>) -> js_sys::Promise;
     /// A promise that resolves after `ms` milliseconds.
@@ -96,25 +78,6 @@ fn refuse_while_deleting(doing: &str, db_name: &str) -> Result<(), RepositoryErr
         "{doing} database \"{db_name}\" has to wait: an earlier delete of it was blocked by a \
          connection that did not close, and the browser deletes the database once it does"
     )))
-}
-
-/// The layout of [`SCHEMA_VERSION`], as `upgrade` makes it and the layout
-/// check expects it: glue.js's `layout` gives it its shape (less wasm than
-/// building the objects from Rust), the names are this crate's constants.
-fn layout_js() -> JsValue {
-    layout(
-        RUNS,
-        run::ID,
-        RUNS_BY_CREATED,
-        RUNS_BY_STATUS,
-        run::CREATED_KEY,
-        run::STATUS,
-        EVENTS,
-        event::RUN_ID,
-        event::SEQ,
-        EVENTS_BY_WAVE,
-        event::WAVE_INDEX,
-    )
 }
 
 /// Refuses a database whose layout is not exactly ours, saying what differs:
@@ -156,7 +119,7 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
         return Err(err);
     }
     let db: Db = ended?.unchecked_into();
-    let read = match layout_differences(&db, &layout_js()) {
+    let read = match layout_differences(&db) {
         Ok(differences) => wasm_bindgen_futures::JsFuture::from(differences).await,
         Err(e) => Err(e),
     };
