@@ -431,12 +431,13 @@ fn run_columns(row: &mut Row<'_>, run: &mut CouncilRun) -> Result<(), Fault> {
     // One buffer for the names of the status and the mode.
     let mut name = String::new();
     row.string("status", &mut name)?;
+    // The names are written out in the messages: lists built from `ALL`
+    // compiled to more (a test checks them against the enums).
     run.status = CouncilRunStatus::parse(&name).ok_or_else(|| {
         format!(
-            "{RUNS_TAG}.status {} is not a run status (expected {})",
+            "{RUNS_TAG}.status {} is not a run status (expected running, awaiting_approval, \
+             interrupted, completed or failed)",
             shown(&name),
-            names(CouncilRunStatus::ALL.len(), |i| CouncilRunStatus::ALL[i]
-                .as_str())
         )
     })?;
     row.string("hitl_mode", &mut name)?;
@@ -447,9 +448,9 @@ fn run_columns(row: &mut Row<'_>, run: &mut CouncilRun) -> Result<(), Fault> {
         .unwrap_or(&name);
     run.hitl_mode = HitlMode::parse(bare).ok_or_else(|| {
         format!(
-            "{RUNS_TAG}.hitl_mode {} is not a hitl mode (expected {}, bare or as a JSON string)",
+            "{RUNS_TAG}.hitl_mode {} is not a hitl mode (expected none, approve_plan, \
+             approve_each_node or approve_tools, bare or as a JSON string)",
             shown(&name),
-            names(HitlMode::ALL.len(), |i| HitlMode::ALL[i].as_str())
         )
     })?;
     run.conversation_id = row.optional_integer("conversation_id", i64::MIN, i64::MAX)?;
@@ -487,19 +488,6 @@ fn event_columns(row: &mut Row<'_>, event: &mut CouncilRunEvent) -> Result<(), F
     // In range: read as 0..=u32::MAX.
     event.wave_index = row.integer("wave_index", 0, i64::from(u32::MAX))? as u32;
     Ok(())
-}
-
-/// `a, b or c`: the `count` names `name(0)`, `name(1)`... (An index loop:
-/// iterator adapters compile to more.)
-fn names(count: usize, name: impl Fn(usize) -> &'static str) -> String {
-    let mut text = String::new();
-    for i in 0..count {
-        if i > 0 {
-            text.push_str(if i + 1 == count { " or " } else { ", " });
-        }
-        text.push_str(name(i));
-    }
-    text
 }
 
 /// `text` as a JSON string, for a message; cut after 40 characters. (Not
@@ -997,4 +985,31 @@ fn lone_surrogate(escape: &str, at: usize) -> Fault {
         "{escape} at byte {at} is a lone UTF-16 surrogate; the store keeps text as UTF-8, \
          which cannot hold one"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `a, b or c`.
+    fn listed(names: &[&str]) -> String {
+        let (last, rest) = names.split_last().unwrap();
+        format!("{} or {last}", rest.join(", "))
+    }
+
+    /// The names a wrong status or mode's message lists, written out in
+    /// `run_columns`, are those of the enums.
+    #[test]
+    fn listed_names_are_the_enums() {
+        let run = run_line(&CouncilRun::new("g", HitlMode::None));
+        let status = parse_line(&run.replace("\"running\"", "\"x\""), 1).unwrap_err();
+        let statuses = listed(&CouncilRunStatus::ALL.map(CouncilRunStatus::as_str));
+        assert!(status
+            .message()
+            .ends_with(&format!("(expected {statuses})")));
+        let mode = parse_line(&run.replace("\\\"none\\\"", "x"), 1).unwrap_err();
+        let modes = listed(&HitlMode::ALL.map(HitlMode::as_str));
+        let expected = format!("(expected {modes}, bare or as a JSON string)");
+        assert!(mode.message().ends_with(&expected), "{}", mode.message());
+    }
 }
