@@ -433,10 +433,12 @@ impl Importer {
                     )));
                 }
                 import.ended = true;
-                // The last run's events, then the runs without events.
+                // The last run's events, then the runs without events, in
+                // id order. Their entries stay, emptied (no line is read
+                // after the end): taking the map's pairs compiled to more.
                 let mut rest = one(import.section.take());
-                for (_, (_, section)) in import.read.take() {
-                    if let Some(section) = section {
+                for (_, section) in import.read.values_mut() {
+                    if let Some(section) = section.take() {
                         rest.push(section);
                     }
                 }
