@@ -63,6 +63,7 @@ impl CouncilStore {
             current: None,
             runs_out: 0,
             events_out: 0,
+            ended: false,
         };
         let state = Rc::new(RefCell::new(Some(export)));
         // Of the signature of a watcher's reader, `(number) => Promise`,
@@ -148,6 +149,8 @@ struct Export {
     current: Option<(String, i64)>,
     runs_out: u64,
     events_out: u64,
+    /// Whether the end line was written: the next chunk is `undefined`.
+    ended: bool,
 }
 
 impl Export {
@@ -155,13 +158,14 @@ impl Export {
     /// `undefined` at the end.
     ///
     /// The export is taken out of `state` while a chunk is read, and put
-    /// back once it is unless the chunk ends the export: an empty `state`
-    /// is an export that ended. After a failure it stays out too, as the
-    /// stream it feeds has failed and is not read again. (The stream pulls
+    /// back once it is, marked `ended` by the chunk that ends
+    /// it (one way out rather than a return that leaves it out). After a
+    /// failure it stays out, as the stream it feeds has failed and is not
+    /// read again. (The stream pulls
     /// a chunk only once the one before it is read: never two at once. One
     /// future for the whole pull: each future nested in another costs wasm.)
     async fn chunk(state: Rc<RefCell<Option<Export>>>) -> Result<JsValue, RepositoryError> {
-        let Some(mut export) = state.borrow_mut().take() else {
+        let Some(mut export) = state.borrow_mut().take().filter(|e| !e.ended) else {
             return Ok(JsValue::UNDEFINED);
         };
         let mut out = String::new();
@@ -209,8 +213,8 @@ impl Export {
                 }
                 None => {
                     push_end_line(&mut out, export.runs_out, export.events_out);
-                    // The export ended: not put back.
-                    return Ok(Uint8Array::from(out.as_bytes()).into());
+                    export.ended = true;
+                    break;
                 }
             }
         }
