@@ -95,6 +95,8 @@ const HEADER_TAG: &str = "council_idb_export";
 const RUNS_TAG: &str = "orchestrator_runs";
 const EVENTS_TAG: &str = "orchestrator_events";
 const END_TAG: &str = "council_idb_end";
+/// The tags, in the order of their readers in `read_line`.
+const TAGS: [&str; 4] = [HEADER_TAG, RUNS_TAG, EVENTS_TAG, END_TAG];
 
 /// How deep a skipped value (of a key a row does not know) may nest.
 const MAX_DEPTH: u32 = 32;
@@ -344,20 +346,18 @@ fn read_line(line: &str) -> Result<ExportLine, Fault> {
     }
     let tag_at = p.pos;
     let tag = p.string()?;
-    // The table, and which reader reads it: a number, so that the tag is
-    // compared with the names once.
-    let (table, reader) = match tag.as_str() {
-        HEADER_TAG => (HEADER_TAG, 0),
-        RUNS_TAG => (RUNS_TAG, 1),
-        EVENTS_TAG => (EVENTS_TAG, 2),
-        END_TAG => (END_TAG, 3),
-        _ => {
-            return Err(format!(
-                "unknown tag {} at byte {tag_at} (expected orchestrator_runs, \
-                 orchestrator_events, council_idb_export or council_idb_end)",
-                shown(&tag)
-            ))
-        }
+    // The table, and which reader reads it: its place in `TAGS`, found by
+    // one comparison in a loop rather than one per name.
+    let mut reader = 0;
+    while TAGS.get(reader).is_some_and(|known| *known != tag) {
+        reader += 1;
+    }
+    let Some(&table) = TAGS.get(reader) else {
+        return Err(format!(
+            "unknown tag {} at byte {tag_at} (expected orchestrator_runs, \
+             orchestrator_events, council_idb_export or council_idb_end)",
+            shown(&tag)
+        ));
     };
     p.skip_ws();
     p.expect(b':', "\":\" after the tag")?;
