@@ -606,7 +606,11 @@ impl<'a> Row<'a> {
             return Ok(());
         }
         if to.len() == 19 && to.as_bytes()[10] == b' ' {
-            let utc = format!("{}T{}Z", part(to, 0..10), part(to, 11..19));
+            // Pushed rather than formatted: no formatting for two pieces.
+            let mut utc = String::from(part(to, 0..10));
+            utc.push('T');
+            utc.push_str(part(to, 11..19));
+            utc.push('Z');
             if Instant::parse(&utc).is_some() {
                 *to = utc;
                 return Ok(());
