@@ -607,28 +607,47 @@ fn conflicting_line(err: &RepositoryError, lines: &[(i64, u64)]) -> Option<u64> 
 }
 
 /// The fields in which two versions of a run differ, named as columns.
-/// (A loop into one `String`: an iterator chain collected and joined
-/// compiles to more.)
+/// (One call per column into one `String`: an array of the comparisons
+/// looped over, or an iterator chain collected and joined, compiles to
+/// more.)
 fn differences(stored: &CouncilRun, incoming: &CouncilRun) -> String {
     let mut out = String::new();
-    for (column, differs) in [
-        ("goal", stored.goal != incoming.goal),
-        ("graph_json", stored.graph_json != incoming.graph_json),
-        ("status", stored.status != incoming.status),
-        ("hitl_mode", stored.hitl_mode != incoming.hitl_mode),
-        (
-            "conversation_id",
-            stored.conversation_id != incoming.conversation_id,
-        ),
-        ("created_at", stored.created_at != incoming.created_at),
-        ("updated_at", stored.updated_at != incoming.updated_at),
-    ] {
-        if differs {
-            if !out.is_empty() {
-                out.push_str(", ");
-            }
-            out.push_str(column);
-        }
-    }
+    note(&mut out, "goal", stored.goal != incoming.goal);
+    note(
+        &mut out,
+        "graph_json",
+        stored.graph_json != incoming.graph_json,
+    );
+    note(&mut out, "status", stored.status != incoming.status);
+    note(
+        &mut out,
+        "hitl_mode",
+        stored.hitl_mode != incoming.hitl_mode,
+    );
+    note(
+        &mut out,
+        "conversation_id",
+        stored.conversation_id != incoming.conversation_id,
+    );
+    note(
+        &mut out,
+        "created_at",
+        stored.created_at != incoming.created_at,
+    );
+    note(
+        &mut out,
+        "updated_at",
+        stored.updated_at != incoming.updated_at,
+    );
     out
+}
+
+/// Adds `column` to the list `out` if it `differs`.
+fn note(out: &mut String, column: &str, differs: bool) {
+    if differs {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(column);
+    }
 }

@@ -213,6 +213,7 @@ for (const engine of ENGINES) describe(engine, { timeout: 240_000 }, () => {
         runTwice: file(header, run("new1"), ev("new1", 0), run("new1"), endOf(2, 1)),
         conflictingEvent: file(header, keptRun, keptEvent.replace('"event_json":"{}"', '"event_json":"{\\"x\\":1}"'), endOf(1, 1)),
         otherRunValues: file(header, keptRun.replace('"goal":"stays"', '"goal":"changed"'), endOf(1, 0)),
+        otherRunColumns: file(header, keptRun.replace('"goal":"stays"', '"goal":"changed"').replace('"status":"completed"', '"status":"failed"'), endOf(1, 0)),
         wrongCounts: file(header, run("new1"), ev("new1", 0), endOf(1, 5)),
         loneSurrogate: file(header, run("new1"), ev("new1", 0, { event_json: "\\ud800" }).replace("\\\\ud800", "\\ud800"), endOf(1, 1)),
         tenMegabyteLine: file(header, run("new1"), "x".repeat(10 << 20), endOf(1, 1)),
@@ -246,6 +247,8 @@ for (const engine of ENGINES) describe(engine, { timeout: 240_000 }, () => {
     assert.equal(r.conflictingEvent.kind, "Constraint");
     assert.match(r.conflictingEvent.message, /^line 3: /);
     assert.match(r.otherRunValues.message, /^line 2: .*goal/);
+    assert.equal(r.otherRunColumns.message,
+      'line 2: run "kept" is stored already with other values (goal, status); importRuns does not overwrite a stored run');
     assert.match(r.loneSurrogate.message, /^line 3: .*surrogate/);
     assert.match(r.tenMegabyteLine.message, /^line 3: /);
     assert.match(r.afterEnd.message, /^line 4: /);
