@@ -114,7 +114,8 @@ impl CouncilStore {
 
 /// `{ runIds }` of `exportRuns`.
 fn export_options(options: Option<JsValue>) -> Result<Option<Vec<String>>, RepositoryError> {
-    let Some(options) = options.filter(|o| !o.is_undefined() && !o.is_null()) else {
+    // (The binding passes `undefined` and `null` as `None`.)
+    let Some(options) = options else {
         return Ok(None);
     };
     let f = Fields::new(&options, "exportRuns options", &["runIds"])?;

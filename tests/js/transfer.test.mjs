@@ -81,6 +81,11 @@ for (const engine of ENGINES) describe(engine, { timeout: 240_000 }, () => {
       await a.appendEvent({ runId: "r1", seq: 30, waveIndex: 5, eventJson: long });
       await a.appendEvent({ runId: "r2 🧭", seq: 7, waveIndex: 0, eventJson: hard });
       const file = await window.text(a.exportRuns());
+      // No options, `undefined` and `null` all export every run.
+      const lineCounts = [];
+      for (const options of [undefined, null, {}]) {
+        lineCounts.push((await window.text(a.exportRuns(options))).split("\n").length);
+      }
       const first = await b.importRuns(file);
       const again = await b.importRuns(new Blob([file]));
       const before = await window.snapshot(a);
@@ -89,12 +94,13 @@ for (const engine of ENGINES) describe(engine, { timeout: 240_000 }, () => {
       const unknown = await window.failure(a.exportRuns({ runIds: ["nope"] }).getReader().read());
       await window.drop(a, nameA);
       await window.drop(b, nameB);
-      return { file, first, again, before, after, only, unknown, bytes: new TextEncoder().encode(file).length };
+      return { file, lineCounts, first, again, before, after, only, unknown, bytes: new TextEncoder().encode(file).length };
     });
     const lines = out.file.split("\n");
     assert.equal(lines.at(-1), "", "every line ends with \\n");
     assert.match(lines[0], /^\{"council_idb_export":\{"version":1,"exported_at":"[^"]+"\}\}$/);
     assert.equal(lines.at(-2), '{"council_idb_end":{"runs":2,"events":32}}');
+    assert.deepEqual(out.lineCounts, [lines.length, lines.length, lines.length]);
     const run = JSON.parse(lines[1]).orchestrator_runs;
     assert.deepEqual(Object.keys(run), ["id", "goal", "graph_json", "status", "hitl_mode", "conversation_id", "created_at", "updated_at"]);
     assert.equal(run.hitl_mode, '"approve_plan"');
