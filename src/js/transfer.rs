@@ -478,8 +478,6 @@ impl Importer {
             let repo = state.borrow().repo.clone();
             let mut i = 0;
             while let Some(section) = sections.get_mut(i) {
-                let events = std::mem::take(&mut section.events);
-                let appended = !events.is_empty();
                 // Nothing of a run not checked yet was written: a failure
                 // here has nothing to undo.
                 let create = !section.checked
@@ -492,9 +490,13 @@ impl Importer {
                     };
                 section.checked = true;
                 i += 1;
+                let appended = !section.events.is_empty();
                 if !create && !appended {
                     continue;
                 }
+                // Taken after the look-up's await: a value held across an
+                // await point is one more field of the future.
+                let events = std::mem::take(&mut section.events);
                 // One await for either call (both are boxed futures of one
                 // type): each await point adds to the future's code.
                 let written = if create {
