@@ -192,17 +192,18 @@ impl Export {
             export.runs = Some(runs);
         }
         while out.len() < CHUNK_BYTES {
-            if let Some((run_id, from)) = export.current.take() {
+            if let Some((run_id, from)) = &mut export.current {
                 // A page of events from `from` on; a full page may have more
-                // after it.
-                let events = export.repo.list_events_page(&run_id, from, PAGE).await?;
-                let more = events.len() == PAGE as usize;
+                // after it. (The run stays in place across the await rather
+                // than being taken out and put back.)
+                let events = export.repo.list_events_page(run_id, *from, PAGE).await?;
                 for event in &events {
                     push_event_line(&mut out, event);
                 }
                 export.events_out += events.len() as u64;
-                if let (true, Some(last)) = (more, events.last()) {
-                    export.current = Some((run_id, last.seq + 1));
+                match events.last() {
+                    Some(last) if events.len() == PAGE as usize => *from = last.seq + 1,
+                    _ => export.current = None,
                 }
                 continue;
             }
