@@ -865,18 +865,16 @@ export function watchRuns(channelName, hub, signal, onChange) {
 const MAX_LINE = 128 * 1024 * 1024;
 
 /** A `ReadableStream` of UTF-8 bytes; `next()` resolves to the next chunk,
- * or `undefined` at the end. */
+ * or `undefined` at the end. (The default strategy queues one chunk ahead:
+ * `highWaterMark` 1.) */
 export function exportStream(next) {
-  return new ReadableStream(
-    {
-      async pull(controller) {
-        const chunk = await next();
-        if (chunk === undefined) controller.close();
-        else controller.enqueue(chunk);
-      },
+  return new ReadableStream({
+    async pull(controller) {
+      const chunk = await next();
+      if (chunk === undefined) controller.close();
+      else controller.enqueue(chunk);
     },
-    { highWaterMark: 1 },
-  );
+  });
 }
 
 /** The chunks of `input`: a string, a Blob, bytes, or a ReadableStream of
