@@ -706,6 +706,9 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    /// Inlined: a call returns the `Option` through memory, which costs
+    /// more at each of the many places that peek than the look itself.
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
