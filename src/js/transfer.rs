@@ -65,7 +65,7 @@ impl CouncilStore {
             events_out: 0,
             ended: false,
         };
-        let state = Rc::new(RefCell::new(Some(export)));
+        let state = Rc::new(RefCell::new(export));
         // Of the signature of a watcher's reader, `(number) => Promise`,
         // though called without an argument: each closure signature adds its
         // own adapters to the module.
@@ -158,17 +158,19 @@ impl Export {
     /// The next lines, about [`CHUNK_BYTES`] of them, as UTF-8 bytes;
     /// `undefined` at the end.
     ///
-    /// The export is taken out of `state` while a chunk is read, and put
-    /// back once it is, marked `ended` by the chunk that ends
-    /// it (one way out rather than a return that leaves it out). After a
-    /// failure it stays out, as the stream it feeds has failed and is not
-    /// read again. (The stream pulls
-    /// a chunk only once the one before it is read: never two at once. One
-    /// future for the whole pull: each future nested in another costs wasm.)
-    async fn chunk(state: Rc<RefCell<Option<Export>>>) -> Result<JsValue, RepositoryError> {
-        let Some(mut export) = state.borrow_mut().take().filter(|e| !e.ended) else {
+    /// The export stays borrowed in `state` for the whole chunk, across its
+    /// awaits: the stream pulls a chunk only once the one before it is
+    /// read, never two at once, and nothing else reaches it. (Taking it out
+    /// and putting it back compiled to more. After a failure it is not read
+    /// again: the stream it feeds has failed. One future for the whole
+    /// pull: each future nested in another costs wasm.)
+    #[allow(clippy::await_holding_refcell_ref)] // never two chunks at once
+    async fn chunk(state: Rc<RefCell<Export>>) -> Result<JsValue, RepositoryError> {
+        let mut borrowed = state.borrow_mut();
+        let export = &mut *borrowed;
+        if export.ended {
             return Ok(JsValue::UNDEFINED);
-        };
+        }
         let mut out = String::new();
         if export.runs.is_none() {
             push_header_line(&mut out, &now_rfc3339());
@@ -220,7 +222,7 @@ impl Export {
                 }
             }
         }
-        *state.borrow_mut() = Some(export);
+        drop(borrowed);
         Ok(Uint8Array::from(out.as_bytes()).into())
     }
 }
