@@ -475,10 +475,13 @@ impl Importer {
             return JsValue::UNDEFINED;
         }
         let state = self.state.clone();
+        // The import stays borrowed across the awaits: `importLines` reads
+        // the next line, or abandons, only once this is written.
+        #[allow(clippy::await_holding_refcell_ref)] // never two at once
         promise(async move {
-            // The notices are reached through `state` when posted: a copy
-            // would be one more value held across the awaits.
-            let repo = state.borrow().repo.clone();
+            let mut import = state.borrow_mut();
+            let import = &mut *import;
+            let repo = &import.repo;
             let mut i = 0;
             while let Some(section) = sections.get_mut(i) {
                 // Nothing of a run not checked yet was written: a failure
@@ -510,23 +513,22 @@ impl Importer {
                 .await;
                 if let Err(e) = written {
                     let e = section.batch_error(e, create);
-                    state.borrow_mut().section = Some(sections.swap_remove(i - 1));
+                    import.section = Some(sections.swap_remove(i - 1));
                     return Err(e);
                 }
                 // The events' lines stay until their batch is written, for
                 // batch_error.
                 section.lines.clear();
-                let notices = &state.borrow().notices;
                 if create {
                     section.created = true;
-                    notices.post("created", &section.run.id, None);
+                    import.notices.post("created", &section.run.id, None);
                 }
                 if appended {
-                    notices.post("appended", &section.run.id, None);
+                    import.notices.post("appended", &section.run.id, None);
                 }
             }
             if keep {
-                state.borrow_mut().section = sections.pop();
+                import.section = sections.pop();
             }
             Ok(JsValue::UNDEFINED)
         })
