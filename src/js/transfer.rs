@@ -299,11 +299,15 @@ impl Importer {
     /// (which [`write`](Self::write) leaves as the run being read), is put
     /// back as it was (deleted if this import created it).
     pub fn abandon(&self) -> Promise {
-        let section = self.state.borrow_mut().section.take();
-        let repo = self.state.borrow().repo.clone();
+        let state = self.state.clone();
+        // The section is read in place, the import borrowed across the
+        // await: `importLines` calls this last, with no write under way.
+        // (Moving the section into the future compiled to more.)
+        #[allow(clippy::await_holding_refcell_ref)] // the last call
         promise(async move {
-            if let Some(section) = section.filter(|s| s.created) {
-                let _ = repo.delete_run(&section.run.id).await;
+            let import = state.borrow();
+            if let Some(section) = import.section.as_ref().filter(|s| s.created) {
+                let _ = import.repo.delete_run(&section.run.id).await;
             }
             Ok(JsValue::UNDEFINED)
         })
