@@ -531,18 +531,21 @@ struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
-    /// Reads the value of `key` (at byte `key_at`), where `p` is placed.
-    fn member(&mut self, p: &mut Parser<'a>, key: String, key_at: usize) -> Result<(), Fault> {
-        let table = self.table;
-        if self.fields.iter().any(|(k, _)| *k == key) {
-            return Err(format!("duplicate key {} at byte {key_at}", shown(&key)));
+    /// Refuses `key` (at byte `key_at`) when the row has it already or is
+    /// full.
+    fn check_key(&self, key: &str, key_at: usize) -> Result<(), Fault> {
+        if self.fields.iter().any(|(k, _)| k == key) {
+            return Err(format!("duplicate key {} at byte {key_at}", shown(key)));
         }
         if self.fields.len() == MAX_KEYS {
-            return Err(format!("{table} has more than {MAX_KEYS} keys"));
+            return Err(format!("{} has more than {MAX_KEYS} keys", self.table));
         }
-        let value = p
-            .value(0)
-            .map_err(|fault| format!("{table}.{key}: {fault}"))?;
+        Ok(())
+    }
+
+    /// Adds `key` and its value as read, or names the key in the fault.
+    fn add(&mut self, key: String, value: Result<Value<'a>, Fault>) -> Result<(), Fault> {
+        let value = value.map_err(|fault| format!("{}.{key}: {fault}", self.table))?;
         self.fields.push((key, value));
         Ok(())
     }
@@ -801,19 +804,26 @@ impl<'a> Parser<'a> {
         }
         loop {
             self.skip_ws();
-            if close == b']' {
-                self.value(depth)?;
-            } else {
+            // An object's key, checked against the row's keys when it is
+            // the row's; then the value, read by one call in all three
+            // cases (each call site of `value` costs wasm).
+            let mut key = None;
+            if close == b'}' {
                 if self.peek() != Some(b'"') {
                     return Err(self.unexpected("a key"));
                 }
                 let key_at = self.pos;
-                let key = self.string()?;
+                let name = self.string()?;
                 self.expect(b':', "\":\" after a key")?;
-                match row.as_deref_mut() {
-                    Some(row) => row.member(self, key, key_at)?,
-                    None => drop(self.value(depth)?),
+                if let Some(row) = row.as_deref() {
+                    row.check_key(&name, key_at)?;
                 }
+                key = Some(name);
+            }
+            let value = self.value(depth);
+            match (row.as_deref_mut(), key) {
+                (Some(row), Some(key)) => row.add(key, value)?,
+                _ => drop(value?),
             }
             self.skip_ws();
             match self.peek() {
