@@ -776,11 +776,15 @@ impl<'a> Parser<'a> {
                 "value nested more than {MAX_DEPTH} deep at byte {}",
                 self.pos
             )),
-            // One call for both: each is inlined code.
+            // One call for both: each is inlined code. (`}` and `]` are two
+            // after `{` and `[` in ASCII.)
             Some(open @ (b'{' | b'[')) => {
-                let object = open == b'{';
-                self.members(if object { b'}' } else { b']' }, depth + 1, None)?;
-                Ok(if object { Value::Object } else { Value::Array })
+                self.members(open + 2, depth + 1, None)?;
+                Ok(if open == b'{' {
+                    Value::Object
+                } else {
+                    Value::Array
+                })
             }
             _ => Err(self.unexpected("a JSON value")),
         }
