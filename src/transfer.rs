@@ -565,23 +565,42 @@ impl<'a> Row<'a> {
         )
     }
 
-    /// A string column; `null` too where `nullable`, as `None`. (Columns
-    /// that may be null and those that may not share one function: each
-    /// costs wasm.)
-    fn text(&mut self, column: &str, nullable: bool) -> Result<Option<String>, Fault> {
-        match self.take(column)? {
-            Value::String(text) => Ok(Some(text)),
-            Value::Null if nullable => Ok(None),
-            other => Err(self.wrong_type(
-                column,
-                if nullable {
-                    "a string or null"
-                } else {
-                    "a string"
-                },
-                &other,
-            )),
+    /// The value of `column`, a string, or an integer where `integer`;
+    /// `null` too where `nullable`, as `None`. (One function for the four
+    /// kinds of column: each costs wasm.)
+    fn typed(
+        &mut self,
+        column: &str,
+        integer: bool,
+        nullable: bool,
+    ) -> Result<Option<Value<'a>>, Fault> {
+        let value = self.take(column)?;
+        let fits = match value {
+            Value::Null if nullable => return Ok(None),
+            Value::String(_) => !integer,
+            Value::Number { integer: whole, .. } => integer && whole,
+            _ => false,
+        };
+        if fits {
+            return Ok(Some(value));
         }
+        const EXPECTED: [[&str; 2]; 2] = [
+            ["a string", "a string or null"],
+            ["an integer", "an integer or null"],
+        ];
+        Err(self.wrong_type(
+            column,
+            EXPECTED[usize::from(integer)][usize::from(nullable)],
+            &value,
+        ))
+    }
+
+    /// A string column; `null` too where `nullable`, as `None`.
+    fn text(&mut self, column: &str, nullable: bool) -> Result<Option<String>, Fault> {
+        Ok(match self.typed(column, false, nullable)? {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        })
     }
 
     fn optional_string(&mut self, column: &str) -> Result<Option<String>, Fault> {
@@ -630,21 +649,9 @@ impl<'a> Row<'a> {
         max: i64,
         nullable: bool,
     ) -> Result<Option<i64>, Fault> {
-        match self.take(column)? {
-            Value::Null if nullable => Ok(None),
-            Value::Number {
-                text,
-                integer: true,
-            } => self.in_range(column, text, min, max).map(Some),
-            other => Err(self.wrong_type(
-                column,
-                if nullable {
-                    "an integer or null"
-                } else {
-                    "an integer"
-                },
-                &other,
-            )),
+        match self.typed(column, true, nullable)? {
+            Some(Value::Number { text, .. }) => self.in_range(column, text, min, max).map(Some),
+            _ => Ok(None),
         }
     }
 
