@@ -534,7 +534,7 @@ impl<'a> Row<'a> {
     /// Refuses `key` (at byte `key_at`) when the row has it already or is
     /// full.
     fn check_key(&self, key: &str, key_at: usize) -> Result<(), Fault> {
-        if self.fields.iter().any(|(k, _)| k == key) {
+        if self.find(key).is_some() {
             return Err(format!("duplicate key {} at byte {key_at}", shown(key)));
         }
         if self.fields.len() == MAX_KEYS {
@@ -550,8 +550,14 @@ impl<'a> Row<'a> {
         Ok(())
     }
 
+    /// Where `key` is in `fields`. (One loop for the look-up of a column
+    /// and the check for a repeated key.)
+    fn find(&self, key: &str) -> Option<usize> {
+        self.fields.iter().position(|(k, _)| k == key)
+    }
+
     fn take(&mut self, column: &str) -> Result<Value<'a>, Fault> {
-        match self.fields.iter().position(|(key, _)| key == column) {
+        match self.find(column) {
             Some(i) => Ok(self.fields.swap_remove(i).1),
             None => Err(format!("{}.{column} is missing", self.table)),
         }
