@@ -737,11 +737,19 @@ impl<'a> Parser<'a> {
 
     /// "expected X at byte N, found Y".
     fn unexpected(&self, expected: &str) -> Fault {
-        let found = match part(self.text, self.pos..self.text.len()).chars().next() {
-            Some(c) => shown(c.encode_utf8(&mut [0; 4])),
+        let found = match self.char_at(self.pos) {
+            Some(c) => shown(c),
             None => "the end of the line".into(),
         };
         format!("expected {expected} at byte {}, found {found}", self.pos)
+    }
+
+    /// The character at byte `at` (a character boundary), as text; `None`
+    /// at the end. (One function for the three messages that show one.)
+    fn char_at(&self, at: usize) -> Option<&'a str> {
+        let rest = part(self.text, at..self.text.len());
+        let c = rest.chars().next()?;
+        Some(part(rest, 0..c.len_utf8()))
     }
 
     /// `byte`, with any whitespace before and after it (where the format
@@ -938,7 +946,7 @@ impl<'a> Parser<'a> {
                 0..=0x1f => {
                     return Err(format!(
                         "unescaped control character {} in a string at byte {}",
-                        shown(char::from(b).encode_utf8(&mut [0; 4])),
+                        shown(self.char_at(self.pos).unwrap_or_default()),
                         self.pos
                     ))
                 }
@@ -979,15 +987,10 @@ impl<'a> Parser<'a> {
                     .ok_or_else(|| lone_surrogate(part(self.text, at..at + 6), at));
             }
             _ => {
-                return Err(
-                    match part(self.text, at + 1..self.text.len()).chars().next() {
-                        Some(c) => format!(
-                            "invalid escape \\{} at byte {at}",
-                            part(self.text, at + 1..at + 1 + c.len_utf8())
-                        ),
-                        None => format!("unterminated string at byte {}", self.text.len()),
-                    },
-                );
+                return Err(match self.char_at(at + 1) {
+                    Some(c) => format!("invalid escape \\{c} at byte {at}"),
+                    None => format!("unterminated string at byte {}", self.text.len()),
+                });
             }
         })
     }
