@@ -222,7 +222,15 @@ pub(crate) fn push_event_line(out: &mut String, event: &CouncilRunEvent) {
 pub fn parse_line(line: &str, line_no: u64) -> Result<Option<ExportLine>, RepositoryError> {
     let line = line.strip_suffix('\n').unwrap_or(line);
     let line = line.strip_suffix('\r').unwrap_or(line);
-    if line.bytes().all(|b| matches!(b, b' ' | b'\t')) {
+    // A loop: `all` compiles a fold of its own.
+    let mut blank = true;
+    for b in line.bytes() {
+        if !matches!(b, b' ' | b'\t') {
+            blank = false;
+            break;
+        }
+    }
+    if blank {
         return Ok(None);
     }
     read_line(line)
