@@ -220,8 +220,8 @@ pub(crate) fn push_event_line(out: &mut String, event: &CouncilRunEvent) {
 /// A trailing `\n` or `\r\n` is ignored. Returns `Ok(None)` for a blank
 /// line. See the [module docs](self) for what is accepted and refused.
 pub fn parse_line(line: &str, line_no: u64) -> Result<Option<ExportLine>, RepositoryError> {
-    let line = line.strip_suffix('\n').unwrap_or(line);
-    let line = line.strip_suffix('\r').unwrap_or(line);
+    let line = without_last(line, b'\n');
+    let line = without_last(line, b'\r');
     // A loop: `all` compiles a fold of its own.
     let mut blank = true;
     for b in line.bytes() {
@@ -236,6 +236,16 @@ pub fn parse_line(line: &str, line_no: u64) -> Result<Option<ExportLine>, Reposi
     read_line(line)
         .map(Some)
         .map_err(|fault| RepositoryError::Serialization(on_line(line_no, &fault)))
+}
+
+/// `text` without its last byte if that is `byte`, an ASCII one. (Byte
+/// tests here and below: `strip_suffix` and `strip_prefix` with a `char`
+/// compile a pattern search each.)
+fn without_last(text: &str, byte: u8) -> &str {
+    match text.as_bytes().last() {
+        Some(&last) if last == byte => part(text, 0..text.len() - 1),
+        _ => text,
+    }
 }
 
 /// `line N: message`, for a message made apart (a parse failure's, or one
@@ -445,10 +455,10 @@ fn run_columns(row: &mut Row<'_>, run: &mut CouncilRun) -> Result<(), Fault> {
     })?;
     row.string("hitl_mode", &mut name)?;
     // The server's column holds the mode as JSON text: `"approve_plan"`.
-    let bare = name
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(&name);
+    let bare = match name.as_bytes() {
+        [b'"', .., b'"'] => part(&name, 1..name.len() - 1),
+        _ => &name,
+    };
     run.hitl_mode = HitlMode::parse(bare).ok_or_else(|| {
         format!(
             "{RUNS_TAG}.hitl_mode {} is not a hitl mode (expected none, approve_plan, \
@@ -701,9 +711,9 @@ impl<'a> Row<'a> {
 /// range. (`str::parse` would pull 128-bit multiplication into the wasm
 /// module for its overflow check.)
 pub(crate) fn parse_i64(text: &str) -> Option<i64> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(digits) => (true, digits),
-        None => (false, text),
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, part(text, 1..text.len())),
+        _ => (false, text),
     };
     let limit = i64::MAX as u64 + u64::from(negative);
     let mut magnitude: u64 = 0;
