@@ -1023,21 +1023,23 @@ impl<'a> Parser<'a> {
 
     /// The code unit of the `\uXXXX` at `at`; moves past it.
     fn hex4(&mut self, at: usize) -> Result<u32, Fault> {
-        let digits = self.text.as_bytes().get(at + 2..at + 6);
-        let unit = digits.and_then(|d| {
-            d.iter().try_fold(0u32, |acc, &h| {
-                char::from(h).to_digit(16).map(|v| acc * 16 + v)
-            })
-        });
-        match unit {
-            Some(unit) => {
-                self.pos = at + 6;
-                Ok(unit)
+        // An index loop: a fold over the digits compiled to more.
+        let mut unit = 0;
+        let mut i = at + 2;
+        while i < at + 6 {
+            let digit = self.text.as_bytes().get(i);
+            match digit.and_then(|&h| char::from(h).to_digit(16)) {
+                Some(value) => unit = unit * 16 + value,
+                None => {
+                    return Err(format!(
+                        "\\u at byte {at} is not followed by four hex digits"
+                    ))
+                }
             }
-            None => Err(format!(
-                "\\u at byte {at} is not followed by four hex digits"
-            )),
+            i += 1;
         }
+        self.pos = at + 6;
+        Ok(unit)
     }
 }
 
