@@ -864,15 +864,16 @@ export function watchRuns(channelName, hub, signal, onChange) {
  * largest size allowed, escaped, fits with room to spare). */
 const MAX_LINE = 128 * 1024 * 1024;
 
-/** A `ReadableStream` of UTF-8 bytes; `next()` resolves to the next chunk,
- * or `undefined` at the end. (The default strategy queues one chunk ahead:
- * `highWaterMark` 1.) */
+/** A `ReadableStream` of UTF-8 bytes; `next()` resolves to the next chunk
+ * of text, or `undefined` at the end. (The default strategy queues one chunk
+ * ahead: `highWaterMark` 1.) */
 export function exportStream(next) {
+  const encoder = new TextEncoder();
   return new ReadableStream({
     async pull(controller) {
       const chunk = await next();
       if (chunk === undefined) controller.close();
-      else controller.enqueue(chunk);
+      else controller.enqueue(encoder.encode(chunk));
     },
   });
 }

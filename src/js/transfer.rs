@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Promise, Uint8Array};
+use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::{array_items, js_error, promise, string_arg, Backend, CouncilStore, Fields, Notices};
@@ -223,7 +223,9 @@ impl Export {
             }
         }
         drop(borrowed);
-        Ok(Uint8Array::from(out.as_bytes()).into())
+        // As a string, which `exportStream` encodes: passing text is in
+        // the module already, where bytes brought a binding of their own.
+        Ok(JsValue::from_str(&out))
     }
 }
 
