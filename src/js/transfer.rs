@@ -155,8 +155,8 @@ struct Export {
 }
 
 impl Export {
-    /// The next lines, about [`CHUNK_BYTES`] of them, as UTF-8 bytes;
-    /// `undefined` at the end.
+    /// The next lines, about [`CHUNK_BYTES`] of them, as a string (which
+    /// `exportStream` encodes as UTF-8); `undefined` at the end.
     ///
     /// The export stays borrowed in `state` for the whole chunk, across its
     /// awaits: the stream pulls a chunk only once the one before it is
