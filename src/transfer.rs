@@ -959,13 +959,13 @@ impl<'a> Parser<'a> {
                 return Err(format!("unterminated string at byte {}", self.pos));
             };
             match b {
-                b'"' => {
+                // The text before the end or an escape: one push for both.
+                b'"' | b'\\' => {
                     out.push_str(part(self.text, plain_from..self.pos));
-                    self.pos += 1;
-                    return Ok(out);
-                }
-                b'\\' => {
-                    out.push_str(part(self.text, plain_from..self.pos));
+                    if b == b'"' {
+                        self.pos += 1;
+                        return Ok(out);
+                    }
                     out.push(self.escape()?);
                     plain_from = self.pos;
                 }
