@@ -909,10 +909,10 @@ impl<'a> Parser<'a> {
         if self.peek() == Some(b'-') {
             self.pos += 1;
         }
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => self.digits(),
-            _ => return Err(self.unexpected("a digit")),
+        if self.peek() == Some(b'0') {
+            self.pos += 1;
+        } else {
+            self.required_digits()?;
         }
         let mut integer = true;
         if self.peek() == Some(b'.') {
