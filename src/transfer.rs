@@ -702,9 +702,10 @@ impl<'a> Row<'a> {
             Some(value) if (min..=max).contains(&value) => Ok(value),
             _ => {
                 // Digits are ASCII, so any byte index is a char boundary.
-                let (head, more) = match text.get(..40) {
-                    Some(head) if head.len() < text.len() => (head, "…"),
-                    _ => (text, ""),
+                let (head, more) = if text.len() > 40 {
+                    (part(text, 0..40), "…")
+                } else {
+                    (text, "")
                 };
                 Err(format!(
                     "{}.{column} {head}{more} is outside {min}..={max}",
