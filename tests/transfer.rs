@@ -782,6 +782,27 @@ fn malformed_lines_are_refused_with_their_place() {
             "01",
             "expected \",\" or \"}\" at byte {at+1}, found \"1\"",
         ),
+        // No trailing comma, in a row or in a skipped value.
+        (
+            event_with(r#""wave_index":2}"#, r#""wave_index":2,}"#),
+            ",}",
+            "expected a key at byte {at+1}, found \"}\"",
+        ),
+        (
+            event_with(r#""seq":3"#, r#""seq":3,"x":[1,]"#),
+            ",]",
+            "orchestrator_events.x: expected a JSON value at byte {at+1}, found \"]\"",
+        ),
+        (
+            event_with(r#""seq":3"#, r#""seq":3,"x":{"a":1,}"#),
+            ",}",
+            "orchestrator_events.x: expected a key at byte {at+1}, found \"}\"",
+        ),
+        (
+            event_with(r#""seq":3"#, r#""seq":3,"x":[1 2]"#),
+            " 2",
+            "orchestrator_events.x: expected \",\" or \"]\" at byte {at+1}, found \"2\"",
+        ),
     ];
     for (line, needle, message) in cases {
         let at = line.find(needle).unwrap();
@@ -807,6 +828,11 @@ fn unknown_values_are_bounded() {
     assert_eq!(
         refusal(&line, 1),
         "line 1: orchestrator_events.x: value nested more than 32 deep at byte 60"
+    );
+    let empty = r#"{"x":[],"y":{},"z":[ ],"w":{ },"run_id""#;
+    assert_eq!(
+        read_event(&EVENT.replacen("{\"run_id\"", empty, 1)),
+        read_event(EVENT)
     );
     let fine = format!("{}0{}", "[{\"a\":".repeat(15), "}]".repeat(15));
     let line = EVENT.replacen("{\"run_id\"", &format!("{{\"x\":{fine},\"run_id\""), 1);
