@@ -1001,11 +1001,13 @@ impl<'a> Parser<'a> {
                 let unit = self.hex4(at)?;
                 let mut code = unit;
                 // A high surrogate and a low one after it make one char.
-                if (0xd800..=0xdbff).contains(&unit)
+                // (Surrogates by their top six bits: 0xd800..=0xdbff high,
+                // 0xdc00..=0xdfff low; `contains` is a call of its own.)
+                if unit & 0xfc00 == 0xd800
                     && part(self.text, self.pos..self.text.len()).starts_with("\\u")
                 {
                     let low = self.hex4(self.pos)?;
-                    if (0xdc00..=0xdfff).contains(&low) {
+                    if low & 0xfc00 == 0xdc00 {
                         code = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
                     }
                 }
