@@ -59,7 +59,8 @@ impl CouncilStore {
         let export = Export {
             repo: self.repo(),
             wanted,
-            runs: None,
+            runs: Vec::new(),
+            listed: false,
             current: None,
             runs_out: 0,
             events_out: 0,
@@ -143,9 +144,10 @@ fn export_options(options: Option<JsValue>) -> Result<Option<Vec<String>>, Repos
 struct Export {
     repo: Rc<dyn Backend>,
     wanted: Option<Vec<String>>,
-    /// The runs not written yet, the next one last; `None` until the
-    /// first chunk, which writes the header and lists them.
-    runs: Option<Vec<CouncilRun>>,
+    /// The runs not written yet, the next one last, listed by the first
+    /// chunk, which writes the header and sets `listed`.
+    runs: Vec<CouncilRun>,
+    listed: bool,
     /// The run whose events are being written, and the next seq to read.
     current: Option<(String, i64)>,
     runs_out: u64,
@@ -172,7 +174,7 @@ impl Export {
             return Ok(JsValue::UNDEFINED);
         }
         let mut out = String::new();
-        if export.runs.is_none() {
+        if !export.listed {
             push_header_line(&mut out, &now_rfc3339());
             // The runs to export, read here rather than in an async fn of
             // their own: a nested future costs wasm.
@@ -191,7 +193,8 @@ impl Export {
                     runs
                 }
             };
-            export.runs = Some(runs);
+            export.runs = runs;
+            export.listed = true;
         }
         while out.len() < CHUNK_BYTES {
             if let Some((run_id, from)) = &mut export.current {
@@ -209,7 +212,7 @@ impl Export {
                 }
                 continue;
             }
-            match export.runs.as_mut().and_then(Vec::pop) {
+            match export.runs.pop() {
                 Some(run) => {
                     push_run_line(&mut out, &run);
                     export.runs_out += 1;
