@@ -694,12 +694,15 @@ impl CouncilStore {
     /// unavailable, the open is blocked, or the database is not ours.
     #[wasm_bindgen(unchecked_return_type = "Promise<CouncilStore>")]
     pub fn open(
-        #[wasm_bindgen(unchecked_optional_param_type = "string")] name: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "string")] name: JsValue,
     ) -> Promise {
-        let name = match name {
-            None => Ok("council-idb".to_owned()),
-            Some(v) if v.is_undefined() => Ok("council-idb".to_owned()),
-            Some(v) => string_arg(&v, &"database name", 1024),
+        // The optional arguments are plain `JsValue`s rather than `Option`s,
+        // absent when `null` or `undefined` as an `Option` would be: no
+        // externref table slot taken in JavaScript and given back in wasm.
+        let name = if name.is_undefined() || name.is_null() {
+            Ok("council-idb".to_owned())
+        } else {
+            string_arg(&name, &"database name", 1024)
         };
         database_call(name, true)
     }
@@ -826,15 +829,15 @@ impl CouncilStore {
     #[wasm_bindgen(js_name = listRuns, unchecked_return_type = "Promise<CouncilRun[]>")]
     pub fn list_runs(
         &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "CouncilRunStatus")] status: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "CouncilRunStatus")] status: JsValue,
     ) -> Promise {
-        let filter = match status {
-            None => None,
-            Some(v) if v.is_undefined() || v.is_null() => None,
-            Some(v) => match status_arg(&v, "status") {
+        let filter = if status.is_undefined() || status.is_null() {
+            None
+        } else {
+            match status_arg(&status, "status") {
                 Ok(status) => Some(status),
                 Err(e) => return rejected(e),
-            },
+            }
         };
         match &self.adapter {
             Adapter::IndexedDb(idb, slow) => idb
@@ -1051,18 +1054,15 @@ impl CouncilStore {
             unchecked_param_type = "(change: { kind: string; runId: string; status?: CouncilRunStatus }) => void"
         )]
         on_change: &JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "{ signal?: AbortSignal }")] options: Option<
-            JsValue,
-        >,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ signal?: AbortSignal }")]
+        options: &JsValue,
     ) -> Result<JsValue, JsValue> {
         let on_change = callback_arg(on_change, "onChange").map_err(js_error)?;
-        let signal = match options {
-            Some(options) if !options.is_undefined() => {
-                let f =
-                    Fields::new(&options, "watchRuns options", &["signal"]).map_err(js_error)?;
-                signal_arg(f.get("signal").map_err(js_error)?).map_err(js_error)?
-            }
-            _ => JsValue::UNDEFINED,
+        let signal = if options.is_undefined() || options.is_null() {
+            JsValue::UNDEFINED
+        } else {
+            let f = Fields::new(options, "watchRuns options", &["signal"]).map_err(js_error)?;
+            signal_arg(f.get("signal").map_err(js_error)?).map_err(js_error)?
         };
         Ok(watch_runs_js(self.channel_name(), &self.hub(), &signal, &on_change).into())
     }
