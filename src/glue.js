@@ -273,6 +273,53 @@ export function firstMalformedEvent(records) {
   return -1;
 }
 
+// What is wrong with stored record `r` (an event when `event`, else a run),
+// as a Serialization error's message naming the record and its first bad
+// field, in the order codec.rs reads them: made here, and only for a record
+// codec.rs refused, so that wasm carries neither the messages nor their
+// formatting. `#at` names the record in its list should no field be wrong.
+export function recordProblem(r, event, statuses, modes, at) {
+  const what = event ? "event" : "run";
+  if (typeof r !== "object" || r === null) {
+    let text = "a value";
+    try {
+      text = String(r);
+    } catch {}
+    return `stored ${what} is not an object: ${text}`;
+  }
+  const get = (key) => {
+    try {
+      return r[key];
+    } catch {}
+  };
+  const id = get(event ? "runId" : "id");
+  const seq = get("seq");
+  const name = event
+    ? `stored event (run "${typeof id === "string" ? id : "<none>"}", seq ${typeof seq === "number" ? seq : "<none>"})`
+    : `stored run "${typeof id === "string" ? id : "<no id>"}"`;
+  // [field, null allowed, then the names it takes or the integer range]:
+  // a string without either.
+  const MAX = Number.MAX_SAFE_INTEGER;
+  const fields = event
+    ? [["runId"], ["seq", 0, 0, MAX], ["eventJson"], ["createdAt"], ["waveIndex", 0, 0, 4294967295]]
+    : [["status", 0, statuses], ["hitlMode", 0, modes], ["id"], ["goal"], ["graphJson", 1],
+      ["conversationId", 1, -MAX, MAX], ["createdAt"], ["updatedAt"]];
+  for (const [key, nullable, min, max] of fields) {
+    let problem = "cannot be read";
+    try {
+      const v = r[key];
+      problem = nullable && v == null ? ""
+        : typeof min === "number"
+          ? typeof v !== "number" ? "is missing or not a number"
+            : Number.isInteger(v) && v >= min && v <= max ? "" : `is ${v}, not an integer in ${min}..=${max}`
+          : typeof v !== "string" ? nullable ? "is neither a string nor null" : "is missing or not a string"
+            : min && !min.includes(v) ? `has unknown value "${v}"` : "";
+    } catch {}
+    if (problem) return `${name}: field "${key}" ${problem}`;
+  }
+  return `stored ${what} #${at} is malformed`;
+}
+
 // An event record (src/record.rs names its fields): one call from wasm
 // instead of an object and five property sets.
 export function eventRecord(runId, seq, eventJson, createdAt, waveIndex) {

@@ -3,7 +3,8 @@
 //! A record is a plain object with camelCase fields, the same shape the
 //! JavaScript API hands out, so event lists can cross to JavaScript as the
 //! array IndexedDB returned. Decoding checks every field and names the
-//! record it could not read; it never falls back to a default.
+//! record it could not read (glue.js words what is wrong with it); it never
+//! falls back to a default.
 
 use std::mem::ManuallyDrop;
 
@@ -16,8 +17,6 @@ use crate::domain::{
 };
 use crate::record::{event, run};
 use crate::time::Instant;
-
-use super::js_text;
 
 /// Property names, made once per thread rather than once per record.
 pub(crate) struct Keys {
@@ -130,154 +129,80 @@ extern "C" {
     ) -> JsValue;
 }
 
-/// Reads one record's fields, naming the record in every error.
-struct Fields<'a> {
-    record: &'a JsValue,
-    keys: &'a Keys,
-    /// An event record, else a run record.
-    event: bool,
+/// A field of a record; `None` when it cannot be read (the record is then
+/// refused, and [`malformed_record`] says why).
+fn read(record: &JsValue, key: &JsValue) -> Option<JsValue> {
+    Reflect::get(record, key).ok()
 }
 
-impl Fields<'_> {
-    fn get(&self, key: &JsValue) -> Result<JsValue, RepositoryError> {
-        Reflect::get(self.record, key).map_err(|_| self.bad(key, format_args!("cannot be read")))
-    }
+/// The largest `waveIndex`.
+const WAVE_MAX: i64 = u32::MAX as i64;
 
-    /// How errors name the record: `stored run "<id>"` or `stored event (run
-    /// "<runId>", seq <seq>)`. Made only for an error, so that decoding a
-    /// good record reads each field once and formats nothing.
-    fn what(&self) -> String {
-        let k = self.keys;
-        let text = |key: &JsValue| Reflect::get(self.record, key).ok()?.as_string();
-        if !self.event {
-            let id = text(&k.id);
-            return format!("stored run \"{}\"", id.as_deref().unwrap_or("<no id>"));
-        }
-        let run_id = text(&k.run_id);
-        let seq = Reflect::get(self.record, &k.seq)
-            .ok()
-            .and_then(|v| v.as_f64());
-        format!(
-            "stored event (run \"{}\", seq {})",
-            run_id.as_deref().unwrap_or("<none>"),
-            seq.map_or_else(|| "<none>".to_string(), |s| js_text(&JsValue::from_f64(s)))
-        )
-    }
+fn integer(value: &JsValue, min: i64, max: i64) -> Option<i64> {
+    let n = value.as_f64()?;
+    (n.fract() == 0.0 && n >= min as f64 && n <= max as f64).then_some(n as i64)
+}
 
-    /// `problem` is format arguments rather than a `String`, so that the
-    /// message is formatted once, here.
-    fn bad(&self, key: &JsValue, problem: std::fmt::Arguments<'_>) -> RepositoryError {
-        let name = key.as_string().unwrap_or_default();
-        RepositoryError::Serialization(format!("{}: field \"{name}\" {problem}", self.what()))
-    }
-
-    fn string(&self, key: &JsValue) -> Result<String, RepositoryError> {
-        self.get(key)?
-            .as_string()
-            .ok_or_else(|| self.bad(key, format_args!("is missing or not a string")))
-    }
-
-    /// The field's string read as a name of `parse`'s enum.
-    fn name<T>(&self, key: &JsValue, parse: fn(&str) -> Option<T>) -> Result<T, RepositoryError> {
-        let text = self.string(key)?;
-        parse(&text).ok_or_else(|| self.bad(key, format_args!("has unknown value \"{text}\"")))
-    }
-
-    fn opt_string(&self, key: &JsValue) -> Result<Option<String>, RepositoryError> {
-        let value = self.get(key)?;
-        if value.is_null() || value.is_undefined() {
-            return Ok(None);
-        }
-        value
-            .as_string()
-            .map(Some)
-            .ok_or_else(|| self.bad(key, format_args!("is neither a string nor null")))
-    }
-
-    fn integer(&self, key: &JsValue, min: i64, max: i64) -> Result<i64, RepositoryError> {
-        let value = self.get(key)?;
-        let n = value
-            .as_f64()
-            .ok_or_else(|| self.bad(key, format_args!("is missing or not a number")))?;
-        if n.fract() != 0.0 || n < min as f64 || n > max as f64 {
-            let shown = js_text(&value);
-            return Err(self.bad(
-                key,
-                format_args!("is {shown}, not an integer in {min}..={max}"),
-            ));
-        }
-        Ok(n as i64)
-    }
-
-    fn opt_integer(
-        &self,
-        key: &JsValue,
-        min: i64,
-        max: i64,
-    ) -> Result<Option<i64>, RepositoryError> {
-        let value = self.get(key)?;
-        if value.is_null() || value.is_undefined() {
-            return Ok(None);
-        }
-        self.integer(key, min, max).map(Some)
+/// A field that may be `null` or absent: `Some(None)` then, `None` when it
+/// is neither that nor what `parse` makes of it.
+fn optional<T>(value: JsValue, parse: impl FnOnce(&JsValue) -> Option<T>) -> Option<Option<T>> {
+    match parse(&value) {
+        Some(v) => Some(Some(v)),
+        None if value.is_null() || value.is_undefined() => Some(None),
+        None => None,
     }
 }
 
-/// Decodes a stored run.
+/// Decodes a stored run. (Each field read at once as an `Option`, and the
+/// record refused as a whole: one error path, with no message made here.)
 pub(crate) fn decode_run(record: &JsValue) -> Result<CouncilRun, RepositoryError> {
-    if !record.is_object() {
-        return Err(RepositoryError::Serialization(format!(
-            "stored run is not an object: {}",
-            js_text(record)
-        )));
-    }
     with_keys(|k| {
-        let f = Fields {
-            record,
-            keys: k,
-            event: false,
+        let text = |key: &JsValue| read(record, key)?.as_string();
+        let run = || {
+            record.is_object().then_some(())?;
+            Some(CouncilRun {
+                status: CouncilRunStatus::parse(&text(&k.status)?)?,
+                hitl_mode: HitlMode::parse(&text(&k.hitl_mode)?)?,
+                id: text(&k.id)?,
+                goal: text(&k.goal)?,
+                graph_json: optional(read(record, &k.graph_json)?, JsValue::as_string)?,
+                conversation_id: optional(read(record, &k.conversation_id)?, |v| {
+                    integer(v, -MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
+                })?,
+                created_at: text(&k.created_at)?,
+                updated_at: text(&k.updated_at)?,
+            })
         };
-        let status = f.name(&k.status, CouncilRunStatus::parse)?;
-        let hitl_mode = f.name(&k.hitl_mode, HitlMode::parse)?;
-        Ok(CouncilRun {
-            id: f.string(&k.id)?,
-            goal: f.string(&k.goal)?,
-            graph_json: f.opt_string(&k.graph_json)?,
-            status,
-            hitl_mode,
-            conversation_id: f.opt_integer(
-                &k.conversation_id,
-                -MAX_SAFE_INTEGER,
-                MAX_SAFE_INTEGER,
-            )?,
-            created_at: f.string(&k.created_at)?,
-            updated_at: f.string(&k.updated_at)?,
-        })
+        run().ok_or_else(|| malformed_record(record, false, 0))
     })
 }
 
 /// Decodes a stored event.
 pub(crate) fn decode_event(record: &JsValue) -> Result<CouncilRunEvent, RepositoryError> {
-    if !record.is_object() {
-        return Err(RepositoryError::Serialization(format!(
-            "stored event is not an object: {}",
-            js_text(record)
-        )));
-    }
     with_keys(|k| {
-        let f = Fields {
-            record,
-            keys: k,
-            event: true,
+        let text = |key: &JsValue| read(record, key)?.as_string();
+        let event = || {
+            record.is_object().then_some(())?;
+            Some(CouncilRunEvent {
+                run_id: text(&k.run_id)?,
+                seq: integer(&read(record, &k.seq)?, 0, MAX_SAFE_INTEGER)?,
+                event_json: text(&k.event_json)?,
+                created_at: text(&k.created_at)?,
+                wave_index: integer(&read(record, &k.wave_index)?, 0, WAVE_MAX)? as u32,
+            })
         };
-        Ok(CouncilRunEvent {
-            run_id: f.string(&k.run_id)?,
-            seq: f.integer(&k.seq, 0, MAX_SAFE_INTEGER)?,
-            event_json: f.string(&k.event_json)?,
-            created_at: f.string(&k.created_at)?,
-            wave_index: f.integer(&k.wave_index, 0, i64::from(u32::MAX))? as u32,
-        })
+        event().ok_or_else(|| malformed_record(record, true, 0))
     })
+}
+
+/// The `Serialization` error of a stored record refused (the `at`th of its
+/// list): its message, naming the record and what is wrong with it, is
+/// made by glue.js's `recordProblem` only now, so that decoding a good
+/// record formats nothing and wasm carries none of the messages.
+fn malformed_record(record: &JsValue, event: bool, at: u32) -> RepositoryError {
+    RepositoryError::Serialization(with_names(|statuses, modes| {
+        record_problem(record, event, statuses, modes, at)
+    }))
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]
@@ -286,6 +211,14 @@ extern "C" {
     fn first_malformed_run(records: &Array, statuses: &Array, modes: &Array) -> i32;
     #[wasm_bindgen(js_name = firstMalformedEvent)]
     fn first_malformed_event(records: &Array) -> i32;
+    #[wasm_bindgen(js_name = recordProblem)]
+    fn record_problem(
+        record: &JsValue,
+        event: bool,
+        statuses: &Array,
+        modes: &Array,
+        at: u32,
+    ) -> String;
 }
 
 /// The valid status and HITL names, as JavaScript arrays.
@@ -308,33 +241,26 @@ thread_local! {
     };
 }
 
-/// Checks many stored runs at once, as [`decode_run`] would; only a record
-/// the quick check refuses is decoded, to name what is wrong with it.
+/// Checks many stored runs at once, as [`decode_run`] would.
 pub(crate) fn check_run_records(records: &Array) -> Result<(), RepositoryError> {
     let bad = with_names(|statuses, modes| first_malformed_run(records, statuses, modes));
-    malformed(records, bad, "run", &|r| decode_run(r).map(drop))
+    malformed(records, bad, false)
 }
 
 /// Checks many stored events at once, as [`decode_event`] would.
 pub(crate) fn check_event_records(records: &Array) -> Result<(), RepositoryError> {
-    let bad = first_malformed_event(records);
-    malformed(records, bad, "event", &|r| decode_event(r).map(drop))
+    malformed(records, first_malformed_event(records), true)
 }
 
 /// The outcome of a quick check that found record `bad` of `records`
-/// malformed (none when negative): the error decoding it gives, or one
-/// naming its position. One body for runs and events.
-fn malformed(
-    records: &Array,
-    bad: i32,
-    what: &str,
-    decode: &dyn Fn(&JsValue) -> Result<(), RepositoryError>,
-) -> Result<(), RepositoryError> {
+/// malformed (none when negative). One body for runs and events.
+fn malformed(records: &Array, bad: i32, event: bool) -> Result<(), RepositoryError> {
     if bad < 0 {
         return Ok(());
     }
-    decode(&records.get(bad as u32))?;
-    Err(RepositoryError::Serialization(format!(
-        "stored {what} #{bad} is malformed"
-    )))
+    Err(malformed_record(
+        &records.get(bad as u32),
+        event,
+        bad as u32,
+    ))
 }
