@@ -678,9 +678,9 @@ export async function estimateStorage() {
   }
 }
 
-// A short, safe description of a value for error messages (see
-// `describe` in src/js.rs).
-export function describe(value) {
+// A short, safe description of a value for error messages ("the string
+// \"x\"", "an object"...).
+function describe(value) {
   if (value === undefined) return "undefined";
   if (value === null) return "null";
   if (typeof value === "number") return `the number ${value}`;
@@ -690,6 +690,36 @@ export function describe(value) {
   if (Array.isArray(value)) return "an array";
   const type = typeof value;
   return type === "object" ? "an object" : `a ${type}`;
+}
+
+// The message of an argument error of src/js.rs (its `arg_error`), for the
+// argument `what` and the value given: made only for an argument refused,
+// so that wasm carries neither the messages nor their formatting.
+// `problem` is -2 not a string, -3 more than `a` UTF-16 units, -4 `b`
+// UTF-8 bytes, more than `a`, -5 not an integer in a..=b, -6 not one of the
+// names `a`, -7 not `a` (what was expected), -8 `value` is an unknown key
+// of `a`'s (null: the keys cannot be listed), -9 cannot be read, -10 its
+// items cannot be read, -11 not an array of events; else the index of an
+// unpaired surrogate.
+export function argError(what, value, problem, a, b) {
+  const must = (expected) => `${what} must be ${expected}, got ${describe(value)}`;
+  const names = () => a.map((name) => `"${name}"`).join(", ");
+  switch (problem) {
+    case -2: return must("a string");
+    case -3: return `${what} has ${value.length} characters, more than the limit of ${a} bytes`;
+    case -4: return `${what} is ${b} bytes, more than the limit of ${a}`;
+    case -5: return must(`an integer in ${a}..=${b}`);
+    case -6: return must(`one of ${names()}`);
+    case -7: return must(a);
+    case -8:
+      return value === null
+        ? `${what}: its fields cannot be listed`
+        : `${what} has an unknown field "${value}"; known fields: ${names()}`;
+    case -9: return `${what} cannot be read`;
+    case -10: return `${what}: its items cannot be read`;
+    case -11: return `${what} takes an array of events, got ${describe(value)}`;
+  }
+  return `${what} holds an unpaired UTF-16 surrogate at index ${problem}; only well-formed Unicode text can be stored unchanged`;
 }
 
 export function isAbortSignal(value) {

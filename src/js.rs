@@ -228,37 +228,50 @@ fn string_arg(
 ) -> Result<String, RepositoryError> {
     // One call checks the type, the length and the text. A UTF-16 unit
     // takes at least one UTF-8 byte, so the length bound is safe.
-    let at = string_check(value, max_bytes as u32);
-    if at == NOT_A_STRING {
-        return Err(refused(what, "a string", value));
+    let (mut problem, mut bytes) = (string_check(value, max_bytes as u32), 0);
+    if problem == WELL_FORMED {
+        let text = String::from(value.unchecked_ref::<JsString>());
+        if text.len() <= max_bytes {
+            return Ok(text);
+        }
+        (problem, bytes) = (TOO_MANY_BYTES, text.len());
     }
-    let text: &JsString = value.unchecked_ref();
-    if at == TOO_LONG {
-        return Err(constraint(format!(
-            "{what} has {} characters, more than the limit of {max_bytes} bytes",
-            text.length()
-        )));
-    }
-    if at >= 0 {
-        return Err(constraint(format!(
-            "{what} holds an unpaired UTF-16 surrogate at index {at}; only well-formed \
-             Unicode text can be stored unchanged"
-        )));
-    }
-    let text = String::from(text);
-    if text.len() > max_bytes {
-        return Err(constraint(format!(
-            "{what} is {} bytes, more than the limit of {max_bytes}",
-            text.len()
-        )));
-    }
-    Ok(text)
+    Err(arg_error(
+        what,
+        value,
+        problem,
+        &JsValue::from_f64(max_bytes as f64),
+        bytes as f64,
+    ))
 }
 
-/// What [`string_check`] answers for a value that is not a string.
-const NOT_A_STRING: i32 = -2;
-/// What [`string_check`] answers for a string that is too long.
-const TOO_LONG: i32 = -3;
+/// What [`string_check`] answers for a well-formed string short enough.
+const WELL_FORMED: i32 = -1;
+/// The problems of an argument, for glue.js's `argError`; its others are
+/// [`string_check`]'s answers: -2 not a string, -3 too long, or the index
+/// of an unpaired surrogate.
+const TOO_MANY_BYTES: i32 = -4;
+const NOT_AN_INTEGER: i32 = -5;
+const NOT_ONE_OF: i32 = -6;
+const NOT_EXPECTED: i32 = -7;
+const UNKNOWN_FIELD: i32 = -8;
+const UNREADABLE: i32 = -9;
+const ITEMS_UNREADABLE: i32 = -10;
+const NOT_AN_ARRAY_OF_EVENTS: i32 = -11;
+
+/// The `Constraint` error of argument `what`, worded by glue.js's
+/// `argError` from `problem` and its details `a` and `b` (see there), and
+/// the value given: the messages and their formatting live there, made
+/// only for an argument refused.
+fn arg_error(
+    what: &dyn Display,
+    value: &JsValue,
+    problem: i32,
+    a: &JsValue,
+    b: f64,
+) -> RepositoryError {
+    constraint(arg_error_js(&what.to_string(), value, problem, a, b))
+}
 
 /// Reads an integer argument in `min..=max`.
 fn integer_arg(
@@ -269,54 +282,31 @@ fn integer_arg(
 ) -> Result<i64, RepositoryError> {
     match value.as_f64() {
         Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => Ok(n as i64),
-        _ => Err(constraint(format!(
-            "{what} must be an integer in {min}..={max}, got {}",
-            describe(value)
-        ))),
+        _ => Err(arg_error(
+            what,
+            value,
+            NOT_AN_INTEGER,
+            &JsValue::from_f64(min as f64),
+            max as f64,
+        )),
     }
 }
 
 fn status_arg(value: &JsValue, what: &str) -> Result<CouncilRunStatus, RepositoryError> {
     let text = value.as_string().unwrap_or_default();
     CouncilRunStatus::parse(&text).ok_or_else(|| {
-        let mut names = String::new();
+        let names = Array::new();
         for status in CouncilRunStatus::ALL {
-            push_name(&mut names, status.as_str());
+            names.push(&status.as_str().into());
         }
-        not_one_of(&what, &names, value)
+        arg_error(&what, value, NOT_ONE_OF, &names, 0.0)
     })
 }
 
-/// `"{what} must be one of {names}, got {value described}"`, for a status
-/// or a HITL mode: one `format!` for both.
-fn not_one_of(what: &dyn Display, names: &str, value: &JsValue) -> RepositoryError {
-    constraint(format!(
-        "{what} must be one of {names}, got {}",
-        describe(value)
-    ))
-}
-
 /// `"{what} must be {expected}, got {value described}"`: the argument errors
-/// that expect a kind of value, formatted in this one place rather than at
-/// each check. (The ones whose expectation is itself formatted, a range or a
-/// list of names, measured smaller with their own `format!`.)
+/// that expect a kind of value.
 fn refused(what: &dyn Display, expected: &str, value: &JsValue) -> RepositoryError {
-    constraint(format!(
-        "{what} must be {expected}, got {}",
-        describe(value)
-    ))
-}
-
-/// Adds `"name"` to a list of names separated by `, `. (Pushed in a loop
-/// by each caller: an iterator of names mapped, collected and joined was
-/// compiled again for each kind of name.)
-fn push_name(list: &mut String, name: &str) {
-    if !list.is_empty() {
-        list.push_str(", ");
-    }
-    list.push('"');
-    list.push_str(name);
-    list.push('"');
+    arg_error(what, value, NOT_EXPECTED, &expected.into(), 0.0)
 }
 
 thread_local! {
@@ -349,21 +339,23 @@ fn key_name(key: &'static str) -> JsValue {
     })
 }
 
-fn known_names<R>(known: &'static [&'static str], f: impl FnOnce(&Array) -> R) -> R {
-    let names = cached((known.as_ptr() as usize, known.len()), &|| {
+/// The names `known` as a JavaScript array.
+fn known_names(known: &'static [&'static str]) -> Array {
+    cached((known.as_ptr() as usize, known.len()), &|| {
         let names = Array::new_with_length(known.len() as u32);
         for (i, name) in known.iter().enumerate() {
             names.set(i as u32, JsValue::from_str(name));
         }
         names.into()
-    });
-    f(names.unchecked_ref())
+    })
+    .unchecked_into()
 }
 
 /// The items of an array argument, copied in one call so that reading them
 /// cannot throw; `Constraint` when they cannot be read.
 fn array_items(array: &JsValue, what: &str) -> Result<Array, RepositoryError> {
-    array_items_js(array).ok_or_else(|| constraint(format!("{what}: its items cannot be read")))
+    array_items_js(array)
+        .ok_or_else(|| arg_error(&what, array, ITEMS_UNREADABLE, &JsValue::UNDEFINED, 0.0))
 }
 
 /// `what.key`, written out only for an error message.
@@ -394,25 +386,25 @@ impl<'a> Fields<'a> {
         }
         let object: &Object = value.unchecked_ref();
         // One call into JavaScript, rather than each key copied into wasm.
-        let unknown = known_names(known, |names| unknown_key(object, names));
+        let names = known_names(known);
+        let unknown = unknown_key(object, &names);
         if unknown.is_undefined() {
             return Ok(Fields { object, what });
         }
-        if let Some(key) = unknown.as_string() {
-            let mut names = String::new();
-            for name in known {
-                push_name(&mut names, name);
-            }
-            return Err(constraint(format!(
-                "{what} has an unknown field \"{key}\"; known fields: {names}"
-            )));
-        }
-        Err(constraint(format!("{what}: its fields cannot be listed")))
+        // The key, or `null` when the keys cannot be listed.
+        Err(arg_error(&what, &unknown, UNKNOWN_FIELD, &names, 0.0))
     }
 
     fn get(&self, key: &'static str) -> Result<JsValue, RepositoryError> {
-        Reflect::get(self.object, &key_name(key))
-            .map_err(|_| constraint(format!("{}.{key} cannot be read", self.what)))
+        Reflect::get(self.object, &key_name(key)).map_err(|_| {
+            arg_error(
+                &self.label(key),
+                &JsValue::UNDEFINED,
+                UNREADABLE,
+                &JsValue::UNDEFINED,
+                0.0,
+            )
+        })
     }
 
     fn label<'k>(&self, key: &'k str) -> FieldLabel<'k> {
@@ -461,11 +453,11 @@ fn new_run(input: &JsValue) -> Result<CouncilRun, RepositoryError> {
     let hitl_mode = match f.optional(rf::HITL_MODE, false)? {
         None => HitlMode::default(),
         Some(v) => HitlMode::parse(&v.as_string().unwrap_or_default()).ok_or_else(|| {
-            let mut names = String::new();
+            let names = Array::new();
             for mode in HitlMode::ALL {
-                push_name(&mut names, mode.as_str());
+                names.push(&mode.as_str().into());
             }
-            not_one_of(&f.label(rf::HITL_MODE), &names, &v)
+            arg_error(&f.label(rf::HITL_MODE), &v, NOT_ONE_OF, &names, 0.0)
         })?,
     };
     let conversation_id = match f.optional(rf::CONVERSATION_ID, true)? {
@@ -636,12 +628,12 @@ extern "C" {
 extern "C" {
     #[wasm_bindgen(js_name = publicRuns)]
     fn public_runs(records: Array) -> Array;
-    /// A short, safe description of a value for error messages ("the
-    /// string \"x\"", "an object"...), made in JavaScript, which has the
-    /// value's type and text at hand.
-    fn describe(value: &JsValue) -> String;
-    /// For [`string_arg`]: [`NOT_A_STRING`], [`TOO_LONG`] (more than `max`
-    /// UTF-16 units), else the index of the first unpaired surrogate, or -1.
+    /// The message of an argument error (see [`arg_error`]).
+    #[wasm_bindgen(js_name = argError)]
+    fn arg_error_js(what: &str, value: &JsValue, problem: i32, a: &JsValue, b: f64) -> String;
+    /// For [`string_arg`]: -2 for a value that is not a string, -3 for one
+    /// of more than `max` UTF-16 units, else the index of the first
+    /// unpaired surrogate, or [`WELL_FORMED`].
     #[wasm_bindgen(js_name = stringCheck)]
     fn string_check(value: &JsValue, max: u32) -> i32;
     #[wasm_bindgen(js_name = arrayItems)]
@@ -1425,10 +1417,13 @@ fn watch_options(options: &JsValue) -> Result<(i64, JsValue), RepositoryError> {
 /// The events of `appendEvents` and their stored records.
 fn parse_events(events: &JsValue) -> Result<(Vec<CouncilRunEvent>, Vec<JsValue>), RepositoryError> {
     if !Array::is_array(events) {
-        return Err(constraint(format!(
-            "appendEvents takes an array of events, got {}",
-            describe(events)
-        )));
+        return Err(arg_error(
+            &"appendEvents",
+            events,
+            NOT_AN_ARRAY_OF_EVENTS,
+            &JsValue::UNDEFINED,
+            0.0,
+        ));
     }
     let array = array_items(events, "appendEvents events")?;
     let count = array.length() as usize;
