@@ -1178,10 +1178,16 @@ async fn perform(
         }
         Call::MarkInterruptedRuns => {
             // In memory nothing runs in between: the running runs now are
-            // the ones that change.
+            // the ones that change. (The in-memory port's futures are ready
+            // when made: the answer is taken by one poll rather than
+            // awaited, an await being a state of its own in wasm.)
             if notices.0.is_some() {
-                for run in &repo.list_runs(Some(CouncilRunStatus::Running)).await? {
-                    list.push(run.id.clone());
+                let mut cx = Context::from_waker(Waker::noop());
+                let mut running = repo.list_runs(Some(CouncilRunStatus::Running));
+                if let Poll::Ready(running) = running.as_mut().poll(&mut cx) {
+                    for run in &running? {
+                        list.push(run.id.clone());
+                    }
                 }
             }
             (kind, status) = ("status", Some(CouncilRunStatus::Interrupted.as_str()));
