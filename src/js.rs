@@ -295,12 +295,21 @@ fn integer_arg(
 fn status_arg(value: &JsValue, what: &str) -> Result<CouncilRunStatus, RepositoryError> {
     let text = value.as_string().unwrap_or_default();
     CouncilRunStatus::parse(&text).ok_or_else(|| {
-        let names = Array::new();
-        for status in CouncilRunStatus::ALL {
-            names.push(&status.as_str().into());
-        }
+        let names = names_of(&|i| CouncilRunStatus::ALL.get(i).map(|s| s.as_str()));
         arg_error(&what, value, NOT_ONE_OF, &names, 0.0)
     })
+}
+
+/// The names `name(0)`, `name(1)`... as a JavaScript array, for an error:
+/// one loop for the statuses and the HITL modes.
+fn names_of(name: &dyn Fn(usize) -> Option<&'static str>) -> Array {
+    let names = Array::new();
+    let mut i = 0;
+    while let Some(name) = name(i) {
+        names.push(&name.into());
+        i += 1;
+    }
+    names
 }
 
 /// `"{what} must be {expected}, got {value described}"`: the argument errors
@@ -453,10 +462,7 @@ fn new_run(input: &JsValue) -> Result<CouncilRun, RepositoryError> {
     let hitl_mode = match f.optional(rf::HITL_MODE, false)? {
         None => HitlMode::default(),
         Some(v) => HitlMode::parse(&v.as_string().unwrap_or_default()).ok_or_else(|| {
-            let names = Array::new();
-            for mode in HitlMode::ALL {
-                names.push(&mode.as_str().into());
-            }
+            let names = names_of(&|i| HitlMode::ALL.get(i).map(|m| m.as_str()));
             arg_error(&f.label(rf::HITL_MODE), &v, NOT_ONE_OF, &names, 0.0)
         })?,
     };
