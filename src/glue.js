@@ -722,6 +722,17 @@ export function argError(what, value, problem, a, b) {
   return `${what} holds an unpaired UTF-16 surrogate at index ${problem}; only well-formed Unicode text can be stored unchanged`;
 }
 
+// For pruneRuns' olderThan (src/js.rs, date_iso): one call rather than
+// three (instanceof, getTime, toISOString).
+export function dateIso(value) {
+  try {
+    if (!(value instanceof Date)) return undefined;
+  } catch {
+    return undefined;
+  }
+  return isNaN(value.getTime()) ? null : value.toISOString();
+}
+
 export function isAbortSignal(value) {
   return typeof AbortSignal === "function" && value instanceof AbortSignal;
 }

@@ -658,6 +658,10 @@ extern "C" {
     fn estimate_storage() -> Promise;
     #[wasm_bindgen(js_name = isAbortSignal)]
     fn is_abort_signal(value: &JsValue) -> bool;
+    /// For `pruneRuns`' `olderThan`: a `Date`'s `toISOString()`, `null`
+    /// for an invalid `Date`, `undefined` for any other value.
+    #[wasm_bindgen(js_name = dateIso)]
+    fn date_iso(value: &JsValue) -> JsValue;
 }
 
 /// `CouncilStore.open(name)` when `open`, else `deleteDatabase(name)`: one
@@ -1376,16 +1380,18 @@ fn prune_options(options: &JsValue) -> Result<Prune, RepositoryError> {
     };
     let older_than = match f.optional("olderThan", false)? {
         None => None,
-        Some(v) if v.is_instance_of::<js_sys::Date>() => {
-            let date: &js_sys::Date = v.unchecked_ref();
-            if date.get_time().is_nan() {
+        Some(v) => {
+            let iso = date_iso(&v);
+            if iso.is_null() {
                 return Err(constraint(
                     "pruneRuns options.olderThan is an invalid Date".into(),
                 ));
             }
-            Some(String::from(date.to_iso_string()))
+            Some(match iso.as_string() {
+                Some(iso) => iso,
+                None => f.string("olderThan", 64)?,
+            })
         }
-        Some(_) => Some(f.string("olderThan", 64)?),
     };
     let statuses = match f.optional("statuses", false)? {
         None => None,
