@@ -614,8 +614,9 @@ export function closeChannel(feed) {
 // whose message names a DOMException, as `RepositoryError::dom_name` finds
 // it (the first ':'-separated part that, without leading spaces, looks like
 // `QuotaExceededError`), also gets that name as `domName` and, as `cause`, a
-// DOMException of that name with the text after it.
-export function councilStoreError(message, kind) {
+// DOMException of that name with the text after it. With `reject`, a
+// promise rejected with it.
+export function councilStoreError(message, kind, reject) {
   const error = new Error(message);
   error.name = "CouncilStoreError";
   error.kind = kind;
@@ -632,7 +633,7 @@ export function councilStoreError(message, kind) {
       end += 1;
     }
   }
-  return error;
+  return reject ? Promise.reject(error) : error;
 }
 
 function domException(message, name) {
