@@ -659,10 +659,12 @@ export function newRunId() {
   return id;
 }
 
+// `CouncilStore.persist` and `estimate`: where there is no
+// `navigator.storage` or no method of that name, the call throws, and the
+// answer is the same as the browser's refusal.
 export async function persistStorage() {
   try {
-    const storage = globalThis.navigator?.storage;
-    return typeof storage?.persist === "function" && (await storage.persist()) === true;
+    return (await navigator.storage.persist()) === true;
   } catch {
     return false;
   }
@@ -670,9 +672,7 @@ export async function persistStorage() {
 
 export async function estimateStorage() {
   try {
-    const storage = globalThis.navigator?.storage;
-    if (typeof storage?.estimate !== "function") return { usage: 0, quota: 0 };
-    const { usage, quota } = await storage.estimate();
+    const { usage, quota } = await navigator.storage.estimate();
     return { usage: usage ?? 0, quota: quota ?? 0 };
   } catch {
     return { usage: 0, quota: 0 };
