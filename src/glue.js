@@ -620,18 +620,13 @@ export function councilStoreError(message, kind, reject) {
   const error = new Error(message);
   error.name = "CouncilStoreError";
   error.kind = kind;
-  if (kind === "Storage") {
-    let end = 0;
-    for (const part of message.split(":")) {
-      end += part.length;
-      const name = part.replace(/^ +/, "");
-      if (/^[A-Z][A-Za-z0-9]*Error$/.test(name)) {
-        error.domName = name;
-        error.cause = domException(message.slice(end).replace(/^[: ]+/, ""), name);
-        break;
-      }
-      end += 1;
-    }
+  // The first part: from the start or a ':', spaces, the name, then a ':'
+  // or the end.
+  const found = kind === "Storage" && /(?:^|:) *([A-Z][A-Za-z0-9]*Error)(?=:|$)/.exec(message);
+  if (found) {
+    const name = (error.domName = found[1]);
+    const rest = message.slice(found.index + found[0].length);
+    error.cause = domException(rest.replace(/^[: ]+/, ""), name);
   }
   return reject ? Promise.reject(error) : error;
 }
