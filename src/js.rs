@@ -189,9 +189,22 @@ fn run_as_promise(mut work: Work) -> Promise {
     match work.as_mut().poll(&mut cx) {
         Poll::Ready(Ok(value)) => Promise::resolve(&value),
         Poll::Ready(Err(e)) => rejected(e),
-        Poll::Pending => {
-            wasm_bindgen_futures::future_to_promise(async move { work.await.map_err(js_error) })
-        }
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(Rejecting(work)),
+    }
+}
+
+/// `work` with its error made a `CouncilStoreError`: a future written out
+/// rather than an async block, which would be a state machine of its own.
+struct Rejecting(Work);
+
+impl Future for Rejecting {
+    type Output = Result<JsValue, JsValue>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0
+            .as_mut()
+            .poll(cx)
+            .map(|outcome| outcome.map_err(js_error))
     }
 }
 
