@@ -210,12 +210,23 @@ impl Future for Rejecting {
 
 /// A promise of `undefined` once `done` succeeds.
 fn resolves_undefined(
-    done: impl Future<Output = Result<(), RepositoryError>> + 'static,
+    done: impl Future<Output = Result<(), RepositoryError>> + Unpin + 'static,
 ) -> Promise {
-    promise(async move {
-        done.await?;
-        Ok(JsValue::UNDEFINED)
-    })
+    promise(Undefined(done))
+}
+
+/// `done` answering `undefined`: a future written out rather than an async
+/// block, which would be a state machine of its own.
+struct Undefined<F>(F);
+
+impl<F: Future<Output = Result<(), RepositoryError>> + Unpin> Future for Undefined<F> {
+    type Output = Result<JsValue, RepositoryError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|done| done.map(|()| JsValue::UNDEFINED))
+    }
 }
 
 /// A promise settled already with `outcome`: an in-memory store's reads,
