@@ -693,8 +693,12 @@ extern "C" {
 /// `CouncilStore.open(name)` when `open`, else `deleteDatabase(name)`: one
 /// async body for both (each is a state machine of its own in wasm).
 fn database_call(name: Result<String, RepositoryError>, open: bool) -> Promise {
+    // A bad name is refused here, not carried into the async body.
+    let name = match name {
+        Ok(name) => name,
+        Err(e) => return rejected(e),
+    };
     promise(async move {
-        let name = name?;
         Ok(if open {
             let repo = Rc::new(IndexedDbCouncilRepository::open(&name).await?);
             let slow = slow_reads(Rc::downgrade(&repo));
