@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
-use js_sys::{Array, Function, JsString, Object, Promise, Reflect};
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -256,7 +256,9 @@ fn string_arg(
     // takes at least one UTF-8 byte, so the length bound is safe.
     let (mut problem, mut bytes) = (string_check(value, max_bytes as u32), 0);
     if problem == WELL_FORMED {
-        let text = String::from(value.unchecked_ref::<JsString>());
+        // (A string: checked above. `String::from(&JsString)` would carry
+        // a throwing path for none.)
+        let text = value.as_string().unwrap_or_default();
         if text.len() <= max_bytes {
             return Ok(text);
         }
