@@ -1059,14 +1059,11 @@ export async function importLines(input, importer) {
 // undefined: one call instead of every key copied into wasm. `null` when
 // the keys cannot be listed (a Proxy whose trap throws).
 export function unknownKey(o, known) {
-  let keys;
   try {
-    keys = Object.keys(o);
+    return Object.keys(o).find((k) => !known.includes(k));
   } catch {
     return null;
   }
-  for (const k of keys) if (!known.includes(k)) return k;
-  return undefined;
 }
 
 // ---- Reads of one request (src/indexed_db/mod.rs, read_now)
