@@ -1057,8 +1057,10 @@ export async function importLines(input, importer) {
 
 // The first own enumerable key of `o` that `known` does not hold, or
 // undefined: one call instead of every key copied into wasm. `null` when
-// the keys cannot be listed (a Proxy whose trap throws).
+// the keys cannot be listed (a Proxy whose trap throws), 0 when `o` is not
+// an object (`typeof` "object", so a function is not one) or is an array.
 export function unknownKey(o, known) {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return 0;
   try {
     return Object.keys(o).find((k) => !known.includes(k));
   } catch {

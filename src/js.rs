@@ -417,16 +417,16 @@ impl<'a> Fields<'a> {
         what: &'static str,
         known: &'static [&'static str],
     ) -> Result<Self, RepositoryError> {
-        // (`is_object` is `typeof` "object", so a function is refused too.)
-        if !value.is_object() || Array::is_array(value) {
-            return Err(refused(&what, "an object", value));
-        }
-        let object: &Object = value.unchecked_ref();
-        // One call into JavaScript, rather than each key copied into wasm.
+        // One call into JavaScript checks that it is an object and finds a
+        // key it does not know, rather than each key copied into wasm.
         let names = known_names(known);
-        let unknown = unknown_key(object, &names);
+        let unknown = unknown_key(value, &names);
         if unknown.is_undefined() {
+            let object = value.unchecked_ref();
             return Ok(Fields { object, what });
+        }
+        if unknown.as_f64().is_some() {
+            return Err(refused(&what, "an object", value));
         }
         // The key, or `null` when the keys cannot be listed.
         Err(arg_error(&what, &unknown, UNKNOWN_FIELD, &names, 0.0))
@@ -673,7 +673,7 @@ extern "C" {
     #[wasm_bindgen(js_name = arrayItems)]
     fn array_items_js(array: &JsValue) -> Option<Array>;
     #[wasm_bindgen(js_name = unknownKey)]
-    fn unknown_key(object: &Object, known: &Array) -> JsValue;
+    fn unknown_key(value: &JsValue, known: &Array) -> JsValue;
     /// A random UUID v4, lowercase and hyphenated, as `CouncilRun::new`
     /// makes one.
     #[wasm_bindgen(js_name = newRunId)]
