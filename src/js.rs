@@ -515,7 +515,7 @@ fn new_run(input: &JsValue) -> Result<CouncilRun, RepositoryError> {
     Ok(CouncilRun {
         id: match id {
             Some(id) => id,
-            None => new_run_id(),
+            None => new_run_id().as_string().unwrap_or_default(),
         },
         goal,
         graph_json,
@@ -677,7 +677,9 @@ extern "C" {
     /// A random UUID v4, lowercase and hyphenated, as `CouncilRun::new`
     /// makes one.
     #[wasm_bindgen(js_name = newRunId)]
-    fn new_run_id() -> String;
+    /// (A `JsValue`, read with `as_string`: a `String` return has glue of
+    /// its own.)
+    fn new_run_id() -> JsValue;
     #[wasm_bindgen(js_name = councilStoreError)]
     fn store_error(message: &str, kind: &str, reject: bool) -> JsValue;
     #[wasm_bindgen(js_name = persistStorage)]
