@@ -298,7 +298,11 @@ fn arg_error(
     a: &JsValue,
     b: f64,
 ) -> RepositoryError {
-    constraint(arg_error_js(&what.to_string(), value, problem, a, b))
+    constraint(
+        arg_error_js(&what.to_string(), value, problem, a, b)
+            .as_string()
+            .unwrap_or_default(),
+    )
 }
 
 /// Reads an integer argument in `min..=max`.
@@ -662,9 +666,10 @@ extern "C" {
 extern "C" {
     #[wasm_bindgen(js_name = publicRuns)]
     fn public_runs(records: Array) -> Array;
-    /// The message of an argument error (see [`arg_error`]).
+    /// The message of an argument error (see [`arg_error`]). (A `JsValue`
+    /// read with `as_string`: a `String` return has glue of its own.)
     #[wasm_bindgen(js_name = argError)]
-    fn arg_error_js(what: &str, value: &JsValue, problem: i32, a: &JsValue, b: f64) -> String;
+    fn arg_error_js(what: &str, value: &JsValue, problem: i32, a: &JsValue, b: f64) -> JsValue;
     /// For [`string_arg`]: -2 for a value that is not a string, -3 for one
     /// of more than `max` UTF-16 units, else the index of the first
     /// unpaired surrogate, or [`WELL_FORMED`].

@@ -200,9 +200,8 @@ pub(crate) fn decode_event(record: &JsValue) -> Result<CouncilRunEvent, Reposito
 /// made by glue.js's `recordProblem` only now, so that decoding a good
 /// record formats nothing and wasm carries none of the messages.
 fn malformed_record(record: &JsValue, event: bool, at: u32) -> RepositoryError {
-    RepositoryError::Serialization(with_names(|statuses, modes| {
-        record_problem(record, event, statuses, modes, at)
-    }))
+    let problem = with_names(|statuses, modes| record_problem(record, event, statuses, modes, at));
+    RepositoryError::Serialization(problem.as_string().unwrap_or_default())
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]
@@ -211,6 +210,8 @@ extern "C" {
     fn first_malformed_run(records: &Array, statuses: &Array, modes: &Array) -> i32;
     #[wasm_bindgen(js_name = firstMalformedEvent)]
     fn first_malformed_event(records: &Array) -> i32;
+    /// (A `JsValue`, read with `as_string`: a `String` return has glue of
+    /// its own.)
     #[wasm_bindgen(js_name = recordProblem)]
     fn record_problem(
         record: &JsValue,
@@ -218,7 +219,7 @@ extern "C" {
         statuses: &Array,
         modes: &Array,
         at: u32,
-    ) -> String;
+    ) -> JsValue;
 }
 
 /// The valid status and HITL names, as JavaScript arrays.
