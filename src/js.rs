@@ -164,7 +164,14 @@ impl<T: RunOwnership + RunLog> Backend for T {}
 /// message here would cost 1.5 KB of wasm, more than the rest of this module's
 /// error paths.
 fn js_error(err: RepositoryError) -> JsValue {
-    store_error(err.message(), err.kind(), false)
+    error_value(err, &JsValue::FALSE)
+}
+
+/// [`js_error`], or with `reject` a promise rejected with it. (The texts
+/// are handed over as JavaScript strings: `&str` arguments have glue of
+/// their own.)
+fn error_value(err: RepositoryError, reject: &JsValue) -> JsValue {
+    store_error(&err.message().into(), &err.kind().into(), reject)
 }
 
 fn constraint(message: String) -> RepositoryError {
@@ -241,7 +248,7 @@ fn settled(outcome: Result<JsValue, RepositoryError>) -> Promise {
 /// A promise rejected with `err`'s `CouncilStoreError`, made in the same
 /// call (one import fewer than `Promise.reject`).
 fn rejected(err: RepositoryError) -> Promise {
-    store_error(err.message(), err.kind(), true).unchecked_into()
+    error_value(err, &JsValue::TRUE).unchecked_into()
 }
 
 /// Reads a string argument, measuring it before copying it into wasm memory.
@@ -686,7 +693,7 @@ extern "C" {
     /// its own.)
     fn new_run_id() -> JsValue;
     #[wasm_bindgen(js_name = councilStoreError)]
-    fn store_error(message: &str, kind: &str, reject: bool) -> JsValue;
+    fn store_error(message: &JsValue, kind: &JsValue, reject: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = persistStorage)]
     fn persist_storage() -> Promise;
     #[wasm_bindgen(js_name = estimateStorage)]
