@@ -306,7 +306,7 @@ fn arg_error(
     b: f64,
 ) -> RepositoryError {
     constraint(
-        arg_error_js(&what.to_string(), value, problem, a, b)
+        arg_error_js(&what.to_string().into(), value, problem, a, b)
             .as_string()
             .unwrap_or_default(),
     )
@@ -673,10 +673,10 @@ extern "C" {
 extern "C" {
     #[wasm_bindgen(js_name = publicRuns)]
     fn public_runs(records: Array) -> Array;
-    /// The message of an argument error (see [`arg_error`]). (A `JsValue`
-    /// read with `as_string`: a `String` return has glue of its own.)
+    /// The message of an argument error (see [`arg_error`]). (`JsValue`s
+    /// rather than a `&str` and a `String`, which have glue of their own.)
     #[wasm_bindgen(js_name = argError)]
-    fn arg_error_js(what: &str, value: &JsValue, problem: i32, a: &JsValue, b: f64) -> JsValue;
+    fn arg_error_js(what: &JsValue, value: &JsValue, problem: i32, a: &JsValue, b: f64) -> JsValue;
     /// For [`string_arg`]: -2 for a value that is not a string, -3 for one
     /// of more than `max` UTF-16 units, else the index of the first
     /// unpaired surrogate, or [`WELL_FORMED`].
