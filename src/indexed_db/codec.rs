@@ -200,7 +200,9 @@ pub(crate) fn decode_event(record: &JsValue) -> Result<CouncilRunEvent, Reposito
 /// made by glue.js's `recordProblem` only now, so that decoding a good
 /// record formats nothing and wasm carries none of the messages.
 fn malformed_record(record: &JsValue, event: bool, at: u32) -> RepositoryError {
-    let problem = with_names(|statuses, modes| record_problem(record, event, statuses, modes, at));
+    let event = JsValue::from_bool(event);
+    let problem =
+        with_names(|statuses, modes| record_problem(record, &event, statuses, modes, at.into()));
     RepositoryError::Serialization(problem.as_string().unwrap_or_default())
 }
 
@@ -210,15 +212,15 @@ extern "C" {
     fn first_malformed_run(records: &Array, statuses: &Array, modes: &Array) -> i32;
     #[wasm_bindgen(js_name = firstMalformedEvent)]
     fn first_malformed_event(records: &Array) -> i32;
-    /// (A `JsValue`, read with `as_string`: a `String` return has glue of
-    /// its own.)
+    /// (`JsValue`s and an `f64` rather than a `bool`, a `u32` and a
+    /// `String`, which have glue of their own.)
     #[wasm_bindgen(js_name = recordProblem)]
     fn record_problem(
         record: &JsValue,
-        event: bool,
+        event: &JsValue,
         statuses: &Array,
         modes: &Array,
-        at: u32,
+        at: f64,
     ) -> JsValue;
 }
 
