@@ -261,7 +261,7 @@ fn string_arg(
 ) -> Result<String, RepositoryError> {
     // One call checks the type, the length and the text. A UTF-16 unit
     // takes at least one UTF-8 byte, so the length bound is safe.
-    let (mut problem, mut bytes) = (string_check(value, max_bytes as u32), 0);
+    let (mut problem, mut bytes) = (string_check(value, max_bytes as f64), 0);
     if problem == WELL_FORMED {
         // (A string: checked above. `String::from(&JsString)` would carry
         // a throwing path for none.)
@@ -679,9 +679,10 @@ extern "C" {
     fn arg_error_js(what: &JsValue, value: &JsValue, problem: i32, a: &JsValue, b: f64) -> JsValue;
     /// For [`string_arg`]: -2 for a value that is not a string, -3 for one
     /// of more than `max` UTF-16 units, else the index of the first
-    /// unpaired surrogate, or [`WELL_FORMED`].
+    /// unpaired surrogate, or [`WELL_FORMED`]. (`max` an `f64`: a `u32`
+    /// argument has glue of its own.)
     #[wasm_bindgen(js_name = stringCheck)]
-    fn string_check(value: &JsValue, max: u32) -> i32;
+    fn string_check(value: &JsValue, max: f64) -> i32;
     #[wasm_bindgen(js_name = arrayItems)]
     fn array_items_js(array: &JsValue) -> Option<Array>;
     #[wasm_bindgen(js_name = unknownKey)]
