@@ -647,11 +647,8 @@ export function newRunId() {
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6] & 15) | 64;
   b[8] = (b[8] & 63) | 128;
-  let id = "";
-  for (let i = 0; i < 16; i++) {
-    id += (i === 4 || i === 6 || i === 8 || i === 10 ? "-" : "") + (b[i] | 256).toString(16).slice(1);
-  }
-  return id;
+  const hex = Array.from(b, (x) => (x | 256).toString(16).slice(1)).join("");
+  return hex.replace(/(.{8})(.{4})(.{4})(.{4})/, "$1-$2-$3-$4-");
 }
 
 // `CouncilStore.persist` and `estimate`: where there is no
