@@ -361,8 +361,9 @@ thread_local! {
     /// Field names and lists of them as JavaScript values, made once each,
     /// by the address and length of the `'static` name or list. (A list
     /// searched in order: there are a few dozen, and a sorted map's search
-    /// and insert cost more wasm than the scan costs time.)
-    static NAMES: RefCell<Vec<((usize, usize), JsValue)>> = RefCell::default();
+    /// and insert cost more wasm than the scan costs time. Made empty by a
+    /// `const` initialiser: no code to make it on first use.)
+    static NAMES: RefCell<Vec<((usize, usize), JsValue)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The value cached for `address`, made by `make` the first time. (`make`
