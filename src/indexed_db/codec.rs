@@ -6,7 +6,7 @@
 //! record it could not read (glue.js words what is wrong with it); it never
 //! falls back to a default.
 
-use std::mem::ManuallyDrop;
+use std::cell::Cell;
 
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -36,10 +36,15 @@ pub(crate) struct Keys {
 }
 
 thread_local! {
-    // In `ManuallyDrop`: the browser's one thread never ends, and without a
-    // destructor the initialisation carries no drop code for a value it
-    // would replace (a handle per name).
-    static KEYS: ManuallyDrop<Keys> = ManuallyDrop::new(Keys {
+    // Empty (a `const` initialiser) until first used, then the names made
+    // once and leaked: the browser's one thread never ends. The
+    // thread-local's own lazy initialisation, or a `OnceCell`, carries more
+    // code.
+    static KEYS: Cell<Option<&'static Keys>> = const { Cell::new(None) };
+}
+
+fn keys() -> Keys {
+    Keys {
         id: run::ID.into(),
         goal: run::GOAL.into(),
         graph_json: run::GRAPH_JSON.into(),
@@ -53,11 +58,21 @@ thread_local! {
         seq: event::SEQ.into(),
         event_json: event::EVENT_JSON.into(),
         wave_index: event::WAVE_INDEX.into(),
-    });
+    }
 }
 
 pub(crate) fn with_keys<R>(f: impl FnOnce(&Keys) -> R) -> R {
-    KEYS.with(|keys| f(keys))
+    f(made_keys())
+}
+
+fn made_keys() -> &'static Keys {
+    KEYS.with(|cell| {
+        cell.get().unwrap_or_else(|| {
+            let made = Box::leak(Box::new(keys()));
+            cell.set(Some(made));
+            made
+        })
+    })
 }
 
 /// A run as the JavaScript API hands it out.
@@ -226,22 +241,35 @@ extern "C" {
 
 /// The valid status and HITL names, as JavaScript arrays.
 pub(crate) fn with_names<R>(f: impl FnOnce(&Array, &Array) -> R) -> R {
-    NAMES.with(|names| f(&names.0, &names.1))
+    let (statuses, modes) = made_names();
+    f(statuses, modes)
+}
+
+fn made_names() -> &'static (Array, Array) {
+    NAMES.with(|cell| {
+        cell.get().unwrap_or_else(|| {
+            let made = Box::leak(Box::new(names()));
+            cell.set(Some(made));
+            made
+        })
+    })
 }
 
 thread_local! {
-    /// The valid status and HITL names, for the JavaScript check. (In
-    /// `ManuallyDrop` as [`KEYS`] is.)
-    static NAMES: ManuallyDrop<(Array, Array)> = {
-        let (statuses, modes) = (Array::new(), Array::new());
-        for status in CouncilRunStatus::ALL {
-            statuses.push(&status.as_str().into());
-        }
-        for mode in HitlMode::ALL {
-            modes.push(&mode.as_str().into());
-        }
-        ManuallyDrop::new((statuses, modes))
-    };
+    /// The valid status and HITL names, for the JavaScript check. (Made as
+    /// [`KEYS`] is.)
+    static NAMES: Cell<Option<&'static (Array, Array)>> = const { Cell::new(None) };
+}
+
+fn names() -> (Array, Array) {
+    let (statuses, modes) = (Array::new(), Array::new());
+    for status in CouncilRunStatus::ALL {
+        statuses.push(&status.as_str().into());
+    }
+    for mode in HitlMode::ALL {
+        modes.push(&mode.as_str().into());
+    }
+    (statuses, modes)
 }
 
 /// Checks many stored runs at once, as [`decode_run`] would.
