@@ -115,11 +115,7 @@ pub(crate) enum AppendReply {
 }
 
 impl AppendReply {
-    pub(crate) fn send(mut self, outcome: Result<i64, RepositoryError>) {
-        self.put(outcome);
-    }
-
-    fn put(&mut self, outcome: Result<i64, RepositoryError>) {
+    pub(crate) fn put(&mut self, outcome: Result<i64, RepositoryError>) {
         match self {
             AppendReply::Done(reply) => reply.put(outcome.map(|_| ())),
             AppendReply::Numbered(reply) => reply.put(outcome),
@@ -174,7 +170,7 @@ impl<T> Reply<T> {
     }
 
     /// What `send` and `drop` share; the rest of either is not generic.
-    fn put(&mut self, outcome: Result<T, RepositoryError>) {
+    pub(crate) fn put(&mut self, outcome: Result<T, RepositoryError>) {
         if let Some(slot) = self.0.take() {
             *slot.value.borrow_mut() = Some(outcome);
             wake(&slot.waker);
