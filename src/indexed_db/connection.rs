@@ -510,9 +510,12 @@ impl Connection {
             return false;
         }
         let lost = !self.is_current(launch.generation)
+            // Split as bytes: a byte of a non-ASCII char is no ASCII
+            // letter either, and there are no chars to decode.
             || message
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .any(|word| word == "UnknownError" || word == "InvalidStateError");
+                .as_bytes()
+                .split(|b| !b.is_ascii_alphanumeric())
+                .any(|word| word == b"UnknownError" || word == b"InvalidStateError");
         if lost {
             self.lose(launch.generation);
         }
