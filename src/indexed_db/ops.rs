@@ -385,7 +385,13 @@ fn change_run(tx: &Tx, change: &Change, record: JsValue) -> Result<JsValue, Repo
         Change::Graph(graph) => run.graph_json = Some(graph.clone()),
     }
     run.updated_at = timestamp_after(&run.updated_at);
-    let created = check_new_run(&run).map_err(|e| RepositoryError::Serialization(e.to_string()))?;
+    let created = check_new_run(&run).map_err(|e| {
+        // `e.to_string()`'s words, put together without the formatting code.
+        let mut text = e.kind().to_owned();
+        text.push_str(": ");
+        text.push_str(e.message());
+        RepositoryError::Serialization(text)
+    })?;
     let updated = run_record(&run, created)?;
     // Keep what the record holds beside the run's fields (the rewinds).
     with_keys(|k| keep_field(&updated, &record, &k.rewinds));
