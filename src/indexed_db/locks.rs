@@ -194,7 +194,8 @@ impl Locks {
     }
 
     /// Runs that another live store owns: locked in the origin, not by us.
-    /// Loops rather than iterator chains (code of their own per closure).
+    /// Loops rather than iterator chains (code of their own per closure),
+    /// over indices for the JS array.
     pub(crate) async fn owned_elsewhere(&self) -> Result<Vec<String>, RepositoryError> {
         if !self.enabled.get() {
             return Ok(Vec::new());
@@ -204,8 +205,8 @@ impl Locks {
             .map_err(|e| storage("cannot list the Web Locks held", &e))?
             .unchecked_into();
         let mut runs = Vec::new();
-        for id in locked.iter() {
-            if let Some(id) = id.as_string() {
+        for i in 0..locked.length() {
+            if let Some(id) = locked.get(i).as_string() {
                 if self.current(&id).is_none() {
                     runs.push(id);
                 }
