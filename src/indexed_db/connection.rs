@@ -702,11 +702,7 @@ impl Connection {
         else {
             return first;
         };
-        let mut batch = Batch {
-            events: vec![event],
-            records: vec![record],
-            replies: vec![reply],
-        };
+        let mut batch = Batch::of(event, record, reply);
         let mut queue = self.queue.borrow_mut();
         while more(&queue) {
             if let Some(Queued {
@@ -733,6 +729,17 @@ pub(crate) struct Batch {
     pub(crate) events: Vec<CouncilRunEvent>,
     pub(crate) records: Vec<Option<JsValue>>,
     pub(crate) replies: Vec<AppendReply>,
+}
+
+impl Batch {
+    /// A batch of one append (the queue and `launch_op` make them).
+    pub(crate) fn of(event: CouncilRunEvent, record: Option<JsValue>, reply: AppendReply) -> Batch {
+        Batch {
+            events: vec![event],
+            records: vec![record],
+            replies: vec![reply],
+        }
+    }
 }
 
 /// Answers `op` with `err` without running it. The replies are answered

@@ -75,11 +75,7 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
             event,
             record,
             reply,
-        } => Op::Batch(Batch {
-            events: vec![event],
-            records: vec![record],
-            replies: vec![reply],
-        }),
+        } => Op::Batch(Batch::of(event, record, reply)),
         op => op,
     };
     let start = match begin(&conn, &op, holds) {
