@@ -11,6 +11,8 @@
 //! while the transaction is still active. An early return drops
 //! the `Tx`, which aborts it: nothing is half-written.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use js_sys::{Array, Promise, Reflect};
@@ -173,9 +175,13 @@ async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryErro
             events,
             event_records,
             ..
-        } => create_run(tx, run_id, record, events, event_records)
-            .await
-            .map(Outcome::Verdicts),
+        } => {
+            // Boxed, as a dyn future: smaller than its states inlined into
+            // this one's (createRun is no hot path: one allocation more).
+            let creating: Pin<Box<dyn Future<Output = _>>> =
+                Box::pin(create_run(tx, run_id, record, events, event_records));
+            creating.await.map(Outcome::Verdicts)
+        }
         // One call of `write_events` for both: each call site of a future
         // is code of its own in this function's state machine.
         Op::Batch(Batch {
