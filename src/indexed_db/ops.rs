@@ -722,10 +722,24 @@ pub(crate) async fn mark_interrupted(conn: Rc<Connection>, db: Db, reply: Reply<
     let mut ids = Vec::new();
     let mut holds = Vec::new();
     if conn.locks.enabled() {
-        ids = match running_ids(&db).await {
-            Ok(ids) => ids,
-            Err(e) => return reply.send(Err(e)),
+        // The ids first, in a read transaction of their own.
+        let mut tx = match Tx::start(&db, Scope::Runs, Access::Read) {
+            Ok(tx) => tx,
+            Err(failure) => return reply.send(Err(failure.into_error("this store"))),
         };
+        let running = CouncilRunStatus::Running.as_str();
+        let keys = JsFuture::from(op_body(tx.js(), bodies::RUNNING_IDS, running, 0.0, 0));
+        tx.commit_now();
+        drop(tx);
+        let keys: Array = match keys.await {
+            Ok(keys) => keys.unchecked_into(),
+            Err(e) => return reply.send(Err(glue_failure(e))),
+        };
+        for i in 0..keys.length() {
+            if let Some(id) = keys.get(i).as_string() {
+                ids.push(id);
+            }
+        }
         let mut refs = Vec::with_capacity(ids.len());
         for id in &ids {
             refs.push(id.as_str());
@@ -741,23 +755,6 @@ pub(crate) async fn mark_interrupted(conn: Rc<Connection>, db: Db, reply: Reply<
         reply.send(out);
         drop(holds);
     });
-}
-
-async fn running_ids(db: &Db) -> Result<Vec<String>, RepositoryError> {
-    let mut tx =
-        Tx::start(db, Scope::Runs, Access::Read).map_err(|f| f.into_error("this store"))?;
-    let running = CouncilRunStatus::Running.as_str();
-    let keys = JsFuture::from(op_body(tx.js(), bodies::RUNNING_IDS, running, 0.0, 0));
-    tx.commit_now();
-    let keys = keys.await.map_err(glue_failure)?;
-    let mut ids = Vec::new();
-    let keys: Array = keys.unchecked_into();
-    for i in 0..keys.length() {
-        if let Some(id) = keys.get(i).as_string() {
-            ids.push(id);
-        }
-    }
-    Ok(ids)
 }
 
 async fn mark(
