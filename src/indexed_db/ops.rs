@@ -750,78 +750,84 @@ pub(crate) async fn mark_interrupted(conn: Rc<Connection>, db: Db, reply: Reply<
         Ok(tx) => tx,
         Err(failure) => return reply.send(Err(failure.into_error(&conn.name))),
     };
-    launch(async move {
-        let out = mark(&conn, tx, &ids, &holds).await;
-        reply.send(out);
-        drop(holds);
-    });
+    launch(mark(conn, tx, ids, holds, reply));
 }
 
-async fn mark(
-    conn: &Connection,
-    tx: Tx,
-    ids: &[String],
-    holds: &[Hold],
-) -> Result<u64, RepositoryError> {
-    let running = CouncilRunStatus::Running.as_str();
-    let records: Array = JsFuture::from(op_body(tx.js(), bodies::RUNNING_RUNS, running, 0.0, 0))
-        .await
-        .map_err(glue_failure)?
-        .unchecked_into();
-    check_run_records(&records)?;
-    let interrupted = JsValue::from_str(CouncilRunStatus::Interrupted.as_str());
-    let mut marked = Vec::new();
-    let mut next = 0;
-    for i in 0..records.length() {
-        let record = records.get(i);
-        let id = with_keys(|k| Reflect::get(&record, &k.id))
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default();
-        // Both reads are in index order, so the hold is usually next: look
-        // from there on, then from the start.
-        let mut found = None;
-        for k in 0..ids.len() {
-            let at = if next + k < ids.len() {
-                next + k
-            } else {
-                next + k - ids.len()
+/// The transaction of `markInterruptedRuns`; answers `reply`, then lets
+/// the holds go. One async fn with the answer in it, rather than one that
+/// returns the outcome, awaited in another.
+async fn mark(conn: Rc<Connection>, tx: Tx, ids: Vec<String>, holds: Vec<Hold>, reply: Reply<u64>) {
+    let out = 'mark: {
+        // Dropped (aborted unless committed) before the answer.
+        let tx = tx;
+        let running = CouncilRunStatus::Running.as_str();
+        let records: Array =
+            match JsFuture::from(op_body(tx.js(), bodies::RUNNING_RUNS, running, 0.0, 0)).await {
+                Ok(records) => records.unchecked_into(),
+                Err(e) => break 'mark Err(glue_failure(e)),
             };
-            if ids[at] == id {
-                found = holds.get(at);
-                next = at + 1;
-                break;
+        if let Err(e) = check_run_records(&records) {
+            break 'mark Err(e);
+        }
+        let interrupted = JsValue::from_str(CouncilRunStatus::Interrupted.as_str());
+        let mut marked = Vec::new();
+        let mut next = 0;
+        for i in 0..records.length() {
+            let record = records.get(i);
+            let id = with_keys(|k| Reflect::get(&record, &k.id))
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default();
+            // Both reads are in index order, so the hold is usually next: look
+            // from there on, then from the start.
+            let mut found = None;
+            for k in 0..ids.len() {
+                let at = if next + k < ids.len() {
+                    next + k
+                } else {
+                    next + k - ids.len()
+                };
+                if ids[at] == id {
+                    found = holds.get(at);
+                    next = at + 1;
+                    break;
+                }
             }
+            let may = match found {
+                Some(hold) => hold.allowed(),
+                // Set running since the locks were taken: only if by this store.
+                None => matches!(
+                    conn.locks.current(&id),
+                    Some(Hold::Mine(_) | Hold::Unsupported)
+                ),
+            };
+            if !may {
+                continue;
+            }
+            // The records are sound, so change them where they lie: two fields
+            // each, rather than a decode and a re-encode.
+            let updated = with_keys(|k| Reflect::get(&record, &k.updated_at))
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default();
+            if let Err(e) = put_marked(tx.js(), &record, &interrupted, &timestamp_after(&updated)) {
+                break 'mark Err(glue_failure(e));
+            }
+            marked.push(id);
         }
-        let may = match found {
-            Some(hold) => hold.allowed(),
-            // Set running since the locks were taken: only if by this store.
-            None => matches!(
-                conn.locks.current(&id),
-                Some(Hold::Mine(_) | Hold::Unsupported)
-            ),
-        };
-        if !may {
-            continue;
+        if marked.is_empty() {
+            break 'mark Ok(0);
         }
-        // The records are sound, so change them where they lie: two fields
-        // each, rather than a decode and a re-encode.
-        let updated = with_keys(|k| Reflect::get(&record, &k.updated_at))
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default();
-        put_marked(tx.js(), &record, &interrupted, &timestamp_after(&updated))
-            .map_err(glue_failure)?;
-        marked.push(id);
-    }
-    if marked.is_empty() {
-        return Ok(0);
-    }
-    tx.commit().await?;
-    for id in &marked {
-        conn.locks.disown(id);
-        conn.feed
-            .post(id, Notice::Status(CouncilRunStatus::Interrupted.as_str()));
-    }
-    Ok(marked.len() as u64)
+        if let Err(e) = tx.commit().await {
+            break 'mark Err(e);
+        }
+        for id in &marked {
+            conn.locks.disown(id);
+            conn.feed
+                .post(id, Notice::Status(CouncilRunStatus::Interrupted.as_str()));
+        }
+        Ok(marked.len() as u64)
+    };
+    reply.send(out);
+    drop(holds);
 }
