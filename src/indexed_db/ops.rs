@@ -68,8 +68,10 @@ struct Start {
 ///
 /// Every operation goes through the same three steps: [`begin`] (inside
 /// the call: refuse it, or move ownership so that calls queued behind see
-/// it), [`body`] (its transaction) and [`end`] (notices, ownership put
-/// back after a failure); then the outcome is retried or answered.
+/// it), its body (its transaction, in the async block below rather than an
+/// async fn of its own: one state machine less) and [`end`] (notices,
+/// ownership put back after a failure); then the outcome is retried or
+/// answered.
 pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, holds: Vec<Hold>) {
     // A single append is a batch of one.
     let op = match op {
@@ -88,7 +90,77 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
         }
     };
     self::launch(async move {
-        let out = body(tx, &op, &start.holds).await;
+        // The body: the transaction of `op`.
+        let out = 'body: {
+            match &op {
+                Op::CreateRun {
+                    run_id,
+                    record,
+                    events,
+                    event_records,
+                    ..
+                } => {
+                    // Boxed, as a dyn future: smaller than its states
+                    // inlined into this one's (createRun is no hot path: one
+                    // allocation more).
+                    let creating: Pin<Box<dyn Future<Output = _>>> =
+                        Box::pin(create_run(tx, run_id, record, events, event_records));
+                    creating.await.map(Outcome::Verdicts)
+                }
+                // One call of `write_events` for both: each call site of a
+                // future is code of its own in this state machine.
+                Op::Batch(Batch {
+                    events, records, ..
+                })
+                | Op::AppendAll {
+                    events, records, ..
+                } => {
+                    // `begin` refused an `appendEvents` with a run owned
+                    // elsewhere: its holds all allow, and so do its verdicts.
+                    let mut verdicts = Vec::with_capacity(events.len());
+                    for (event, hold) in events.iter().zip(&start.holds) {
+                        verdicts.push(verdict(event, hold));
+                    }
+                    let all_or_nothing = matches!(&op, Op::AppendAll { .. });
+                    write_events(tx, events, records, verdicts, all_or_nothing, false)
+                        .await
+                        .map(Outcome::Verdicts)
+                }
+                // One awaited call for these: see `write_events` above.
+                Op::Read { .. }
+                | Op::Change { .. }
+                | Op::Claim { .. }
+                | Op::NextSeq { .. }
+                | Op::DeleteRun { .. }
+                | Op::Truncate { .. } => {
+                    let value = match in_glue(tx, &op).await {
+                        Ok(value) => value,
+                        Err(e) => break 'body Err(e),
+                    };
+                    // Bar a read's records, -1 says the run is missing.
+                    let seq = value.as_f64().unwrap_or(-1.0);
+                    match &op {
+                        Op::Read { .. } => Ok(Outcome::Value(value)),
+                        Op::Change { run_id, .. }
+                        | Op::Claim { run_id, .. }
+                        | Op::NextSeq { run_id, .. }
+                        | Op::DeleteRun { run_id, .. }
+                        | Op::Truncate { run_id, .. }
+                            if seq < 0.0 =>
+                        {
+                            Err(run_not_found(run_id))
+                        }
+                        // A claim's 0: the run exists, the claim takes it. A
+                        // change or a delete gives 0 too.
+                        _ => Ok(Outcome::Seq(seq as i64)),
+                    }
+                }
+                // Single appends became batches; the queue handles the rest.
+                Op::Append { .. } | Op::MarkInterrupted { .. } | Op::Release { .. } | Op::Close => {
+                    Ok(Outcome::Seq(0))
+                }
+            }
+        };
         end(&conn, &op, &start, &out);
         drop(start);
         if conn.should_retry(launch, &out) {
@@ -164,74 +236,6 @@ fn begin(
         _ => {}
     }
     Ok(Start { holds, was_owned })
-}
-
-/// The transaction of `op`.
-async fn body(tx: Tx, op: &Op, holds: &[Hold]) -> Result<Outcome, RepositoryError> {
-    match op {
-        Op::CreateRun {
-            run_id,
-            record,
-            events,
-            event_records,
-            ..
-        } => {
-            // Boxed, as a dyn future: smaller than its states inlined into
-            // this one's (createRun is no hot path: one allocation more).
-            let creating: Pin<Box<dyn Future<Output = _>>> =
-                Box::pin(create_run(tx, run_id, record, events, event_records));
-            creating.await.map(Outcome::Verdicts)
-        }
-        // One call of `write_events` for both: each call site of a future
-        // is code of its own in this function's state machine.
-        Op::Batch(Batch {
-            events, records, ..
-        })
-        | Op::AppendAll {
-            events, records, ..
-        } => {
-            // `begin` refused an `appendEvents` with a run owned
-            // elsewhere: its holds all allow, and so do its verdicts.
-            let mut verdicts = Vec::with_capacity(events.len());
-            for (event, hold) in events.iter().zip(holds) {
-                verdicts.push(verdict(event, hold));
-            }
-            let all_or_nothing = matches!(op, Op::AppendAll { .. });
-            write_events(tx, events, records, verdicts, all_or_nothing, false)
-                .await
-                .map(Outcome::Verdicts)
-        }
-        // One awaited call for these: see `write_events` above.
-        Op::Read { .. }
-        | Op::Change { .. }
-        | Op::Claim { .. }
-        | Op::NextSeq { .. }
-        | Op::DeleteRun { .. }
-        | Op::Truncate { .. } => {
-            let value = in_glue(tx, op).await?;
-            // Bar a read's records, -1 says the run is missing.
-            let seq = value.as_f64().unwrap_or(-1.0);
-            match op {
-                Op::Read { .. } => Ok(Outcome::Value(value)),
-                Op::Change { run_id, .. }
-                | Op::Claim { run_id, .. }
-                | Op::NextSeq { run_id, .. }
-                | Op::DeleteRun { run_id, .. }
-                | Op::Truncate { run_id, .. }
-                    if seq < 0.0 =>
-                {
-                    Err(run_not_found(run_id))
-                }
-                // A claim's 0: the run exists, the claim takes it. A
-                // change or a delete gives 0 too.
-                _ => Ok(Outcome::Seq(seq as i64)),
-            }
-        }
-        // Single appends became batches; the rest is handled by the queue.
-        Op::Append { .. } | Op::MarkInterrupted { .. } | Op::Release { .. } | Op::Close => {
-            Ok(Outcome::Seq(0))
-        }
-    }
 }
 
 /// An append's verdict before it is written: refused when another live
@@ -336,7 +340,7 @@ fn answer(mut op: Op, out: Result<Outcome, RepositoryError>) {
             | Op::DeleteRun { reply, .. },
             _,
         ) => reply.put(Ok(())),
-        // A reply of another shape cannot come from `body`.
+        // A reply of another shape cannot come from the body.
         _ => fail(op, RepositoryError::Storage("unexpected outcome".into())),
     }
 }
@@ -407,7 +411,7 @@ fn change_run(tx: &Tx, change: &Change, record: JsValue) -> Result<JsValue, Repo
 /// records as IndexedDB made them, or a seq (-1 for a missing run). A read
 /// is asked to commit at once; a write once its requests are made, and it
 /// aborts (dropped) when the run is missing or a request failed. The rules
-/// stay here and in `body`; glue.js only makes the requests (`mark` uses it
+/// stay here and in `launch_op`; glue.js only makes the requests (`mark` uses it
 /// for its first read too).
 async fn in_glue(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
     let mut tx = tx;
@@ -429,7 +433,7 @@ async fn in_glue(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
         Op::Truncate { run_id, wave, .. } => {
             (bodies::TRUNCATE, run_id.as_str(), f64::from(*wave), 0)
         }
-        // `body` calls this for the ops above only.
+        // `launch_op` calls this for the ops above only.
         _ => (bodies::RUNS, "", 0.0, 0),
     };
     let writes = matches!(
