@@ -133,10 +133,23 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
                 | Op::NextSeq { .. }
                 | Op::DeleteRun { .. }
                 | Op::Truncate { .. } => {
-                    let value = match in_glue(tx, &op).await {
+                    let mut tx = tx;
+                    let (done, writes) = in_glue(&mut tx, &op);
+                    let mut value = match JsFuture::from(done).await {
                         Ok(value) => value,
-                        Err(e) => break 'body Err(e),
+                        Err(e) => break 'body Err(glue_failure(e)),
                     };
+                    if let Op::Change { change, .. } = &op {
+                        value = match change_run(&tx, change, value) {
+                            Ok(value) => value,
+                            Err(e) => break 'body Err(e),
+                        };
+                    }
+                    if writes && value.as_f64().unwrap_or(-1.0) >= 0.0 {
+                        if let Err(e) = tx.commit().await {
+                            break 'body Err(e);
+                        }
+                    }
                     // Bar a read's records, -1 says the run is missing.
                     let seq = value.as_f64().unwrap_or(-1.0);
                     match &op {
@@ -405,16 +418,16 @@ fn change_run(tx: &Tx, change: &Change, record: JsValue) -> Result<JsValue, Repo
     Ok(JsValue::from_f64(0.0))
 }
 
-/// A body whose requests are made in glue.js (`opBody`): a queued read, a
-/// claim's look-up, `nextSeq`, `deleteRun`, a truncation and the read of a
-/// run to change (which [`change_run`] then writes). It hands back the
-/// records as IndexedDB made them, or a seq (-1 for a missing run). A read
-/// is asked to commit at once; a write once its requests are made, and it
-/// aborts (dropped) when the run is missing or a request failed. The rules
-/// stay here and in `launch_op`; glue.js only makes the requests (`mark` uses it
-/// for its first read too).
-async fn in_glue(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
-    let mut tx = tx;
+/// Starts a body whose requests are made in glue.js (`opBody`): a queued
+/// read, a claim's look-up, `nextSeq`, `deleteRun`, a truncation and the
+/// read of a run to change (which [`change_run`] then writes). Its promise
+/// hands back the records as IndexedDB made them, or a seq (-1 for a
+/// missing run); and whether it writes. A read is asked to commit at once;
+/// `launch_op` commits a write once its requests are made, and drops
+/// (aborts) it when the run is missing or a request failed. The rules stay
+/// in Rust; glue.js only makes the requests (`mark` uses it for its first
+/// read too).
+fn in_glue(tx: &mut Tx, op: &Op) -> (Promise, bool) {
     let (kind, id, a, b) = match op {
         Op::Read { read, .. } => match read {
             Read::Run(run_id) => (bodies::RUN, run_id.as_str(), 0.0, 0),
@@ -444,14 +457,7 @@ async fn in_glue(tx: Tx, op: &Op) -> Result<JsValue, RepositoryError> {
     if !writes {
         tx.commit_now();
     }
-    let mut value = JsFuture::from(done).await.map_err(glue_failure)?;
-    if let Op::Change { change, .. } = op {
-        value = change_run(&tx, change, value)?;
-    }
-    if writes && value.as_f64().unwrap_or(-1.0) >= 0.0 {
-        tx.commit().await?;
-    }
-    Ok(value)
+    (done, writes)
 }
 
 /// The bodies of glue.js's `opBody`, by the number it is called with (its
