@@ -198,6 +198,9 @@ fn begin(
 ) -> Result<Start, Result<Outcome, RepositoryError>> {
     let hold = first(&holds);
     let mut was_owned = false;
+    // The run another live store owns, if the op is refused for it: one
+    // `conflict` call for every kind of op.
+    let mut refused = None;
     match op {
         Op::CreateRun { run_id, own, .. } => {
             if !hold.allowed() {
@@ -211,12 +214,11 @@ fn begin(
             }
         }
         Op::Change { run_id, change, .. } => {
-            if !hold.allowed() {
-                return Err(Err(conflict(run_id)));
-            }
             // Ownership moves now, so calls queued behind see it.
             was_owned = conn.locks.owns(run_id);
-            if let (Hold::Mine(lock), Change::Status(status)) = (hold, change) {
+            if !hold.allowed() {
+                refused = Some(run_id);
+            } else if let (Hold::Mine(lock), Change::Status(status)) = (hold, change) {
                 match status {
                     CouncilRunStatus::Running => conn.locks.own(run_id, lock),
                     s if is_final(*s) => conn.locks.disown(run_id),
@@ -228,11 +230,12 @@ fn begin(
         Op::AppendAll { events, .. } => {
             for (event, hold) in events.iter().zip(&holds) {
                 if !hold.allowed() {
-                    return Err(Err(conflict(&event.run_id)));
+                    refused = Some(&event.run_id);
+                    break;
                 }
             }
         }
-        Op::Truncate { run_id, .. } if !hold.allowed() => return Err(Err(conflict(run_id))),
+        Op::Truncate { run_id, .. } if !hold.allowed() => refused = Some(run_id),
         Op::Claim { .. } if !hold.allowed() => return Err(Ok(Outcome::Seq(-1))),
         Op::DeleteRun {
             run_id,
@@ -241,12 +244,16 @@ fn begin(
         } => {
             was_owned = conn.locks.owns(run_id);
             if !hold.allowed() || (*spare_owned && was_owned) {
-                return Err(Err(conflict(run_id)));
+                refused = Some(run_id);
+            } else {
+                // A deleted run has no owner; calls queued behind see that now.
+                conn.locks.disown(run_id);
             }
-            // A deleted run has no owner; calls queued behind see that now.
-            conn.locks.disown(run_id);
         }
         _ => {}
+    }
+    if let Some(run_id) = refused {
+        return Err(Err(conflict(run_id)));
     }
     Ok(Start { holds, was_owned })
 }
