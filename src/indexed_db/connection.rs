@@ -546,9 +546,7 @@ impl Connection {
                 at += 1;
             }
         }
-        if !self.driving.replace(true) {
-            wasm_bindgen_futures::spawn_local(drive(self.clone()));
-        }
+        self.run_queue();
     }
 
     /// For a watcher: `{run, events}`, the run record (or `undefined`) and
@@ -583,6 +581,11 @@ impl Connection {
 
     fn enqueue(self: &Rc<Self>, item: Queued) {
         self.queue.borrow_mut().push_back(item);
+        self.run_queue();
+    }
+
+    /// Starts the queue's driver, unless it is running.
+    fn run_queue(self: &Rc<Self>) {
         if !self.driving.replace(true) {
             wasm_bindgen_futures::spawn_local(drive(self.clone()));
         }
