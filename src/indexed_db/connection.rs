@@ -348,9 +348,10 @@ fn install(slot: &Rc<RefCell<Option<Open>>>, db: Db, generation: u64) {
 }
 
 /// Polls `work` once now, so that it starts its transaction inside the
-/// current call, and leaves the rest to the event loop.
-pub(crate) fn launch(work: impl Future<Output = ()> + 'static) {
-    let mut work = Box::pin(work);
+/// current call, and leaves the rest to the event loop. Boxed by the
+/// caller, as a dyn future: one instance of this (and of `spawn_local`) for
+/// every kind of work.
+pub(crate) fn launch(mut work: Pin<Box<dyn Future<Output = ()>>>) {
     let mut cx = Context::from_waker(Waker::noop());
     if work.as_mut().poll(&mut cx).is_pending() {
         wasm_bindgen_futures::spawn_local(work);

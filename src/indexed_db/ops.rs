@@ -89,7 +89,7 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
             return answer(op, refusal);
         }
     };
-    self::launch(async move {
+    self::launch(Box::pin(async move {
         // The body: the transaction of `op`.
         let out = 'body: {
             match &op {
@@ -182,7 +182,7 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
             answer(op, out);
         }
         conn.settled(launch);
-    });
+    }));
 }
 
 /// The first hold of `holds` (operations on one run have one).
@@ -767,7 +767,7 @@ pub(crate) async fn mark_interrupted(conn: Rc<Connection>, db: Db, reply: Reply<
         Ok(tx) => tx,
         Err(failure) => return reply.send(Err(failure.into_error(&conn.name))),
     };
-    launch(mark(conn, tx, ids, holds, reply));
+    launch(Box::pin(mark(conn, tx, ids, holds, reply)));
 }
 
 /// The transaction of `markInterruptedRuns`; answers `reply`, then lets
