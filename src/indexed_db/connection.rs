@@ -334,7 +334,7 @@ fn install(slot: &Rc<RefCell<Option<Open>>>, db: Db, generation: u64) {
             // Dropping `Open` closes the connection; the closure itself is
             // dropped later, outside its own call.
             let lost = slot.take();
-            wasm_bindgen_futures::spawn_local(async move { drop(lost) });
+            spawn(Box::pin(async move { drop(lost) }));
         }
     });
     let handler: &Function = on_lost.as_ref().unchecked_ref();
@@ -354,8 +354,14 @@ fn install(slot: &Rc<RefCell<Option<Open>>>, db: Db, generation: u64) {
 pub(crate) fn launch(mut work: Pin<Box<dyn Future<Output = ()>>>) {
     let mut cx = Context::from_waker(Waker::noop());
     if work.as_mut().poll(&mut cx).is_pending() {
-        wasm_bindgen_futures::spawn_local(work);
+        spawn(work);
     }
+}
+
+/// `spawn_local`, one instance of it for every kind of future (the rare
+/// ones boxed twice).
+fn spawn(work: Pin<Box<dyn Future<Output = ()>>>) {
+    wasm_bindgen_futures::spawn_local(work);
 }
 
 fn closed_error(name: &str) -> RepositoryError {
@@ -477,10 +483,10 @@ impl Connection {
             // once the aborts have been delivered, as when the browser drops
             // it.
             let lost = self.open.borrow_mut().take();
-            wasm_bindgen_futures::spawn_local(async move {
+            spawn(Box::pin(async move {
                 let _ = wasm_bindgen_futures::JsFuture::from(schema::sleep(20)).await;
                 drop(lost);
-            });
+            }));
         } else if let Some(db) = self.db() {
             db.close();
         }
