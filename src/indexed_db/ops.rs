@@ -695,12 +695,10 @@ async fn write_events(
                 }
             }
         } else {
-            let free = &mut run.next;
-            let numbered = CouncilRunEvent {
-                seq: *free,
-                ..event.clone()
-            };
-            *free += 1;
+            let mut numbered = event.clone();
+            let seq = run.next;
+            numbered.seq = seq;
+            run.next += 1;
             match check_event(&numbered).and_then(|()| event_record(&numbered)) {
                 Ok(record) => {
                     write_record(tx.js(), Scope::Events as u32, &record, false)
@@ -708,11 +706,11 @@ async fn write_events(
                     wrote = true;
                     // A later event of this batch with the same explicit seq
                     // is then checked against this one, not refused by the
-                    // store.
-                    if let Err(at) = by_seq(&run.seen, numbered.seq) {
-                        run.seen.insert(at, numbered.clone());
+                    // store. (The numbered copy itself goes there.)
+                    if let Err(at) = by_seq(&run.seen, seq) {
+                        run.seen.insert(at, numbered);
                     }
-                    Ok(numbered.seq)
+                    Ok(seq)
                 }
                 Err(e) => Err(e),
             }
