@@ -611,6 +611,8 @@ async fn write_events(
         /// -1 for a missing run; else the next free seq (from the store
         /// only when `numbered`: only numbered events read it).
         next: i64,
+        /// The reads made for it, until they are awaited.
+        reads: Option<JsFuture>,
     }
     fn state<'s, 'a>(states: &'s mut Vec<RunState<'a>>, id: &'a str) -> &'s mut RunState<'a> {
         let mut at = 0;
@@ -625,6 +627,7 @@ async fn write_events(
                 numbered: false,
                 seen: Vec::new(),
                 next: 0,
+                reads: None,
             });
         }
         &mut states[at]
@@ -648,8 +651,7 @@ async fn write_events(
     // Issue every read before awaiting any, so they run together (in
     // glue.js: a promise per run, the requests made inside the call). A `?`
     // below drops the promises made so far, which is safe.
-    let mut lookups = Vec::with_capacity(states.len());
-    for need in &states {
+    for need in &mut states {
         let reads = append_reads(
             tx.js(),
             need.id,
@@ -657,11 +659,13 @@ async fn write_events(
             need.high as f64,
             need.numbered,
         );
-        lookups.push(JsFuture::from(reads));
+        need.reads = Some(JsFuture::from(reads));
     }
-    for (at, lookup) in lookups.into_iter().enumerate() {
-        let need = &mut states[at];
-        let reads = lookup.await.map_err(glue_failure)?;
+    for need in &mut states {
+        let Some(reads) = need.reads.take() else {
+            continue;
+        };
+        let reads = reads.await.map_err(glue_failure)?;
         let part = |at| Reflect::get_u32(&reads, at).unwrap_or(JsValue::UNDEFINED);
         // -1 for a missing run, else the next free seq.
         let next = part(0).as_f64().unwrap_or(-1.0);
