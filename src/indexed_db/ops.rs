@@ -116,13 +116,9 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
                     events, records, ..
                 } => {
                     // `begin` refused an `appendEvents` with a run owned
-                    // elsewhere: its holds all allow, and so do its verdicts.
-                    let mut verdicts = Vec::with_capacity(events.len());
-                    for (event, hold) in events.iter().zip(&start.holds) {
-                        verdicts.push(verdict(event, hold));
-                    }
+                    // elsewhere: its holds all allow.
                     let all_or_nothing = matches!(&op, Op::AppendAll { .. });
-                    write_events(tx, events, records, verdicts, all_or_nothing, false)
+                    write_events(tx, events, records, &start.holds, all_or_nothing, false)
                         .await
                         .map(Outcome::Verdicts)
                 }
@@ -258,16 +254,6 @@ fn begin(
     Ok(Start { holds, was_owned })
 }
 
-/// An append's verdict before it is written: refused when another live
-/// store owns its run.
-fn verdict(event: &CouncilRunEvent, hold: &Hold) -> Result<i64, RepositoryError> {
-    if hold.allowed() {
-        Ok(event.seq)
-    } else {
-        Err(conflict(&event.run_id))
-    }
-}
-
 /// What follows `op`'s transaction, before its caller hears: notices of
 /// what changed, and ownership as it was when nothing changed.
 fn end(conn: &Connection, op: &Op, start: &Start, out: &Result<Outcome, RepositoryError>) {
@@ -379,11 +365,7 @@ async fn create_run(
     // once, as hand-written code does. The add settles before the end.
     let added = JsFuture::from(add_run(tx.js(), record).map_err(glue_failure)?);
     // The event checks read after the add, so they find the run.
-    let mut verdicts = Vec::with_capacity(events.len());
-    for event in events {
-        verdicts.push(Ok(event.seq));
-    }
-    let ended = write_events(tx, events, event_records, verdicts, true, true).await;
+    let ended = write_events(tx, events, event_records, &[], true, true).await;
     let Err(rejection) = added.await else {
         return ended;
     };
@@ -580,8 +562,9 @@ fn by_seq(seen: &[CouncilRunEvent], seq: i64) -> Result<usize, usize> {
     seen.binary_search_by_key(&seq, |e| e.seq)
 }
 
-/// Checks and writes `events` in one transaction. `verdicts` holds what is
-/// known of each already (a refused event is skipped). An event without a
+/// Checks and writes `events` in one transaction. An event whose hold (in
+/// `holds`, one per event or none) does not allow it is refused and
+/// skipped, here for every caller rather than in each. An event without a
 /// record is numbered here: it gets the seq after the last one of its run,
 /// stored or written before it in this batch. Returns, per event, its seq
 /// or why it was refused; with `all_or_nothing`, the first failure aborts
@@ -591,7 +574,7 @@ async fn write_events(
     tx: Tx,
     events: &[CouncilRunEvent],
     records: &[Option<JsValue>],
-    mut verdicts: Vec<Result<i64, RepositoryError>>,
+    holds: &[Hold],
     all_or_nothing: bool,
     new_run: bool,
 ) -> Result<Vec<Result<i64, RepositoryError>>, RepositoryError> {
@@ -632,11 +615,16 @@ async fn write_events(
         }
         &mut states[at]
     }
+    // An append's verdict before it is written: refused when another live
+    // store owns its run (an event without a hold is allowed).
+    let mut verdicts = Vec::with_capacity(events.len());
     let mut states: Vec<RunState> = Vec::new();
-    for ((event, record), verdict) in events.iter().zip(records).zip(&verdicts) {
-        if verdict.is_err() {
+    for (i, (event, record)) in events.iter().zip(records).enumerate() {
+        if holds.get(i).is_some_and(|hold| !hold.allowed()) {
+            verdicts.push(Err(conflict(&event.run_id)));
             continue;
         }
+        verdicts.push(Ok(event.seq));
         let need = state(&mut states, &event.run_id);
         if record.is_none() {
             need.numbered = true;
