@@ -168,10 +168,11 @@ export async function opBody(tx, kind, id, a, b) {
 }
 
 // Adds run record `record` in `tx` (ops.rs, create_run): a promise of the
-// request's outcome. Unlike a body, it throws when the request cannot be
-// made, before any other request of its transaction.
+// request's outcome, its error worded for the run. Unlike a body, it throws
+// when the request cannot be made, before any other request of its
+// transaction.
 export function addRun(tx, record) {
-  return ask(9, 9, storeOf(tx, "runs"), "add", record);
+  return ask(9, `cannot store run "${record.id}"`, storeOf(tx, "runs"), "add", record);
 }
 
 // `record`'s field `name` (the rewinds), if it has one, kept in `updated`,

@@ -369,14 +369,14 @@ async fn create_run(
     let Err(rejection) = added.await else {
         return ended;
     };
-    // Rejected with `[step, error]`.
+    // Rejected with `[words, error]`.
     let e = Reflect::get_u32(&rejection, 1).unwrap_or(JsValue::UNDEFINED);
     if error_name(&e).as_deref() == Some("ConstraintError") {
         return Err(RepositoryError::AlreadyExists(format!(
             "run \"{run_id}\" exists already"
         )));
     }
-    Err(storage(&format!("cannot store run \"{run_id}\""), &e))
+    Err(glue_failure(rejection))
 }
 
 /// A status or graph change of the run read as `record` (`undefined` when
@@ -478,7 +478,8 @@ extern "C" {
     fn op_body(tx: &JsValue, kind: u32, id: &str, a: f64, b: u32) -> Promise;
 
     /// Adds run record `record` (glue.js's `addRun`): a promise of the
-    /// request's outcome; throws when it cannot be made.
+    /// request's outcome, rejected with `["cannot store run \"{id}\"",
+    /// error]`; throws when it cannot be made.
     #[wasm_bindgen(catch, js_name = addRun)]
     fn add_run(tx: &JsValue, record: &JsValue) -> Result<Promise, JsValue>;
 
