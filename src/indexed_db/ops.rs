@@ -782,10 +782,15 @@ async fn mark(conn: Rc<Connection>, tx: Tx, ids: Vec<String>, holds: Vec<Hold>, 
         let mut next = 0;
         for i in 0..records.length() {
             let record = records.get(i);
-            let id = with_keys(|k| Reflect::get(&record, &k.id))
-                .ok()
-                .and_then(|v| v.as_string())
-                .unwrap_or_default();
+            // A string field of the record ("" if it is none): one instance
+            // for both fields read.
+            let field = |updated: bool| {
+                with_keys(|k| Reflect::get(&record, if updated { &k.updated_at } else { &k.id }))
+                    .ok()
+                    .and_then(|v| v.as_string())
+                    .unwrap_or_default()
+            };
+            let id = field(false);
             // Both reads are in index order, so the hold is usually next: look
             // from there on, then from the start.
             let mut found = None;
@@ -814,10 +819,7 @@ async fn mark(conn: Rc<Connection>, tx: Tx, ids: Vec<String>, holds: Vec<Hold>, 
             }
             // The records are sound, so change them where they lie: two fields
             // each, rather than a decode and a re-encode.
-            let updated = with_keys(|k| Reflect::get(&record, &k.updated_at))
-                .ok()
-                .and_then(|v| v.as_string())
-                .unwrap_or_default();
+            let updated = field(true);
             if let Err(e) = put_marked(tx.js(), &record, &interrupted, &timestamp_after(&updated)) {
                 break 'mark Err(glue_failure(e));
             }
