@@ -436,7 +436,9 @@ impl Connection {
     /// Gives up every owned run and closes the connection (running
     /// transactions still finish).
     fn shut(&self) {
-        for run_id in self.locks.disown_all() {
+        for (run_id, lock) in self.locks.disown_all() {
+            // A run's lock is let go before its notice goes out.
+            drop(lock);
             self.feed.post(&run_id, Notice::Owner);
         }
         self.open.borrow_mut().take();

@@ -181,16 +181,10 @@ impl Locks {
         self.owned.borrow().contains_key(run_id)
     }
 
-    /// Stops owning every run (the store closes); returns their ids.
-    pub(crate) fn disown_all(&self) -> Vec<String> {
-        let owned = self.owned.borrow_mut().take();
-        // The locks are let go here, before the caller posts its notices.
-        // A loop: less code than `map` and `collect`.
-        let mut ids = Vec::with_capacity(owned.len());
-        for (id, _) in owned {
-            ids.push(id);
-        }
-        ids
+    /// Stops owning every run (the store closes); returns them with their
+    /// locks, for the caller to let go of each before it tells of it.
+    pub(crate) fn disown_all(&self) -> Vec<(String, Rc<Lock>)> {
+        self.owned.borrow_mut().take()
     }
 
     /// Runs that another live store owns: locked in the origin, not by us.
