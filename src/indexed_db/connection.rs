@@ -391,7 +391,7 @@ impl Connection {
             launched: RefCell::default(),
             drain_waker: RefCell::default(),
             flight: Rc::default(),
-            locks: Locks::new(name),
+            locks: Locks::new(),
             feed: Feed::new(name),
         });
         install(&conn.open, db, 1);
@@ -880,7 +880,7 @@ async fn drive(conn: Rc<Connection>) {
                 continue 'queue;
             }
             let ids = Connection::lock_ids(&item.op);
-            let holds = conn.locks.hold_all(&ids).await;
+            let holds = conn.locks.hold_all(&conn.name, &ids).await;
             drop(ids);
             // While this waited, an earlier call may have come back to the
             // queue (its connection was lost): it goes first.

@@ -64,7 +64,6 @@ impl Hold {
 /// The locks of one store.
 #[derive(Debug)]
 pub(crate) struct Locks {
-    db_name: String,
     enabled: Cell<bool>,
     /// Every lock this store holds, owned or for a write in flight.
     held: RefCell<VecMap<String, Weak<Lock>>>,
@@ -73,9 +72,8 @@ pub(crate) struct Locks {
 }
 
 impl Locks {
-    pub(crate) fn new(db_name: &str) -> Self {
+    pub(crate) fn new() -> Self {
         Locks {
-            db_name: db_name.to_owned(),
             enabled: Cell::new(locks_exist()),
             held: RefCell::default(),
             owned: RefCell::default(),
@@ -104,7 +102,8 @@ impl Locks {
 
     /// Takes the locks of `run_ids` that this store does not hold yet, all
     /// at once; one `Hold` per id, in order.
-    pub(crate) async fn hold_all(&self, run_ids: &[&str]) -> Vec<Hold> {
+    /// `db` is the database's name (the connection's, not kept twice).
+    pub(crate) async fn hold_all(&self, db: &str, run_ids: &[&str]) -> Vec<Hold> {
         // The locks held already are kept from here on: a write in flight
         // that lets one go while this waits must not leave it untaken.
         // Loops rather than iterator chains, which are code of their own
@@ -127,7 +126,7 @@ impl Locks {
             for id in &wanted {
                 runs.push(&JsValue::from_str(id));
             }
-            match JsFuture::from(try_locks(&self.db_name, &runs)).await {
+            match JsFuture::from(try_locks(db, &runs)).await {
                 Ok(got) => {
                     let got: Array = got.unchecked_into();
                     for (k, id) in wanted.iter().enumerate() {
@@ -190,11 +189,11 @@ impl Locks {
     /// Runs that another live store owns: locked in the origin, not by us.
     /// Loops rather than iterator chains (code of their own per closure),
     /// over indices for the JS array.
-    pub(crate) async fn owned_elsewhere(&self) -> Result<Vec<String>, RepositoryError> {
+    pub(crate) async fn owned_elsewhere(&self, db: &str) -> Result<Vec<String>, RepositoryError> {
         if !self.enabled.get() {
             return Ok(Vec::new());
         }
-        let locked: Array = JsFuture::from(locked_runs(&self.db_name))
+        let locked: Array = JsFuture::from(locked_runs(db))
             .await
             .map_err(|e| storage("cannot list the Web Locks held", &e))?
             .unchecked_into();
