@@ -104,23 +104,21 @@ impl Locks {
     /// at once; one `Hold` per id, in order.
     /// `db` is the database's name (the connection's, not kept twice).
     pub(crate) async fn hold_all(&self, db: &str, run_ids: &[&str]) -> Vec<Hold> {
-        // The locks held already are kept from here on: a write in flight
-        // that lets one go while this waits must not leave it untaken.
-        // Loops rather than iterator chains, which are code of their own
-        // per closure.
-        let mut holds: Vec<Option<Hold>> = Vec::with_capacity(run_ids.len());
+        // The locks held already are kept from here on (a write in flight
+        // that lets one go while this waits must not leave it untaken), and
+        // so are those this round of tries takes, until handed out: the
+        // look-ups at the end find them all. Loops rather than iterator
+        // chains, which are code of their own per closure.
+        let mut kept: Vec<Rc<Lock>> = Vec::new();
         let mut wanted: Vec<&str> = Vec::new();
         for id in run_ids {
-            let hold = self.current(id);
-            if hold.is_none() {
-                wanted.push(id);
+            match self.current(id) {
+                Some(Hold::Mine(lock)) => kept.push(lock),
+                Some(_) => {}
+                None => wanted.push(id),
             }
-            holds.push(hold);
         }
         sort_unique(&mut wanted);
-        // The locks this round of tries took, alive until handed out: the
-        // second look-up below finds them.
-        let mut taken: Vec<Rc<Lock>> = Vec::new();
         if !wanted.is_empty() {
             let runs = Array::new();
             for id in &wanted {
@@ -135,7 +133,7 @@ impl Locks {
                             self.held
                                 .borrow_mut()
                                 .insert((*id).to_owned(), Rc::downgrade(&lock));
-                            taken.push(lock);
+                            kept.push(lock);
                         }
                     }
                 }
@@ -144,14 +142,10 @@ impl Locks {
                 Err(_) => self.enabled.set(false),
             }
         }
-        // A run whose lock this round did not take is owned elsewhere.
+        // A run whose lock this store does not hold now is owned elsewhere.
         let mut all = Vec::with_capacity(run_ids.len());
-        for (id, hold) in run_ids.iter().zip(holds) {
-            all.push(if !self.enabled.get() {
-                Hold::Unsupported
-            } else {
-                hold.or_else(|| self.current(id)).unwrap_or(Hold::Elsewhere)
-            });
+        for id in run_ids {
+            all.push(self.current(id).unwrap_or(Hold::Elsewhere));
         }
         all
     }
