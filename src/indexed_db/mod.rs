@@ -648,7 +648,9 @@ impl RunLog for IndexedDbCouncilRepository {
             }
             let mut deleted = Vec::new();
             let mut failure = None;
-            for (run, answer) in deletions {
+            // Walked by reference: no iterator that owns the rest kept
+            // across the awaits.
+            for (run, answer) in &mut deletions {
                 match answer.await {
                     Ok(()) => deleted.push(run.id.clone()),
                     Err(RepositoryError::Conflict(_) | RepositoryError::NotFound(_)) => {}
