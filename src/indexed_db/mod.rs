@@ -256,6 +256,33 @@ impl IndexedDbCouncilRepository {
         })
     }
 
+    /// Queues the creation of `run`, checked, with `events` (an import's:
+    /// none for `create_run`, which owns the run afterwards), checked
+    /// after it. One body for both.
+    fn create(&self, run: CouncilRun, events: Vec<CouncilRunEvent>, own: bool) -> Answer<()> {
+        let checked = check_new_run(&run)
+            .and_then(|created| run_record(&run, created))
+            .and_then(|record| {
+                let mut event_records = Vec::with_capacity(events.len());
+                for event in &events {
+                    check_event(event)?;
+                    event_records.push(Some(event_record(event)?));
+                }
+                Ok((record, event_records))
+            });
+        match checked {
+            Err(e) => settled(Err(e)),
+            Ok((record, event_records)) => self.call(|reply| Op::CreateRun {
+                run_id: run.id,
+                record,
+                events,
+                event_records,
+                own,
+                reply,
+            }),
+        }
+    }
+
     fn append_all(&self, events: Vec<CouncilRunEvent>) -> Answer<()> {
         let mut records = Vec::with_capacity(events.len());
         for event in &events {
@@ -316,18 +343,7 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
         'life0: 'async_trait,
         Self: 'async_trait,
     {
-        let record = check_new_run(&run).and_then(|created| run_record(&run, created));
-        boxed(match record {
-            Err(e) => settled(Err(e)),
-            Ok(record) => self.call(|reply| Op::CreateRun {
-                run_id: run.id,
-                record,
-                events: Vec::new(),
-                event_records: Vec::new(),
-                own: true,
-                reply,
-            }),
-        })
+        boxed(self.create(run, Vec::new(), true))
     }
 
     fn update_run_status<'life0, 'life1, 'async_trait>(
@@ -578,25 +594,9 @@ impl RunLog for IndexedDbCouncilRepository {
         'life0: 'async_trait,
         Self: 'async_trait,
     {
-        let checked = check_import(&run, &events).and_then(|()| {
-            let record = check_new_run(&run).and_then(|created| run_record(&run, created))?;
-            let mut event_records = Vec::with_capacity(events.len());
-            for event in &events {
-                check_event(event)?;
-                event_records.push(Some(event_record(event)?));
-            }
-            Ok((record, event_records))
-        });
-        boxed(match checked {
+        boxed(match check_import(&run, &events) {
             Err(e) => settled(Err(e)),
-            Ok((record, event_records)) => self.call(|reply| Op::CreateRun {
-                run_id: run.id,
-                record,
-                events,
-                event_records,
-                own: false,
-                reply,
-            }),
+            Ok(()) => self.create(run, events, false),
         })
     }
 
