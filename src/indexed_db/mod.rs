@@ -226,6 +226,12 @@ impl IndexedDbCouncilRepository {
         if let Err(e) = check_event(&event) {
             return settled(Err(e));
         }
+        self.append_checked(event, record)
+    }
+
+    /// Queues one append, checked, whose record is made: for
+    /// `append_record` and `append_event` alike.
+    fn append_checked(&self, event: CouncilRunEvent, record: JsValue) -> Answer<()> {
         self.call(|reply| Op::Append {
             event,
             record: Some(record),
@@ -398,11 +404,7 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
         let record = check_event(&event).and_then(|()| event_record(&event));
         boxed(match record {
             Err(e) => settled(Err(e)),
-            Ok(record) => self.call(|reply| Op::Append {
-                event,
-                record: Some(record),
-                reply: AppendReply::Done(reply),
-            }),
+            Ok(record) => self.append_checked(event, record),
         })
     }
 
