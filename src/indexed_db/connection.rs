@@ -286,7 +286,7 @@ pub(crate) struct Connection {
     launched: RefCell<VecMap<u64, TxHandle>>,
     /// The queue, waiting for `launched` to empty before it reopens.
     drain_waker: RefCell<Option<Waker>>,
-    pub(crate) flight: Rc<Flight>,
+    pub(crate) flight: Flight,
     pub(crate) locks: Locks,
     pub(crate) feed: Feed,
 }
@@ -390,7 +390,7 @@ impl Connection {
             generation: Cell::new(1),
             launched: RefCell::default(),
             drain_waker: RefCell::default(),
-            flight: Rc::default(),
+            flight: Flight::default(),
             locks: Locks::new(),
             feed: Feed::new(name),
         });
