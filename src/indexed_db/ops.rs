@@ -141,13 +141,13 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
                             Err(e) => break 'body Err(e),
                         };
                     }
-                    if writes && value.as_f64().unwrap_or(-1.0) >= 0.0 {
+                    // Bar a read's records, -1 says the run is missing.
+                    let seq = value.as_f64().unwrap_or(-1.0);
+                    if writes && seq >= 0.0 {
                         if let Err(e) = tx.commit().await {
                             break 'body Err(e);
                         }
                     }
-                    // Bar a read's records, -1 says the run is missing.
-                    let seq = value.as_f64().unwrap_or(-1.0);
                     match &op {
                         Op::Read { .. } => Ok(Outcome::Value(value)),
                         Op::Change { run_id, .. }
