@@ -841,8 +841,7 @@ async fn drive(conn: Rc<Connection>) {
                 continue;
             }
             Op::Release { run_id, reply } => {
-                if conn.locks.owns(&run_id) {
-                    conn.locks.disown(&run_id);
+                if conn.locks.disown(&run_id) {
                     conn.feed.post(&run_id, Notice::Owner);
                 }
                 reply.send(Ok(()));

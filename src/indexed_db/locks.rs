@@ -158,8 +158,9 @@ impl Locks {
     }
 
     /// Stops owning `run_id`; the lock goes once no write in flight holds it.
-    pub(crate) fn disown(&self, run_id: &str) {
-        self.owned.borrow_mut().remove(run_id);
+    /// Whether it owned it.
+    pub(crate) fn disown(&self, run_id: &str) -> bool {
+        self.owned.borrow_mut().remove(run_id).is_some()
     }
 
     /// Stops owning `run_id` if `lock` is still what owns it.

@@ -217,7 +217,9 @@ fn begin(
             } else if let (Hold::Mine(lock), Change::Status(status)) = (hold, change) {
                 match status {
                     CouncilRunStatus::Running => conn.locks.own(run_id, lock),
-                    s if is_final(*s) => conn.locks.disown(run_id),
+                    s if is_final(*s) => {
+                        conn.locks.disown(run_id);
+                    }
                     _ => {}
                 }
             }
