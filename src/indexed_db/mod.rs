@@ -677,9 +677,10 @@ fn decode_runs(records: &Array) -> Result<Vec<CouncilRun>, RepositoryError> {
 /// Event records decoded, in their order. A loop rather than a `collect`
 /// of `Result`s, which is code of its own per closure that calls it.
 pub(crate) fn decode_events(records: &Array) -> Result<Vec<CouncilRunEvent>, RepositoryError> {
-    let mut events = Vec::with_capacity(records.length() as usize);
-    for record in records.iter() {
-        events.push(decode_event(&record)?);
+    let count = records.length();
+    let mut events = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        events.push(decode_event(&records.get(i))?);
     }
     Ok(events)
 }
