@@ -44,8 +44,15 @@ use super::raw::{Access, Db, Scope, Tx, TxHandle};
 use super::schema;
 
 /// A call waiting for its turn.
+///
+/// Its fields lie in declaration order (`repr(C)`): the reply first and then
+/// the run id where there are, the events and records of `AppendAll` where
+/// a [`Batch`] has them, so that a match that reads one of them across
+/// variants reads it at one place.
+#[repr(C)]
 pub(crate) enum Op {
     CreateRun {
+        reply: Reply<()>,
         run_id: String,
         record: JsValue,
         /// Events written with the run, in its transaction (an import).
@@ -53,19 +60,18 @@ pub(crate) enum Op {
         event_records: Vec<Option<JsValue>>,
         /// Whether this store owns the run afterwards (not for an import).
         own: bool,
-        reply: Reply<()>,
     },
     Change {
+        reply: Reply<()>,
         run_id: String,
         change: Change,
-        reply: Reply<()>,
     },
     /// One event; without a record, the store numbers it (`append_next`)
     /// and builds the record once the seq is known.
     Append {
+        reply: AppendReply,
         event: CouncilRunEvent,
         record: Option<JsValue>,
-        reply: AppendReply,
     },
     /// Appends merged by the queue (see [`Connection::take_appends`]).
     Batch(Batch),
@@ -75,34 +81,34 @@ pub(crate) enum Op {
         reply: Reply<()>,
     },
     Read {
-        read: Read,
         reply: Reply<JsValue>,
+        read: Read,
     },
     MarkInterrupted {
         reply: Reply<u64>,
     },
     Truncate {
+        reply: Reply<()>,
         run_id: String,
         wave: u32,
-        reply: Reply<()>,
     },
     Claim {
-        run_id: String,
         reply: Reply<bool>,
+        run_id: String,
     },
     NextSeq {
-        run_id: String,
         reply: Reply<i64>,
+        run_id: String,
     },
     DeleteRun {
+        reply: Reply<()>,
         run_id: String,
         /// Refuse (as a `Conflict`) when this store owns the run.
         spare_owned: bool,
-        reply: Reply<()>,
     },
     Release {
-        run_id: String,
         reply: Reply<()>,
+        run_id: String,
     },
     Close,
 }
@@ -736,7 +742,9 @@ impl Connection {
     }
 }
 
-/// Consecutive single appends, written together.
+/// Consecutive single appends, written together. Its events and records
+/// lie where `Op::AppendAll` has them (`repr(C)`).
+#[repr(C)]
 pub(crate) struct Batch {
     pub(crate) events: Vec<CouncilRunEvent>,
     pub(crate) records: Vec<Option<JsValue>>,
