@@ -135,7 +135,9 @@ pub(crate) enum Change {
     Graph(String),
 }
 
-/// The reads, each one request of one transaction.
+/// The reads, each one request of one transaction. Fields in declaration
+/// order (`repr(C)`): the run id, where there is one, at one place.
+#[repr(C)]
 pub(crate) enum Read {
     /// The run record, or `undefined`.
     Run(String),
