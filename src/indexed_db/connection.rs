@@ -129,7 +129,8 @@ impl AppendReply {
     }
 }
 
-/// What `Op::Change` does to a run.
+/// What `Op::Change` does to a run (`repr(C)`: measured smaller).
+#[repr(C)]
 pub(crate) enum Change {
     Status(CouncilRunStatus),
     Graph(String),
