@@ -448,7 +448,7 @@ impl Connection {
         for (run_id, lock) in self.locks.disown_all() {
             // A run's lock is let go before its notice goes out.
             drop(lock);
-            self.feed.post(&run_id, Notice::Owner);
+            self.feed.post(&run_id, Notice::OWNER);
         }
         self.open.borrow_mut().take();
     }
@@ -853,7 +853,7 @@ async fn drive(conn: Rc<Connection>) {
             }
             Op::Release { run_id, reply } => {
                 if conn.locks.disown(&run_id) {
-                    conn.feed.post(&run_id, Notice::Owner);
+                    conn.feed.post(&run_id, Notice::OWNER);
                 }
                 reply.send(Ok(()));
                 continue;

@@ -21,16 +21,24 @@ extern "C" {
     fn close_channel(channel: &JsValue);
 }
 
-/// What changed.
+/// What changed: a notice's kind, and its detail for two of them.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Notice {
-    Created,
-    Appended,
+    /// A kind without detail: one of the constants below.
+    Plain(&'static str),
     Status(&'static str),
-    Graph,
-    Rewound { after_wave: u32, next_seq: i64 },
-    Deleted,
-    Owner,
+    Rewound {
+        after_wave: u32,
+        next_seq: i64,
+    },
+}
+
+impl Notice {
+    pub(crate) const CREATED: Notice = Notice::Plain("created");
+    pub(crate) const APPENDED: Notice = Notice::Plain("appended");
+    pub(crate) const GRAPH: Notice = Notice::Plain("graph");
+    pub(crate) const DELETED: Notice = Notice::Plain("deleted");
+    pub(crate) const OWNER: Notice = Notice::Plain("owner");
 }
 
 /// The channel a store posts its notices on.
@@ -52,12 +60,10 @@ impl Feed {
         }
         let none = JsValue::UNDEFINED;
         match notice {
-            Notice::Created => post_notice(&self.channel, "created", run_id, none.clone(), none),
-            Notice::Appended => post_notice(&self.channel, "appended", run_id, none.clone(), none),
+            Notice::Plain(kind) => post_notice(&self.channel, kind, run_id, none.clone(), none),
             Notice::Status(status) => {
                 post_notice(&self.channel, "status", run_id, status.into(), none)
             }
-            Notice::Graph => post_notice(&self.channel, "graph", run_id, none.clone(), none),
             Notice::Rewound {
                 after_wave,
                 next_seq,
@@ -68,8 +74,6 @@ impl Feed {
                 JsValue::from_f64(f64::from(after_wave)),
                 JsValue::from_f64(next_seq as f64),
             ),
-            Notice::Deleted => post_notice(&self.channel, "deleted", run_id, none.clone(), none),
-            Notice::Owner => post_notice(&self.channel, "owner", run_id, none.clone(), none),
         }
     }
 }

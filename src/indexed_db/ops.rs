@@ -266,9 +266,9 @@ fn end(conn: &Connection, op: &Op, start: &Start, out: &Result<Outcome, Reposito
     };
     match (op, out) {
         (Op::CreateRun { run_id, events, .. }, Ok(_)) => {
-            conn.feed.post(run_id, Notice::Created);
+            conn.feed.post(run_id, Notice::CREATED);
             if !events.is_empty() {
-                conn.feed.post(run_id, Notice::Appended);
+                conn.feed.post(run_id, Notice::APPENDED);
             }
         }
         (Op::CreateRun { run_id, .. }, Err(_)) => {
@@ -280,7 +280,7 @@ fn end(conn: &Connection, op: &Op, start: &Start, out: &Result<Outcome, Reposito
             run_id,
             match change {
                 Change::Status(status) => Notice::Status(status.as_str()),
-                Change::Graph(_) => Notice::Graph,
+                Change::Graph(_) => Notice::GRAPH,
             },
         ),
         // The status did not change: neither does ownership.
@@ -307,10 +307,10 @@ fn end(conn: &Connection, op: &Op, start: &Start, out: &Result<Outcome, Reposito
         (Op::Claim { run_id, .. }, Ok(_)) => {
             if let Some(lock) = lock {
                 conn.locks.own(run_id, lock);
-                conn.feed.post(run_id, Notice::Owner);
+                conn.feed.post(run_id, Notice::OWNER);
             }
         }
-        (Op::DeleteRun { run_id, .. }, Ok(_)) => conn.feed.post(run_id, Notice::Deleted),
+        (Op::DeleteRun { run_id, .. }, Ok(_)) => conn.feed.post(run_id, Notice::DELETED),
         (Op::DeleteRun { run_id, .. }, Err(_)) => {
             if let (Some(lock), true) = (lock, start.was_owned) {
                 conn.locks.own(run_id, lock);
@@ -556,7 +556,7 @@ fn announce_appends(
     }
     sort_unique(&mut runs);
     for run_id in runs {
-        conn.feed.post(run_id, Notice::Appended);
+        conn.feed.post(run_id, Notice::APPENDED);
     }
 }
 
