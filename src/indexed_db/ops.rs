@@ -797,11 +797,7 @@ async fn mark(conn: Rc<Connection>, tx: Tx, ids: Vec<String>, holds: Vec<Hold>, 
             // from there on, then from the start.
             let mut found = None;
             for k in 0..ids.len() {
-                let at = if next + k < ids.len() {
-                    next + k
-                } else {
-                    next + k - ids.len()
-                };
+                let at = (next + k) % ids.len();
                 if ids[at] == id {
                     found = holds.get(at);
                     next = at + 1;
