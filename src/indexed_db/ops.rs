@@ -271,11 +271,6 @@ fn end(conn: &Connection, op: &Op, start: &Start, out: &Result<Outcome, Reposito
                 conn.feed.post(run_id, Notice::APPENDED);
             }
         }
-        (Op::CreateRun { run_id, .. }, Err(_)) => {
-            if let Some(lock) = lock {
-                conn.locks.disown_if(run_id, lock);
-            }
-        }
         (Op::Change { run_id, change, .. }, Ok(_)) => conn.feed.post(
             run_id,
             match change {
@@ -283,12 +278,17 @@ fn end(conn: &Connection, op: &Op, start: &Start, out: &Result<Outcome, Reposito
                 Change::Graph(_) => Notice::GRAPH,
             },
         ),
-        // The status did not change: neither does ownership.
-        (Op::Change { run_id, .. }, Err(_)) => {
+        // Nothing changed: neither does ownership. A run owned before is
+        // owned again; a new run, or one its change made owned, is let go
+        // (if still by this lock); a delete took nothing else.
+        (
+            Op::CreateRun { run_id, .. } | Op::Change { run_id, .. } | Op::DeleteRun { run_id, .. },
+            Err(_),
+        ) => {
             if let Some(lock) = lock {
                 if start.was_owned {
                     conn.locks.own(run_id, lock);
-                } else {
+                } else if !matches!(op, Op::DeleteRun { .. }) {
                     conn.locks.disown_if(run_id, lock);
                 }
             }
@@ -311,11 +311,6 @@ fn end(conn: &Connection, op: &Op, start: &Start, out: &Result<Outcome, Reposito
             }
         }
         (Op::DeleteRun { run_id, .. }, Ok(_)) => conn.feed.post(run_id, Notice::DELETED),
-        (Op::DeleteRun { run_id, .. }, Err(_)) => {
-            if let (Some(lock), true) = (lock, start.was_owned) {
-                conn.locks.own(run_id, lock);
-            }
-        }
         _ => {}
     }
     if let Op::Batch(_) = op {
