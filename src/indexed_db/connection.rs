@@ -415,7 +415,7 @@ impl Connection {
     /// transaction at once (open, not closed, nothing queued): a transaction
     /// created on it now keeps the call order.
     pub(crate) fn idle_db(&self) -> Option<Db> {
-        if self.closed.get() || self.driving.get() || !self.queue.borrow().is_empty() {
+        if self.closed.get() || !self.idle() {
             return None;
         }
         self.db()
@@ -431,7 +431,7 @@ impl Connection {
         // its store and is terminated at once must not leave the connection
         // open (WebKit then blocks other opens and deletes without a
         // `blocked` event).
-        if self.queue.borrow().is_empty() && !self.driving.get() {
+        if self.idle() {
             return self.shut();
         }
         let seq = self.take_seq();
@@ -451,6 +451,11 @@ impl Connection {
             self.feed.post(&run_id, Notice::OWNER);
         }
         self.open.borrow_mut().take();
+    }
+
+    /// Nothing queued, nothing being driven: a call made now goes first.
+    fn idle(&self) -> bool {
+        self.queue.borrow().is_empty() && !self.driving.get()
     }
 
     fn take_seq(&self) -> u64 {
@@ -588,7 +593,7 @@ impl Connection {
             retried: false,
             op,
         };
-        if self.queue.borrow().is_empty() && !self.driving.get() {
+        if self.idle() {
             if let Some(item) = self.start_now(item) {
                 self.enqueue(item);
             }
