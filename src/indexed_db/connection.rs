@@ -450,7 +450,7 @@ impl Connection {
             drop(lock);
             self.feed.post(&run_id, Notice::OWNER);
         }
-        self.open.borrow_mut().take();
+        self.close_db();
     }
 
     /// Nothing queued, nothing being driven: a call made now goes first.
@@ -462,6 +462,11 @@ impl Connection {
         let seq = self.next_seq.get();
         self.next_seq.set(seq + 1);
         seq
+    }
+
+    /// Closes the connection, if open (dropping `Open` closes it).
+    fn close_db(&self) {
+        self.open.borrow_mut().take();
     }
 
     /// Whether `generation` is the connection open now.
@@ -627,7 +632,7 @@ impl Connection {
             Ok(()) => None,
             // The connection went away under us: the queue reopens it.
             Err(item) => {
-                self.open.borrow_mut().take();
+                self.close_db();
                 Some(item)
             }
         }
@@ -913,7 +918,7 @@ async fn drive(conn: Rc<Connection>) {
                 Err(back) => {
                     // The connection was lost before the transaction started:
                     // nothing was written, so reopen and try once more.
-                    conn.open.borrow_mut().take();
+                    conn.close_db();
                     item = back;
                     if attempt == 1 {
                         fail(
