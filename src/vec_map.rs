@@ -128,7 +128,7 @@ impl<K: Ord, V> VecMap<K, V> {
         self.pairs.retain(|(k, v)| keep(k, v));
     }
 
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }

@@ -35,7 +35,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::domain::{CouncilRunEvent, CouncilRunStatus, RepositoryError};
-use crate::vec_map::VecMap;
 
 use super::feed::{Feed, Notice};
 use super::locks::{Hold, Locks};
@@ -291,8 +290,9 @@ pub(crate) struct Connection {
     next_seq: Cell<u64>,
     /// How many times the database was opened.
     generation: Cell<u64>,
-    /// Transactions launched and not yet finished, by call sequence number.
-    launched: RefCell<VecMap<u64, TxHandle>>,
+    /// Transactions launched and not yet finished, with the call sequence
+    /// number of each: a few, searched in line (a map is code of its own).
+    launched: RefCell<Vec<(u64, TxHandle)>>,
     /// The queue, waiting for `launched` to empty before it reopens.
     drain_waker: RefCell<Option<Waker>>,
     pub(crate) flight: Flight,
@@ -497,7 +497,7 @@ impl Connection {
     /// next transaction fails to start.
     pub(crate) fn lose_connection(&self, noticed: bool) {
         if noticed {
-            for tx in self.launched.borrow().values() {
+            for (_, tx) in self.launched.borrow().iter() {
                 tx.abort();
             }
             // The store learns of the loss now; the connection itself closes
@@ -516,8 +516,18 @@ impl Connection {
     /// An operation launched with `launch` has ended: its outcome is known,
     /// or it went back to the queue.
     pub(crate) fn settled(&self, launch: Launch) {
-        self.launched.borrow_mut().remove(&launch.seq);
-        if self.launched.borrow().is_empty() {
+        let mut launched = self.launched.borrow_mut();
+        let mut at = 0;
+        while at < launched.len() {
+            if launched[at].0 == launch.seq {
+                launched.swap_remove(at);
+                break;
+            }
+            at += 1;
+        }
+        let drained = launched.is_empty();
+        drop(launched);
+        if drained {
             wake(&self.drain_waker);
         }
     }
@@ -678,7 +688,7 @@ impl Connection {
             retried: item.retried,
             generation: self.generation.get(),
         };
-        self.launched.borrow_mut().insert(item.seq, tx.handle());
+        self.launched.borrow_mut().push((item.seq, tx.handle()));
         ops::launch_op(self.clone(), tx, launch, item.op, holds);
         Ok(())
     }
