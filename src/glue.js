@@ -551,22 +551,47 @@ const APPEND_FREE = 2;
 export function openChannel(name) {
   try {
     return typeof BroadcastChannel === "function"
-      ? { channel: new BroadcastChannel(`council-idb:${name}`), runs: new Set(), timer: 0, since: -Infinity, sent: 0 }
+      ? { channel: new BroadcastChannel(`council-idb:${name}`), db: name, runs: new Set(), timer: 0, since: -Infinity, sent: 0, later: null }
       : null;
   } catch {
     return null;
   }
 }
+// Posts `notice`, after the notices still waiting (for a lock to go, see
+// "owner" below): a feed's notices go out in the order they were posted.
 function send(feed, notice) {
+  if (feed.later) later(feed, () => post(feed, notice));
+  else post(feed, notice);
+}
+function post(feed, notice) {
   try {
     feed.channel.postMessage(notice);
   } catch {
     // A closed channel: nobody to tell.
   }
 }
+// Runs `step` after the steps queued before it, at the earliest in a
+// microtask.
+function later(feed, step) {
+  const next = (feed.later ?? Promise.resolve()).then(step).catch(() => {});
+  feed.later = next;
+  next.then(() => {
+    if (feed.later === next) feed.later = null;
+  });
+}
 function sendAppended(feed) {
   for (const runId of feed.runs) send(feed, { kind: "appended", runId });
   feed.runs.clear();
+}
+// Resolves once no one in the origin holds lock `name`, or after half a
+// second (another holder took it). WebKit settles a lock request's promise
+// before its lock registry, in another process, lists the lock as released.
+async function lockFree(name) {
+  for (let tries = 0; tries < 50; tries++) {
+    const { held } = await navigator.locks.query();
+    if (!held.some((lock) => lock.name === name)) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 export function postNotice(feed, kind, run, a, b) {
   if (kind === "appended") {
@@ -595,6 +620,23 @@ export function postNotice(feed, kind, run, a, b) {
   }
   sendAppended(feed);
   const notice = { kind, runId: run };
+  if (kind === "owner") {
+    // A run given up (or taken): told once this realm has let go of its
+    // lock (the store drops it right after posting, in the same task) and
+    // the browser lists it as free, so that a tab reading who owns what on
+    // hearing this finds the run free; the notices posted after it wait.
+    later(feed, async () => {
+      const name = lockName(feed.db, run);
+      const gone = releasing.get(name);
+      try {
+        if (gone) await gone.then(() => lockFree(name));
+      } catch {
+        // No lock list to read: told now.
+      }
+      post(feed, notice);
+    });
+    return;
+  }
   if (kind === "rewound") {
     notice.afterWave = a;
     notice.nextSeq = b;
@@ -606,7 +648,8 @@ export function postNotice(feed, kind, run, a, b) {
 export function closeChannel(feed) {
   clearTimeout(feed.timer);
   sendAppended(feed);
-  feed.channel.close();
+  if (feed.later) later(feed, () => feed.channel.close());
+  else feed.channel.close();
 }
 
 // ---- CouncilStore helpers (src/js.rs)

@@ -271,13 +271,20 @@ fn end(conn: &Connection, op: &Op, start: &Start, out: &Result<Outcome, Reposito
                 conn.feed.post(run_id, Notice::APPENDED);
             }
         }
-        (Op::Change { run_id, change, .. }, Ok(_)) => conn.feed.post(
-            run_id,
-            match change {
-                Change::Status(status) => Notice::Status(status.as_str()),
-                Change::Graph(_) => Notice::GRAPH,
-            },
-        ),
+        (Op::Change { run_id, change, .. }, Ok(_)) => {
+            conn.feed.post(
+                run_id,
+                match change {
+                    Change::Status(status) => Notice::Status(status.as_str()),
+                    Change::Graph(_) => Notice::GRAPH,
+                },
+            );
+            // A run this store owned and now gave up (its lock goes once
+            // the op ends; glue.js tells of it after that).
+            if start.was_owned && !conn.locks.owns(run_id) {
+                conn.feed.post(run_id, Notice::OWNER);
+            }
+        }
         // Nothing changed: neither does ownership. A run owned before is
         // owned again; a new run, or one its change made owned, is let go
         // (if still by this lock); a delete took nothing else.
@@ -825,9 +832,13 @@ async fn mark(conn: Rc<Connection>, tx: Tx, ids: Vec<String>, holds: Vec<Hold>, 
             break 'mark Err(e);
         }
         for id in &marked {
-            conn.locks.disown(id);
+            let owned = conn.locks.disown(id);
             conn.feed
                 .post(id, Notice::Status(CouncilRunStatus::Interrupted.as_str()));
+            // Its own runs are given up (told once their locks have gone).
+            if owned {
+                conn.feed.post(id, Notice::OWNER);
+            }
         }
         Ok(marked.len() as u64)
     };

@@ -343,6 +343,56 @@ for (const engine of ENGINES) describe(engine, () => {
     await closeAndDeleteAfterGone(t, b, name, "the terminated worker");
   });
 
+  test("another tab hears a run given up once its lock is free: completed, released, interrupted, closed", { timeout: 60_000 }, async () => {
+    const name = dbName("given-up");
+    const a = await newTab("A");
+    const b = await newTab("B");
+    // Tab A has two stores: the last run is the second one's, given up by
+    // closing it.
+    const ids = await a.evaluate(async (name) => {
+      const store = (window.store = await window.CouncilStore.open(name));
+      window.other = await window.CouncilStore.open(name);
+      const ids = [];
+      for (const goal of ["completed", "released", "interrupted"]) ids.push((await store.createRun({ goal })).id);
+      ids.push((await window.other.createRun({ goal: "closed" })).id);
+      return ids;
+    }, name);
+    await openStore(b, name);
+    // B reads who owns what as soon as it hears an "owner" notice, as a
+    // history page showing "running in another tab" does.
+    await b.evaluate(async () => {
+      window.heard = [];
+      window.store.watchRuns(({ kind, runId }) => {
+        if (kind !== "owner") return;
+        window.store.runsOwnedElsewhere().then((ids) => window.heard.push([runId, ids.includes(runId)]));
+      });
+    });
+    assert.deepEqual(await b.evaluate(() => window.store.runsOwnedElsewhere()), [...ids].sort());
+    const [completed, released, interrupted, closed] = ids;
+    // One way of giving a run up at a time, B's read of each heard before
+    // the next (markInterruptedRuns takes the lock of the released run for
+    // its write, so a late read could find it held).
+    const steps = [
+      [completed, (id) => window.store.updateRunStatus(id, "completed")],
+      [released, (id) => window.store.releaseRun(id)],
+      // Gives up A's own running run; the released one, nobody's, is
+      // interrupted too; the other store's is skipped.
+      [interrupted, async () => window.marked = await window.store.markInterruptedRuns()],
+      [closed, () => window.other.close()],
+    ];
+    for (const [id, giveUp] of steps) {
+      await a.evaluate(giveUp, id);
+      const heard = await b.evaluate(async (id) => {
+        await window.until(`an owner notice for ${id}`, () => window.heard.some(([r]) => r === id));
+        return window.heard.filter(([r]) => r === id);
+      }, id);
+      assert.deepEqual(heard, [[id, false]], `the ${ids.indexOf(id) === 0 ? "completed" : ["", "released", "interrupted", "closed"][ids.indexOf(id)]} run: what B read on hearing its owner notice`);
+    }
+    assert.equal(await a.evaluate(() => window.marked), 2);
+    await a.evaluate(() => window.store.close());
+    await closeAndDelete(b, name);
+  });
+
   test("two tabs appending 2,000 unawaited events each at once lose none", { timeout: 60_000 }, async (t) => {
     const name = dbName("concurrent");
     const tabs = [await newTab("A"), await newTab("B")];
