@@ -100,10 +100,11 @@ pub enum RunChange {
         /// The run's id.
         run_id: String,
     },
-    /// A store claimed the run or gave it up (released it, or closed); see
-    /// [`RunOwnership`](crate::RunOwnership). Creating a run, or setting it
-    /// back to `Running`, makes its store the owner without this change, and
-    /// a final status ends ownership without it.
+    /// A store claimed the run or gave it up (a final status, released it,
+    /// marked it interrupted as its own, or closed); see
+    /// [`RunOwnership`](crate::RunOwnership). A run given up is told once
+    /// the browser lists its lock as free. Creating a run, or setting it
+    /// back to `Running`, makes its store the owner without this change.
     Owner {
         /// The run's id.
         run_id: String,
