@@ -25,6 +25,7 @@
 // point must then fail (a check of the check).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { cpSync } from "node:fs";
 import { serveDirectory } from "../js/support.mjs";
 import { runId } from "./content.mjs";
 import { isZombie, launchOnProfile, newProfile, profileLocks } from "./browsers.mjs";
@@ -174,6 +175,21 @@ function crashSuite(engine) {
     profile?.remove();
   });
 
+  /**
+   * Where a copy of the profile is kept when `problems` were found (the
+   * profile itself goes with the test), for a look at the browser's files.
+   */
+  const kept = (problems) => {
+    if (!problems.length) return "";
+    const copy = `${profile.dir}-kept`;
+    try {
+      cpSync(profile.dir, copy, { recursive: true });
+      return ` (profile kept in ${copy})`;
+    } catch (e) {
+      return ` (the profile could not be kept: ${e.message})`;
+    }
+  };
+
   /** Has the page of `task` read `db` and sent what it holds? */
   const reportOf = (task, db) => task.reports.find((r) => r.db === db);
 
@@ -233,7 +249,7 @@ function crashSuite(engine) {
       );
       assert.ok(acksBefore >= (point.acks ?? 1), `only ${acksBefore} acknowledgements`);
       if (point.bigBatchAfter !== undefined) assert.ok(ledger.bigBatch(), "the big batch was issued");
-      assert.deepEqual(problems, [], `${engine}, ${point.name}: acknowledged writes lost or changed`);
+      assert.deepEqual(problems, [], `${engine}, ${point.name}: acknowledged writes lost or changed${kept(problems)}`);
     });
   });
 
@@ -244,10 +260,11 @@ function crashSuite(engine) {
     const checking = browser.goto(checker.url);
     await checker.waitFor("the reports of the databases", () => older.every((l) => reportOf(checker, l.db)));
     await checking;
-    for (const ledger of older) {
-      const { problems } = ledger.verify(reportOf(checker, ledger.db));
-      assert.deepEqual(problems, [], `${engine}, ${ledger.db} checked again after the later crashes`);
-    }
+    // Every database's problems at once: which of them kept their writes
+    // tells a lost database from a lost profile.
+    const problems = older.flatMap((ledger) =>
+      ledger.verify(reportOf(checker, ledger.db)).problems.map((p) => `${ledger.db}: ${p}`));
+    assert.deepEqual(problems, [], `${engine}: databases checked again after the later crashes${kept(problems)}`);
     await browser.close();
     const leftovers = browser.processes();
     browser = null;
