@@ -168,11 +168,21 @@ export async function opBody(tx, kind, id, a, b) {
 }
 
 // Adds run record `record` in `tx` (ops.rs, create_run): a promise of the
-// request's outcome, its error worded for the run. Unlike a body, it throws
-// when the request cannot be made, before any other request of its
-// transaction.
+// request's outcome, its error worded for the run. When the request cannot
+// be made, before any other request of its transaction, it aborts `tx`, so
+// nothing the caller asks of it after is written, and rejects with
+// [step, error]. (Not a throw: an import that throws has glue of its own.)
 export function addRun(tx, record) {
-  return ask(9, `cannot store run "${record.id}"`, storeOf(tx, "runs"), "add", record);
+  try {
+    return ask(9, `cannot store run "${record.id}"`, storeOf(tx, "runs"), "add", record);
+  } catch (e) {
+    try {
+      tx.abort();
+    } catch {
+      // Ended already.
+    }
+    return Promise.reject(e);
+  }
 }
 
 // `record`'s field `name` (the rewinds), if it has one, kept in `updated`,

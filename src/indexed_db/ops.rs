@@ -366,8 +366,10 @@ async fn create_run(
 ) -> Result<Vec<Result<i64, RepositoryError>>, RepositoryError> {
     // One round trip: `add` refuses an existing key with a ConstraintError
     // (which also aborts the transaction, so nothing is written). Commit at
-    // once, as hand-written code does. The add settles before the end.
-    let added = JsFuture::from(add_run(tx.js(), record).map_err(glue_failure)?);
+    // once, as hand-written code does. The add settles before the end. One
+    // that cannot be made aborts the transaction as well (glue.js), and
+    // its rejection is the answer, as a refused add's is.
+    let added = JsFuture::from(add_run(tx.js(), record));
     // The event checks read after the add, so they find the run.
     let ended = write_events(tx, events, event_records, &[], true, true).await;
     let Err(rejection) = added.await else {
@@ -483,9 +485,10 @@ extern "C" {
 
     /// Adds run record `record` (glue.js's `addRun`): a promise of the
     /// request's outcome, rejected with `["cannot store run \"{id}\"",
-    /// error]`; throws when it cannot be made.
-    #[wasm_bindgen(catch, js_name = addRun)]
-    fn add_run(tx: &JsValue, record: &JsValue) -> Result<Promise, JsValue>;
+    /// error]`, or with `[step, error]` when it cannot be made (then
+    /// before any other request of `tx`).
+    #[wasm_bindgen(js_name = addRun)]
+    fn add_run(tx: &JsValue, record: &JsValue) -> Promise;
 
     /// Sets run record `record`'s status and `updatedAt` and puts it
     /// (glue.js's `putMarked`); throws `[step, error]`.
