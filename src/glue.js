@@ -46,10 +46,12 @@ export function writeRecord(tx, scope, record, put) {
 // `transaction.commit()` where the engine has it (every current one); a
 // transaction without it commits by itself once its requests are done.
 // `commit()` throws only when the transaction is no longer active, and then
-// it ends by itself. Returns the promise of a write's end.
-export function commitTx(tx) {
+// it ends by itself. With `abort`, `transaction.abort()` instead, which
+// throws only when it has ended. Returns the promise of a write's end.
+export function commitTx(tx, abort) {
   try {
-    if (typeof tx.commit === "function") tx.commit();
+    if (abort) tx.abort();
+    else if (typeof tx.commit === "function") tx.commit();
   } catch {
     // Ended or ending: its end says how.
   }

@@ -41,15 +41,15 @@ extern "C" {
     /// An `IDBTransaction`.
     #[derive(Debug, Clone)]
     type RawTx;
-    #[wasm_bindgen(method, catch)]
-    fn abort(this: &RawTx) -> Result<(), JsValue>;
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
-    /// Asks `tx` to commit; for a write, a promise of its end.
+    /// Asks `tx` to commit, or with `abort` 1 aborts it (an ended one
+    /// refuses, unheard); for a write, a promise of its end. (`abort` an
+    /// `f64`, and no throw: either has glue of its own.)
     #[wasm_bindgen(js_name = commitTx)]
-    fn commit_tx(tx: &RawTx) -> JsValue;
+    fn commit_tx(tx: &RawTx, abort: f64) -> JsValue;
     /// Adds (`put`: puts) `record` in the store of `tx` that `scope` (runs
     /// or events) names, its outcome unwatched: a failure aborts the
     /// transaction, and the commit reports it. Throws `[step, error]` (see
@@ -157,7 +157,7 @@ pub(crate) struct TxHandle(RawTx);
 
 impl TxHandle {
     pub(crate) fn abort(&self) {
-        let _ = self.0.abort();
+        commit_tx(&self.0, 1.0);
     }
 }
 
@@ -184,7 +184,7 @@ impl Tx {
     /// waiting; a `Tx` dropped after this is not aborted.
     pub(crate) fn commit_now(&mut self) {
         self.committing = true;
-        commit_tx(&self.raw);
+        commit_tx(&self.raw, 0.0);
     }
 
     /// Commits and waits for the outcome; an abort comes back as `Storage`
@@ -193,7 +193,7 @@ impl Tx {
     pub(crate) fn commit(mut self) -> Ended {
         self.committing = true;
         Ended(JsFuture::from(Promise::unchecked_from_js(commit_tx(
-            &self.raw,
+            &self.raw, 0.0,
         ))))
     }
 }
@@ -202,7 +202,7 @@ impl Drop for Tx {
     fn drop(&mut self) {
         // A transaction that has ended already refuses (throws), unheard.
         if !self.committing {
-            let _ = self.raw.abort();
+            commit_tx(&self.raw, 1.0);
         }
     }
 }
