@@ -400,7 +400,7 @@ impl Connection {
             launched: RefCell::default(),
             drain_waker: RefCell::default(),
             flight: Flight::default(),
-            locks: Locks::new(),
+            locks: Locks::new(name),
             feed: Feed::new(name),
         });
         install(&conn.open, db, 1);
@@ -910,7 +910,7 @@ async fn drive(conn: Rc<Connection>) {
                 continue 'queue;
             }
             let ids = Connection::lock_ids(&item.op);
-            let holds = conn.locks.hold_all(&conn.name, &ids).await;
+            let holds = conn.locks.hold_all(&ids).await;
             drop(ids);
             // While this waited, an earlier call may have come back to the
             // queue (its connection was lost): it goes first.

@@ -27,9 +27,9 @@ extern "C" {
     #[wasm_bindgen(js_name = locksExist)]
     fn locks_exist() -> bool;
     #[wasm_bindgen(js_name = tryLocks)]
-    fn try_locks(db: &str, runs: &Array) -> Promise;
+    fn try_locks(db: &JsValue, runs: &Array) -> Promise;
     #[wasm_bindgen(js_name = lockedRuns)]
-    fn locked_runs(db: &str) -> Promise;
+    fn locked_runs(db: &JsValue) -> Promise;
 }
 
 /// A Web Lock this store holds; dropping the last `Rc` releases it.
@@ -64,6 +64,9 @@ impl Hold {
 /// The locks of one store.
 #[derive(Debug)]
 pub(crate) struct Locks {
+    /// The database's name, as JavaScript's string made once: an import
+    /// that takes a `&str` has glue of its own.
+    db: JsValue,
     enabled: Cell<bool>,
     /// Every lock this store holds, owned or for a write in flight.
     held: RefCell<VecMap<String, Weak<Lock>>>,
@@ -72,8 +75,9 @@ pub(crate) struct Locks {
 }
 
 impl Locks {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(db: &str) -> Self {
         Locks {
+            db: JsValue::from_str(db),
             enabled: Cell::new(locks_exist()),
             held: RefCell::default(),
             owned: RefCell::default(),
@@ -102,8 +106,7 @@ impl Locks {
 
     /// Takes the locks of `run_ids` that this store does not hold yet, all
     /// at once; one `Hold` per id, in order.
-    /// `db` is the database's name (the connection's, not kept twice).
-    pub(crate) async fn hold_all(&self, db: &str, run_ids: &[&str]) -> Vec<Hold> {
+    pub(crate) async fn hold_all(&self, run_ids: &[&str]) -> Vec<Hold> {
         // The locks held already are kept from here on (a write in flight
         // that lets one go while this waits must not leave it untaken), and
         // so are those this round of tries takes, until handed out: the
@@ -124,7 +127,7 @@ impl Locks {
             for id in &wanted {
                 runs.push(&JsValue::from_str(id));
             }
-            match JsFuture::from(try_locks(db, &runs)).await {
+            match JsFuture::from(try_locks(&self.db, &runs)).await {
                 Ok(got) => {
                     let got: Array = got.unchecked_into();
                     for (k, id) in wanted.iter().enumerate() {
@@ -184,11 +187,11 @@ impl Locks {
     /// Runs that another live store owns: locked in the origin, not by us.
     /// Loops rather than iterator chains (code of their own per closure),
     /// over indices for the JS array.
-    pub(crate) async fn owned_elsewhere(&self, db: &str) -> Result<Vec<String>, RepositoryError> {
+    pub(crate) async fn owned_elsewhere(&self) -> Result<Vec<String>, RepositoryError> {
         if !self.enabled.get() {
             return Ok(Vec::new());
         }
-        let locked: Array = JsFuture::from(locked_runs(db))
+        let locked: Array = JsFuture::from(locked_runs(&self.db))
             .await
             .map_err(|e| storage("cannot list the Web Locks held", &e))?
             .unchecked_into();

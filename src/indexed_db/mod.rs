@@ -532,7 +532,7 @@ impl RunOwnership for IndexedDbCouncilRepository {
         'life0: 'async_trait,
         Self: 'async_trait,
     {
-        boxed(self.conn.locks.owned_elsewhere(&self.conn.name))
+        boxed(self.conn.locks.owned_elsewhere())
     }
 }
 

@@ -759,7 +759,7 @@ pub(crate) async fn mark_interrupted(conn: Rc<Connection>, db: Db, reply: Reply<
         for id in &ids {
             refs.push(id.as_str());
         }
-        holds = conn.locks.hold_all(&conn.name, &refs).await;
+        holds = conn.locks.hold_all(&refs).await;
     }
     let tx = match Tx::start(&db, Scope::Runs, Access::Durable) {
         Ok(tx) => tx,
