@@ -399,8 +399,9 @@ export function createLayout(event) {
 // How the database's layout differs from LAYOUT: a promise of sentences
 // joined by "; ", empty when it is the same, settled once the transaction
 // that read the layout has ended (a worker terminated while it is still
-// pending can leave WebKit's connection open for good).
-export function layoutDifferences(db) {
+// pending can leave WebKit's connection open for good); rejected with what
+// a read of it throws (async: an import that throws has glue of its own).
+export async function layoutDifferences(db) {
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
   const shown = (p) => JSON.stringify(p);
   const out = [];
@@ -410,7 +411,7 @@ export function layoutDifferences(db) {
   for (const n of Array.from(db.objectStoreNames)) {
     if (!names.includes(n)) out.push(`an object store "${n}" that council-idb does not make`);
   }
-  if (missing.length) return Promise.resolve(out.join("; "));
+  if (missing.length) return out.join("; ");
   const tx = db.transaction(names, "readonly");
   const ended = new Promise((resolve) => {
     tx.oncomplete = tx.onabort = tx.onerror = () => resolve(out.join("; "));

@@ -56,8 +56,8 @@ fn upgrade(event: idb::event::VersionChangeEvent) -> Result<(), RepositoryError>
 extern "C" {
     #[wasm_bindgen(catch, js_name = createLayout)]
     fn create_layout(event: &JsValue) -> Result<(), JsValue>;
-    #[wasm_bindgen(catch, js_name = layoutDifferences)]
-    fn layout_differences(db: &Db) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(js_name = layoutDifferences)]
+    fn layout_differences(db: &Db) -> js_sys::Promise;
     #[wasm_bindgen(js_name = settleRequest)]
     fn settle_request(request: &JsValue, grace_ms: u32, deleting: Option<&str>) -> js_sys::Promise;
     /// A promise that resolves after `ms` milliseconds.
@@ -119,10 +119,7 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
         return Err(err);
     }
     let db: Db = ended?.unchecked_into();
-    let read = match layout_differences(&db) {
-        Ok(differences) => wasm_bindgen_futures::JsFuture::from(differences).await,
-        Err(e) => Err(e),
-    };
+    let read = wasm_bindgen_futures::JsFuture::from(layout_differences(&db)).await;
     if let Err(e) = check_layout(read, db_name) {
         db.close();
         return Err(e);
