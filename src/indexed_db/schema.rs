@@ -46,16 +46,19 @@ fn idb_error(context: &str, err: idb::Error) -> RepositoryError {
 fn upgrade(event: idb::event::VersionChangeEvent) -> Result<(), RepositoryError> {
     // An old version past `u32` cannot come with an upgrade to ours.
     if event.old_version().unwrap_or(0) < 1 {
-        create_layout(&event.into())
-            .map_err(|e| storage("cannot upgrade the database layout", &e))?;
+        let e = create_layout(&event.into());
+        if !e.is_undefined() {
+            return Err(storage("cannot upgrade the database layout", &e));
+        }
     }
     Ok(())
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
-    #[wasm_bindgen(catch, js_name = createLayout)]
-    fn create_layout(event: &JsValue) -> Result<(), JsValue>;
+    /// What making the layout threw, or `undefined`.
+    #[wasm_bindgen(js_name = createLayout)]
+    fn create_layout(event: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = layoutDifferences)]
     fn layout_differences(db: &Db) -> js_sys::Promise;
     #[wasm_bindgen(js_name = settleRequest)]
