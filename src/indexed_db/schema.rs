@@ -61,20 +61,27 @@ extern "C" {
     fn create_layout(event: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = layoutDifferences)]
     fn layout_differences(db: &Db) -> js_sys::Promise;
+    /// (Numbers and strings as `f64`s and `JsValue`s: a `u32` or `&str`
+    /// argument has glue of its own.)
     #[wasm_bindgen(js_name = settleRequest)]
-    fn settle_request(request: &JsValue, grace_ms: u32, deleting: Option<&str>) -> js_sys::Promise;
+    fn settle_request(request: &JsValue, grace_ms: f64, deleting: &JsValue) -> js_sys::Promise;
     /// A promise that resolves after `ms` milliseconds.
     pub(crate) fn sleep(ms: u32) -> js_sys::Promise;
     #[wasm_bindgen(js_name = deletePending)]
-    fn delete_pending(name: &str) -> bool;
+    fn delete_pending(name: &JsValue) -> bool;
 }
 
 /// Refuses to open or delete `db_name` while a delete of it that this
 /// realm gave up on as blocked is still pending in the browser: the request
 /// would wait behind it, without a `blocked` event, for as long as the
 /// connection that blocks it stays open.
-fn refuse_while_deleting(doing: &str, db_name: &str) -> Result<(), RepositoryError> {
-    if !delete_pending(db_name) {
+/// (`name` is `db_name` as a JavaScript string.)
+fn refuse_while_deleting(
+    doing: &str,
+    db_name: &str,
+    name: &JsValue,
+) -> Result<(), RepositoryError> {
+    if !delete_pending(name) {
         return Ok(());
     }
     Err(RepositoryError::Storage(format!(
@@ -103,7 +110,7 @@ fn check_layout(read: Result<JsValue, JsValue>, db_name: &str) -> Result<(), Rep
 /// Opens (creating or upgrading as needed) the database `db_name` and checks
 /// its layout.
 pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
-    let mut request = factory("opening", db_name)?
+    let mut request = factory("opening", db_name, &JsValue::from_str(db_name))?
         .open(db_name, Some(SCHEMA_VERSION))
         .map_err(|e| idb_error(&cannot("open", db_name), e))?;
 
@@ -117,7 +124,11 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
     // The handler must outlive this function's hold on the request:
     // forgotten, as the `idb` crate's own future does with it.
     request.forget_callbacks();
-    let ended = settled(settle(request.into(), db_name, false).await, db_name, false);
+    let ended = settled(
+        settle(request.into(), &JsValue::UNDEFINED).await,
+        db_name,
+        false,
+    );
     if let Some(err) = upgrade_error.borrow_mut().take() {
         return Err(err);
     }
@@ -132,17 +143,22 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
 
 /// Deletes the database `db_name` and everything in it.
 pub(crate) async fn delete(db_name: &str) -> Result<(), RepositoryError> {
-    let request = factory("deleting", db_name)?
-        .delete(db_name)
-        .map_err(|e| idb_error(&cannot("delete", db_name), e))?;
-    let ended = settle(request.into(), db_name, true).await;
+    let settling = {
+        let name = JsValue::from_str(db_name);
+        let request = factory("deleting", db_name, &name)?
+            .delete(db_name)
+            .map_err(|e| idb_error(&cannot("delete", db_name), e))?;
+        settle(request.into(), &name)
+    };
+    let ended = settling.await;
     settled(ended, db_name, true).map(|_| ())
 }
 
 /// The start `open` and `delete` share: refused while a delete of
-/// `db_name` is pending (`doing` says which of the two is refused).
-fn factory(doing: &str, db_name: &str) -> Result<Factory, RepositoryError> {
-    refuse_while_deleting(doing, db_name)?;
+/// `db_name` (`name` as a JavaScript string) is pending (`doing` says
+/// which of the two is refused).
+fn factory(doing: &str, db_name: &str, name: &JsValue) -> Result<Factory, RepositoryError> {
+    refuse_while_deleting(doing, db_name, name)?;
     Factory::new().map_err(|e| idb_error("IndexedDB is not available", e))
 }
 
@@ -156,13 +172,15 @@ fn cannot(verb: &str, db_name: &str) -> String {
 /// which takes milliseconds; one that stays open is a tab that will not yield.
 const BLOCKED_GRACE_MS: u32 = 1500;
 
-/// Waits for an open or delete request of `db_name`: see [`settled`].
+/// Waits for an open or delete request: see [`settled`]. `deleting` is,
+/// for a delete, the database's name as a JavaScript string (else
+/// `undefined`).
 /// glue.js's `settleRequest` listens to the request (fewer closures and
 /// futures than the `idb` crate's own), and deals with what a request given
 /// up does later: a delete is remembered until it ends (see
 /// [`refuse_while_deleting`]), an open that succeeds is closed at once.
-fn settle(request: JsValue, db_name: &str, deleting: bool) -> wasm_bindgen_futures::JsFuture {
-    settle_request(&request, BLOCKED_GRACE_MS, deleting.then_some(db_name)).into()
+fn settle(request: JsValue, deleting: &JsValue) -> wasm_bindgen_futures::JsFuture {
+    settle_request(&request, f64::from(BLOCKED_GRACE_MS), deleting).into()
 }
 
 /// How a request [`settle`] waited for ended: its result, or why it failed,
