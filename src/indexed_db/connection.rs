@@ -389,6 +389,8 @@ pub(crate) fn conflict(run_id: &str) -> RepositoryError {
 impl Connection {
     /// The connection to `name`, over `db` just opened ([`schema::open`]).
     pub(crate) fn new(name: &str, db: Db) -> Rc<Connection> {
+        // For the imports that take it, as a JavaScript string.
+        let js_name = JsValue::from_str(name);
         let conn = Rc::new(Connection {
             name: name.to_owned(),
             open: Rc::default(),
@@ -400,8 +402,8 @@ impl Connection {
             launched: RefCell::default(),
             drain_waker: RefCell::default(),
             flight: Flight::default(),
-            locks: Locks::new(name),
-            feed: Feed::new(name),
+            feed: Feed::new(&js_name),
+            locks: Locks::new(js_name),
         });
         install(&conn.open, db, 1);
         conn

@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = openChannel)]
-    fn open_channel(name: &str) -> JsValue;
+    fn open_channel(name: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = postNotice)]
     fn post_notice(channel: &JsValue, kind: &str, run: &str, a: JsValue, b: JsValue);
     #[wasm_bindgen(js_name = closeChannel)]
@@ -48,7 +48,9 @@ pub(crate) struct Feed {
 }
 
 impl Feed {
-    pub(crate) fn new(db_name: &str) -> Self {
+    /// (`db_name` a JavaScript string: an import that takes a `&str` has
+    /// glue of its own.)
+    pub(crate) fn new(db_name: &JsValue) -> Self {
         Feed {
             channel: open_channel(db_name),
         }

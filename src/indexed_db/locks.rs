@@ -64,7 +64,7 @@ impl Hold {
 /// The locks of one store.
 #[derive(Debug)]
 pub(crate) struct Locks {
-    /// The database's name, as JavaScript's string made once: an import
+    /// The database's name, as a JavaScript string made once: an import
     /// that takes a `&str` has glue of its own.
     db: JsValue,
     enabled: Cell<bool>,
@@ -75,9 +75,9 @@ pub(crate) struct Locks {
 }
 
 impl Locks {
-    pub(crate) fn new(db: &str) -> Self {
+    pub(crate) fn new(db: JsValue) -> Self {
         Locks {
-            db: JsValue::from_str(db),
+            db,
             enabled: Cell::new(locks_exist()),
             held: RefCell::default(),
             owned: RefCell::default(),
