@@ -194,11 +194,17 @@ export function keepField(updated, record, name) {
 }
 
 // Run record `record` given `status` as of `stamp` (its updatedAt) and
-// put in `tx` (ops.rs, mark), the put unwatched.
+// put in `tx` (ops.rs, mark), the put unwatched. Returns what writeRecord
+// throws, or undefined (not thrown: an import that throws has glue of its
+// own).
 export function putMarked(tx, record, status, stamp) {
   record.status = status;
   record.updatedAt = stamp;
-  writeRecord(tx, 0, record, true);
+  try {
+    writeRecord(tx, 0, record, true);
+  } catch (e) {
+    return e;
+  }
 }
 
 // The reads an append batch (ops.rs, write_events) needs of run `id`:

@@ -491,14 +491,11 @@ extern "C" {
     fn add_run(tx: &JsValue, record: &JsValue) -> Promise;
 
     /// Sets run record `record`'s status and `updatedAt` and puts it
-    /// (glue.js's `putMarked`); throws `[step, error]`.
-    #[wasm_bindgen(catch, js_name = putMarked)]
-    fn put_marked(
-        tx: &JsValue,
-        record: &JsValue,
-        status: &JsValue,
-        stamp: &str,
-    ) -> Result<(), JsValue>;
+    /// (glue.js's `putMarked`); returns `[step, error]` when the put cannot
+    /// be made, else `undefined`. (No throw, and `stamp` a JavaScript
+    /// string: either has glue of its own.)
+    #[wasm_bindgen(js_name = putMarked)]
+    fn put_marked(tx: &JsValue, record: &JsValue, status: &JsValue, stamp: &JsValue) -> JsValue;
 
     /// Copies `record`'s field `name`, if it has one, to `updated`
     /// (glue.js's `keepField`).
@@ -823,8 +820,10 @@ async fn mark(conn: Rc<Connection>, tx: Tx, ids: Vec<String>, holds: Vec<Hold>, 
             // The records are sound, so change them where they lie: two fields
             // each, rather than a decode and a re-encode.
             let updated = field(true);
-            if let Err(e) = put_marked(tx.js(), &record, &interrupted, &timestamp_after(&updated)) {
-                break 'mark Err(glue_failure(e));
+            let stamp = JsValue::from_str(&timestamp_after(&updated));
+            let failed = put_marked(tx.js(), &record, &interrupted, &stamp);
+            if !failed.is_undefined() {
+                break 'mark Err(glue_failure(failed));
             }
             marked.push(id);
         }
