@@ -58,6 +58,27 @@ export function commitTx(tx, abort) {
   return tx.councilEnded;
 }
 
+// `{name}: {message}` of a DOMException or error (its name alone when the
+// message is empty), else String(value), or "a value" when that throws (raw.rs,
+// error_text). A field is read as Reflect.get reads it and kept only when it
+// is a string: a primitive has none, a getter that throws gives none.
+export function errorText(value) {
+  const field = (key) => {
+    try {
+      const v = Reflect.get(value, key);
+      return typeof v === "string" ? v : undefined;
+    } catch {}
+  };
+  const name = field("name");
+  const message = field("message");
+  if (name !== undefined) return message ? `${name}: ${message}` : name;
+  try {
+    return String(value);
+  } catch {
+    return "a value";
+  }
+}
+
 // ---- Operation bodies (src/indexed_db/ops.rs)
 
 // The requests of some operations' transactions, made here rather than in

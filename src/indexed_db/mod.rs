@@ -684,15 +684,3 @@ pub(crate) fn decode_events(records: &Array) -> Result<Vec<CouncilRunEvent>, Rep
     }
     Ok(events)
 }
-
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = String, catch)]
-    fn js_string(value: &JsValue) -> Result<String, JsValue>;
-}
-
-/// `String(value)` for error messages; cheaper in code size than Rust's
-/// float and `Debug` formatting, and it reads as JavaScript would print it.
-pub(crate) fn js_text(value: &JsValue) -> String {
-    js_string(value).unwrap_or_else(|_| "a value".to_owned())
-}

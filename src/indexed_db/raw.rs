@@ -45,6 +45,9 @@ extern "C" {
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
+    /// A string (a `JsValue`: a `String` return has glue of its own).
+    #[wasm_bindgen(js_name = errorText)]
+    fn error_text_js(value: &JsValue) -> JsValue;
     /// Asks `tx` to commit, or with `abort` 1 aborts it (an ended one
     /// refuses, unheard); for a write, a promise of its end. (`abort` an
     /// `f64`, and no throw: either has glue of its own.)
@@ -91,18 +94,11 @@ pub(crate) enum Access {
     Durable,
 }
 
-/// `{name}: {message}` of a DOMException or error, or `String(value)`.
+/// `{name}: {message}` of a DOMException or error, or `String(value)`
+/// (glue.js's `errorText`: JavaScript's own conversions, cheaper in code
+/// size than Rust's formatting).
 pub(crate) fn error_text(value: &JsValue) -> String {
-    let field = |name: &str| {
-        Reflect::get(value, &JsValue::from_str(name))
-            .ok()?
-            .as_string()
-    };
-    match (field("name"), field("message")) {
-        (Some(name), Some(message)) if !message.is_empty() => format!("{name}: {message}"),
-        (Some(name), _) => name,
-        _ => super::js_text(value),
-    }
+    error_text_js(value).as_string().unwrap_or_default()
 }
 
 /// The `name` of a DOMException, if `value` is one.
