@@ -85,10 +85,43 @@ export function errorText(value) {
 // wasm, where each request is a future and a closure of its own; ops.rs
 // keeps the rules and says which bodies run here. A body makes its first
 // requests inside the call, while its transaction is active, and returns a
-// promise. A failure rejects with [step, error]: `step` indexes STEPS in
-// ops.rs (or is the words themselves), so the error reads as it did when
-// the body was Rust. A failed request is not prevented: it aborts the
-// transaction, as a request made in Rust does.
+// promise. A failure rejects with [step, error]: `step` indexes STEPS below
+// (or is the words themselves), so the error reads as it did when the body
+// was Rust. A failed request is not prevented: it aborts the transaction,
+// as a request made in Rust does.
+
+// What failed, by the step number a body rejects with: the words the Rust
+// bodies used, so messages (and the retry on a lost connection, which reads
+// the DOMException name) stay as they were.
+const STEPS = [
+  "cannot read a record",
+  "cannot read records",
+  "cannot count records",
+  "cannot read keys",
+  "cannot build a key range",
+  "cannot read the run",
+  "cannot look up the run",
+  "cannot find events to delete",
+  "cannot delete records",
+  "cannot store a record",
+  "cannot list running runs",
+  "cannot read stored events",
+];
+
+// The message of the Storage error a body's rejection `[step, error]` is
+// (ops.rs, glue_failure): `{words}: {errorText(error)}`, or, for a rejection
+// of another shape (a bug here), errorText of it. A number step is taken as
+// Rust's `as usize` takes it (NaN and below 0 as 0, fractions cut).
+export function failureText(rejection) {
+  const part = (at) => {
+    try {
+      return Reflect.get(rejection, at);
+    } catch {}
+  };
+  const step = part(0);
+  const words = typeof step === "number" ? STEPS[step > 0 ? Math.floor(step) : 0] : step;
+  return typeof words === "string" ? `${words}: ${errorText(part(1))}` : errorText(rejection);
+}
 
 // Store `name` of `tx`.
 function storeOf(tx, name) {

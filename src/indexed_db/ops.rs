@@ -33,7 +33,7 @@ use super::connection::{
 };
 use super::feed::Notice;
 use super::locks::Hold;
-use super::raw::{error_name, storage, write_record, Access, Db, Scope, Tx};
+use super::raw::{error_name, write_record, Access, Db, Scope, Tx};
 
 /// A status after which nobody executes the run any more.
 fn is_final(status: CouncilRunStatus) -> bool {
@@ -497,6 +497,10 @@ extern "C" {
     #[wasm_bindgen(js_name = putMarked)]
     fn put_marked(tx: &JsValue, record: &JsValue, status: &JsValue, stamp: &JsValue) -> JsValue;
 
+    /// A string (a `JsValue`: a `String` return has glue of its own).
+    #[wasm_bindgen(js_name = failureText)]
+    fn failure_text(rejection: &JsValue) -> JsValue;
+
     /// Copies `record`'s field `name`, if it has one, to `updated`
     /// (glue.js's `keepField`).
     #[wasm_bindgen(js_name = keepField)]
@@ -510,38 +514,11 @@ extern "C" {
     fn append_reads(tx: &JsValue, id: &str, low: f64, high: f64, numbered: bool) -> Promise;
 }
 
-/// What failed in a body made in glue.js, by the step number it rejects
-/// with: the words the Rust bodies used, so messages (and the retry on a
-/// lost connection, which reads the DOMException name) stay as they were.
-const STEPS: [&str; 12] = [
-    "cannot read a record",
-    "cannot read records",
-    "cannot count records",
-    "cannot read keys",
-    "cannot build a key range",
-    "cannot read the run",
-    "cannot look up the run",
-    "cannot find events to delete",
-    "cannot delete records",
-    "cannot store a record",
-    "cannot list running runs",
-    "cannot read stored events",
-];
-
-/// The `RepositoryError` of a glue.js body's rejection `[step, error]`
-/// (`step` a number in [`STEPS`] or the words themselves).
+/// The `RepositoryError` of a glue.js body's rejection `[step, error]`:
+/// `Storage`, worded by glue.js's `failureText` (its `STEPS`, the words
+/// the Rust bodies used).
 fn glue_failure(rejection: JsValue) -> RepositoryError {
-    let part = |at| Reflect::get_u32(&rejection, at).unwrap_or(JsValue::UNDEFINED);
-    let (step, error) = (part(0), part(1));
-    let context = match step.as_f64() {
-        Some(at) => STEPS.get(at as usize).copied().map(str::to_owned),
-        None => step.as_string(),
-    };
-    match context {
-        Some(context) => storage(&context, &error),
-        // Not a rejection of the body's own (a bug in glue.js).
-        None => RepositoryError::Storage(super::raw::error_text(&rejection)),
-    }
+    RepositoryError::Storage(failure_text(&rejection).as_string().unwrap_or_default())
 }
 
 /// Tells watchers which runs got events.
