@@ -375,8 +375,8 @@ async fn create_run(
     let Err(rejection) = added.await else {
         return ended;
     };
-    // Rejected with `[words, error]`.
-    let e = Reflect::get_u32(&rejection, 1).unwrap_or(JsValue::UNDEFINED);
+    // Rejected with `[words, error]` (an array glue.js made: read as one).
+    let e = rejection.unchecked_ref::<Array>().get(1);
     if error_name(&e).as_deref() == Some("ConstraintError") {
         return Err(RepositoryError::AlreadyExists(format!(
             "run \"{run_id}\" exists already"
@@ -636,7 +636,8 @@ async fn write_events(
             continue;
         };
         let reads = reads.await.map_err(glue_failure)?;
-        let part = |at| Reflect::get_u32(&reads, at).unwrap_or(JsValue::UNDEFINED);
+        // The array glue.js made: read as one.
+        let part = |at| reads.unchecked_ref::<Array>().get(at);
         // -1 for a missing run, else the next free seq.
         let next = part(0).as_f64().unwrap_or(-1.0);
         if need.low <= need.high {
