@@ -594,6 +594,13 @@ export function tryLocks(db, runs) {
     });
   }));
 }
+// Calls `f` (a lock's release; a watch's stop, watch.rs), what it throws
+// unheard: an import that throws has glue of its own.
+export function callQuietly(f) {
+  try {
+    f();
+  } catch {}
+}
 // Run ids of database `db` whose lock anyone in the origin holds.
 export async function lockedRuns(db) {
   const { held } = await navigator.locks.query();

@@ -152,7 +152,7 @@ pub struct Watch {
 impl Watch {
     /// Ends the watch; nothing is delivered after this returns.
     pub fn stop(&self) {
-        let _ = self.stop.call0(&JsValue::NULL);
+        super::locks::call_quietly(&self.stop);
     }
 }
 
