@@ -79,6 +79,14 @@ export function errorText(value) {
   }
 }
 
+// Makes `handler` what the connection `db` calls when it is lost (another
+// tab upgrades or deletes the database, or the browser closes it:
+// connection.rs); with none (undefined), closes it, its handlers gone.
+export function watchDb(db, handler) {
+  db.onversionchange = db.onclose = handler ?? null;
+  if (!handler) db.close();
+}
+
 // ---- Operation bodies (src/indexed_db/ops.rs)
 
 // The requests of some operations' transactions, made here rather than in

@@ -30,16 +30,14 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use js_sys::Function;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use crate::domain::{CouncilRunEvent, CouncilRunStatus, RepositoryError};
 
 use super::feed::{Feed, Notice};
 use super::locks::{Hold, Locks};
 use super::ops;
-use super::raw::{Access, Db, Scope, Tx, TxHandle};
+use super::raw::{watch_db, Access, Db, Scope, Tx, TxHandle};
 use super::schema;
 
 /// A call waiting for its turn.
@@ -271,9 +269,7 @@ struct Open {
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.db.set_onversionchange(None);
-        self.db.set_onclose(None);
-        self.db.close();
+        watch_db(&self.db, &JsValue::UNDEFINED);
     }
 }
 
@@ -346,9 +342,7 @@ fn install(slot: &Rc<RefCell<Option<Open>>>, db: Db, generation: u64) {
             spawn(Box::pin(async move { drop(lost) }));
         }
     });
-    let handler: &Function = on_lost.as_ref().unchecked_ref();
-    db.set_onversionchange(Some(handler));
-    db.set_onclose(Some(handler));
+    watch_db(&db, on_lost.as_ref());
     *slot.borrow_mut() = Some(Open {
         db,
         generation,

@@ -17,7 +17,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -33,10 +33,6 @@ extern "C" {
     pub(crate) fn close(this: &Db);
     #[wasm_bindgen(method, getter)]
     pub(crate) fn version(this: &Db) -> f64;
-    #[wasm_bindgen(method, setter)]
-    pub(crate) fn set_onversionchange(this: &Db, handler: Option<&Function>);
-    #[wasm_bindgen(method, setter)]
-    pub(crate) fn set_onclose(this: &Db, handler: Option<&Function>);
 
     /// An `IDBTransaction`.
     #[derive(Debug, Clone)]
@@ -45,6 +41,11 @@ extern "C" {
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
+    /// Makes `handler` what `db` calls when the connection is lost; with
+    /// `undefined`, closes the connection, its handlers gone (one import
+    /// for both setters and the close, each of which has glue of its own).
+    #[wasm_bindgen(js_name = watchDb)]
+    pub(crate) fn watch_db(db: &Db, handler: &JsValue);
     /// A string (a `JsValue`: a `String` return has glue of its own).
     #[wasm_bindgen(js_name = errorText)]
     fn error_text_js(value: &JsValue) -> JsValue;

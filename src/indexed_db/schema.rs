@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 
 use crate::domain::RepositoryError;
 
-use super::raw::{storage, Db};
+use super::raw::{storage, watch_db, Db};
 
 /// Version of the object-store layout; raised with every schema change, each
 /// with its own step in `upgrade`.
@@ -135,7 +135,7 @@ pub(crate) async fn open(db_name: &str) -> Result<Db, RepositoryError> {
     let db: Db = ended?.unchecked_into();
     let read = wasm_bindgen_futures::JsFuture::from(layout_differences(&db)).await;
     if let Err(e) = check_layout(read, db_name) {
-        db.close();
+        watch_db(&db, &JsValue::UNDEFINED);
         return Err(e);
     }
     Ok(db)
