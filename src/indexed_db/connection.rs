@@ -259,12 +259,16 @@ impl Future for Idle<'_> {
     }
 }
 
+/// What notices a connection going away: it gets the event, and is typed
+/// as js-sys's task queue types its closure, so the two share one shim.
+type OnLost = Closure<dyn FnMut(JsValue) -> Result<(), JsError>>;
+
 /// The open database, if any, and the handler that notices it going away.
 struct Open {
     db: Db,
     /// Which opening of the database this is (1, 2, ...).
     generation: u64,
-    _on_lost: Closure<dyn FnMut()>,
+    _on_lost: OnLost,
 }
 
 impl Drop for Open {
@@ -328,8 +332,10 @@ impl std::fmt::Debug for Connection {
 /// closes it.
 fn install(slot: &Rc<RefCell<Option<Open>>>, db: Db, generation: u64) {
     let weak = Rc::downgrade(slot);
-    let on_lost = Closure::<dyn FnMut()>::new(move || {
-        let Some(slot) = weak.upgrade() else { return };
+    let on_lost = OnLost::new(move |_event| {
+        let Some(slot) = weak.upgrade() else {
+            return Ok(());
+        };
         let mut slot = slot.borrow_mut();
         // Only if it is still this connection (not a newer one).
         if slot
@@ -341,6 +347,7 @@ fn install(slot: &Rc<RefCell<Option<Open>>>, db: Db, generation: u64) {
             let lost = slot.take();
             spawn(Box::pin(async move { drop(lost) }));
         }
+        Ok(())
     });
     watch_db(&db, on_lost.as_ref());
     *slot.borrow_mut() = Some(Open {
