@@ -633,7 +633,8 @@ export async function lockedRuns(db) {
 // a new window starts then. So a watcher following a run written at a
 // human pace gets every notice at once, and a burst of appends costs a few
 // posts (each ~50-100 µs) instead of one per append. Any other notice sends
-// the waiting ones first, so every listener sees changes in order.
+// the waiting ones first, so every listener sees changes in order. A feed
+// is null where there is no BroadcastChannel: nothing is posted then.
 const APPEND_WINDOW = 8;
 const APPEND_FREE = 2;
 
@@ -683,6 +684,7 @@ async function lockFree(name) {
   }
 }
 export function postNotice(feed, kind, run, a, b) {
+  if (!feed) return;
   if (kind === "appended") {
     if (feed.timer) {
       feed.runs.add(run);
@@ -735,6 +737,7 @@ export function postNotice(feed, kind, run, a, b) {
   send(feed, notice);
 }
 export function closeChannel(feed) {
+  if (!feed) return;
   clearTimeout(feed.timer);
   sendAppended(feed);
   if (feed.later) later(feed, () => feed.channel.close());
