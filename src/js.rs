@@ -21,8 +21,14 @@ mod transfer;
 use crate::domain::{limits, MAX_SAFE_INTEGER};
 use crate::indexed_db::{
     check_event_records, check_run_records, event_record, event_record_of, run_object,
-    watch_events_js, watch_runs_js, IndexedDbCouncilRepository, QuickRead,
+    IndexedDbCouncilRepository, QuickRead,
 };
+// `indexed_db::watch`'s declarations of the watchers, which this module
+// declares again with JavaScript values only (see `watch_events_js` below):
+// named here so that their re-export from `indexed_db` (outside this
+// module's files) counts as used until it goes.
+#[allow(unused_imports)]
+use crate::indexed_db::{watch_events_js as _, watch_runs_js as _};
 use crate::record::{event as ev, run as rf};
 use crate::time::now_rfc3339;
 use crate::vec_map::sort_unique;
@@ -146,7 +152,13 @@ enum Adapter {
 impl std::fmt::Debug for CouncilStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CouncilStore")
-            .field("indexed_db", &self.channel_name())
+            .field(
+                "indexed_db",
+                &match &self.adapter {
+                    Adapter::IndexedDb(idb, _) => Some(idb.name()),
+                    Adapter::Memory(..) => None,
+                },
+            )
             .finish()
     }
 }
@@ -668,6 +680,27 @@ extern "C" {
     fn rewind(after_wave: f64, next_seq: f64) -> JsValue;
     #[wasm_bindgen(js_name = notifyHub)]
     fn notify_hub(hub: &JsValue, kind: &str, run_id: &str, status: Option<&str>);
+    /// The watchers (see [`CouncilStore::feed`] for `channel` and `hub`).
+    /// Declared here with JavaScript values only, rather than through
+    /// `indexed_db::watch`'s declarations (a `&str` or an `Option<String>`
+    /// brings glue of its own to the bindgen module).
+    #[wasm_bindgen(js_name = watchEvents)]
+    fn watch_events_js(
+        read: &JsValue,
+        channel: &JsValue,
+        hub: &JsValue,
+        run_id: &JsValue,
+        from_seq: f64,
+        signal: &JsValue,
+        on_batch: &Function,
+    ) -> Function;
+    #[wasm_bindgen(js_name = watchRuns)]
+    fn watch_runs_js(
+        channel: &JsValue,
+        hub: &JsValue,
+        signal: &JsValue,
+        on_change: &Function,
+    ) -> Function;
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]
@@ -1063,7 +1096,7 @@ impl CouncilStore {
     #[wasm_bindgen(js_name = watchEvents, unchecked_return_type = "() => void")]
     pub fn watch_events(
         &self,
-        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: &JsValue,
+        #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id_value: &JsValue,
         #[wasm_bindgen(
             unchecked_param_type = "{ fromSeq?: number; signal?: AbortSignal } | undefined"
         )]
@@ -1074,15 +1107,16 @@ impl CouncilStore {
         )]
         on_batch: &JsValue,
     ) -> Result<JsValue, JsValue> {
-        let run_id = string_arg(run_id, &"runId", limits::ID_BYTES).map_err(js_error)?;
+        let run_id = string_arg(run_id_value, &"runId", limits::ID_BYTES).map_err(js_error)?;
         let (from_seq, signal) = watch_options(options).map_err(js_error)?;
         let on_batch = callback_arg(on_batch, "onBatch").map_err(js_error)?;
-        let read = self.tail_reader(run_id.clone());
+        let read = self.tail_reader(run_id);
+        let (channel, hub) = self.feed();
         Ok(watch_events_js(
             &read,
-            self.channel_name(),
-            &self.hub(),
-            &run_id,
+            &channel,
+            &hub,
+            run_id_value,
             from_seq as f64,
             &signal,
             &on_batch,
@@ -1114,7 +1148,8 @@ impl CouncilStore {
             let f = Fields::new(options, "watchRuns options", &["signal"]).map_err(js_error)?;
             signal_arg(f.get("signal").map_err(js_error)?).map_err(js_error)?
         };
-        Ok(watch_runs_js(self.channel_name(), &self.hub(), &signal, &on_change).into())
+        let (channel, hub) = self.feed();
+        Ok(watch_runs_js(&channel, &hub, &signal, &on_change).into())
     }
 
     /// Closes the IndexedDB connection once the calls made before have run,
@@ -1346,17 +1381,13 @@ impl CouncilStore {
         }
     }
 
-    fn hub(&self) -> JsValue {
+    /// What a watcher listens on: the database's name for its channel (an
+    /// IndexedDB store), or the store's hub (an in-memory one), the other
+    /// `undefined`.
+    fn feed(&self) -> (JsValue, JsValue) {
         match &self.adapter {
-            Adapter::IndexedDb(..) => JsValue::UNDEFINED,
-            Adapter::Memory(_, hub) => hub.clone(),
-        }
-    }
-
-    fn channel_name(&self) -> Option<String> {
-        match &self.adapter {
-            Adapter::IndexedDb(idb, _) => Some(idb.name().to_owned()),
-            Adapter::Memory(..) => None,
+            Adapter::IndexedDb(idb, _) => (idb.name().into(), JsValue::UNDEFINED),
+            Adapter::Memory(_, hub) => (JsValue::UNDEFINED, hub.clone()),
         }
     }
 
