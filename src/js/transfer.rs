@@ -51,9 +51,7 @@ impl CouncilStore {
     #[wasm_bindgen(js_name = exportRuns, unchecked_return_type = "ReadableStream<Uint8Array>")]
     pub fn export_runs(
         &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "{ runIds?: string[] }")] options: Option<
-            JsValue,
-        >,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ runIds?: string[] }")] options: JsValue,
     ) -> Result<JsValue, JsValue> {
         let wanted = export_options(options).map_err(js_error)?;
         let export = Export {
@@ -114,11 +112,13 @@ impl CouncilStore {
 }
 
 /// `{ runIds }` of `exportRuns`.
-fn export_options(options: Option<JsValue>) -> Result<Option<Vec<String>>, RepositoryError> {
-    // (The binding passes `undefined` and `null` as `None`.)
-    let Some(options) = options else {
+fn export_options(options: JsValue) -> Result<Option<Vec<String>>, RepositoryError> {
+    // A plain `JsValue` rather than an `Option`, absent when `null` or
+    // `undefined` as an `Option` would be: no externref table slot taken in
+    // JavaScript and given back in wasm.
+    if options.is_undefined() || options.is_null() {
         return Ok(None);
-    };
+    }
     let f = Fields::new(&options, "exportRuns options", &["runIds"])?;
     let Some(ids) = f.optional("runIds", false)? else {
         return Ok(None);
