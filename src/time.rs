@@ -24,21 +24,17 @@ impl Instant {
     /// allows. A leap second (`:60`) is accepted and counted as the next second.
     pub(crate) fn parse(text: &str) -> Option<Instant> {
         let b = text.as_bytes();
-        if b.len() < 20 {
+        // The form checked once, byte by byte; the fields are then read
+        // without checks.
+        if !has_form(b, b"0000-00-00T00:00:00") {
             return None;
         }
-        let year = digits(b, 0, 4)?;
-        let month = digits(b, 5, 2)?;
-        let day = digits(b, 8, 2)?;
-        let hour = digits(b, 11, 2)?;
-        let minute = digits(b, 14, 2)?;
-        let second = digits(b, 17, 2)?;
-        if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-            return None;
-        }
-        if b[13] != b':' || b[16] != b':' {
-            return None;
-        }
+        let year = value(b, 0, 4);
+        let month = value(b, 5, 2);
+        let day = value(b, 8, 2);
+        let hour = value(b, 11, 2);
+        let minute = value(b, 14, 2);
+        let second = value(b, 17, 2);
         if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
             return None;
         }
@@ -50,9 +46,9 @@ impl Instant {
         if b.get(pos) == Some(&b'.') {
             pos += 1;
             let start = pos;
-            while pos < b.len() && b[pos].is_ascii_digit() {
+            while let Some(&c) = b.get(pos).filter(|c| c.is_ascii_digit()) {
                 if pos - start < 9 {
-                    nanos = nanos * 10 + u32::from(b[pos] - b'0');
+                    nanos = nanos * 10 + u32::from(c - b'0');
                 }
                 pos += 1;
             }
@@ -64,11 +60,12 @@ impl Instant {
                 nanos *= 10;
             }
         }
-        let offset_seconds: i64 = match &b[pos..] {
+        let rest = b.get(pos..).unwrap_or_default();
+        let offset_seconds: i64 = match rest {
             [b'Z' | b'z'] => 0,
-            [sign @ (b'+' | b'-'), rest @ ..] if rest.len() == 5 && rest[2] == b':' => {
-                let oh = digits(rest, 0, 2)?;
-                let om = digits(rest, 3, 2)?;
+            [sign, ..] if rest.len() == 6 && has_form(rest, b"+00:00") => {
+                let oh = value(rest, 1, 2);
+                let om = value(rest, 4, 2);
                 if oh > 23 || om > 59 {
                     return None;
                 }
@@ -166,16 +163,37 @@ pub(crate) fn timestamp_after(previous: &str) -> String {
     }
 }
 
-fn digits(b: &[u8], start: usize, len: usize) -> Option<u32> {
-    let slice = b.get(start..start + len)?;
-    let mut value = 0u32;
-    for &c in slice {
-        if !c.is_ascii_digit() {
-            return None;
+/// Whether `b` starts with `form`: a `0` of it stands for an ASCII digit, a
+/// `T` for `T`, `t` or a space, a `+` for `+` or `-`; any other byte for
+/// itself.
+fn has_form(b: &[u8], form: &[u8]) -> bool {
+    if b.len() < form.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < form.len() {
+        let (c, f) = (b[i], form[i]);
+        let fits = match f {
+            b'0' => c.is_ascii_digit(),
+            b'T' => matches!(c, b'T' | b't' | b' '),
+            b'+' => matches!(c, b'+' | b'-'),
+            _ => c == f,
+        };
+        if !fits {
+            return false;
         }
+        i += 1;
+    }
+    true
+}
+
+/// The number written in `b[start..start + len]`, digits checked already.
+fn value(b: &[u8], start: usize, len: usize) -> u32 {
+    let mut value = 0;
+    for &c in &b[start..start + len] {
         value = value * 10 + u32::from(c - b'0');
     }
-    Some(value)
+    value
 }
 
 fn is_leap(year: u32) -> bool {
