@@ -891,19 +891,9 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = match string_arg(&run_id, &"runId", limits::ID_BYTES) {
-            Ok(id) => id,
-            Err(e) => return rejected(e),
-        };
-        match &self.adapter {
-            Adapter::IndexedDb(idb, slow) => idb
-                .read_now(&QuickRead::Run(&run_id), slow)
-                .unwrap_or_else(|| queued_read(idb.clone(), QueuedRead::Run(run_id))),
-            Adapter::Memory(memory, _) => settled(
-                memory
-                    .do_get_run(&run_id)
-                    .and_then(|run| run.as_ref().map_or(Ok(JsValue::UNDEFINED), run_to_js)),
-            ),
+        match string_arg(&run_id, &"runId", limits::ID_BYTES) {
+            Ok(id) => self.read(QueuedRead::Run(id)),
+            Err(e) => rejected(e),
         }
     }
 
@@ -922,16 +912,7 @@ impl CouncilStore {
                 Err(e) => return rejected(e),
             }
         };
-        match &self.adapter {
-            Adapter::IndexedDb(idb, slow) => idb
-                .read_now(&QuickRead::Runs(filter), slow)
-                .unwrap_or_else(|| queued_read(idb.clone(), QueuedRead::Runs(filter))),
-            Adapter::Memory(memory, _) => settled(
-                memory
-                    .do_list_runs(filter)
-                    .and_then(|runs| to_array(&runs, run_to_js).map(JsValue::from)),
-            ),
-        }
+        self.read(QueuedRead::Runs(filter))
     }
 
     /// The run's events in ascending `seq`; empty for an unknown run.
@@ -940,19 +921,9 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
-        let run_id = match string_arg(&run_id, &"runId", limits::ID_BYTES) {
-            Ok(id) => id,
-            Err(e) => return rejected(e),
-        };
-        match &self.adapter {
-            Adapter::IndexedDb(idb, slow) => idb
-                .read_now(&QuickRead::Events(&run_id), slow)
-                .unwrap_or_else(|| queued_read(idb.clone(), QueuedRead::Events(run_id))),
-            Adapter::Memory(memory, _) => settled(
-                memory
-                    .do_list_events(&run_id)
-                    .and_then(|events| to_array(&events, event_record).map(JsValue::from)),
-            ),
+        match string_arg(&run_id, &"runId", limits::ID_BYTES) {
+            Ok(id) => self.read(QueuedRead::Events(id)),
+            Err(e) => rejected(e),
         }
     }
 
@@ -1362,6 +1333,37 @@ impl CouncilStore {
         match call {
             Ok(call) => run_as_promise(Box::pin(perform(self.repo(), self.notices(), call))),
             Err(e) => rejected(e),
+        }
+    }
+
+    /// `getRun`, `listRuns` or `listEvents` once its argument is checked:
+    /// one body for the three. An IndexedDB store reads in one request when
+    /// it can (see [`IndexedDbCouncilRepository::read_now`]), else through
+    /// its queue; an in-memory store answers at once.
+    fn read(&self, read: QueuedRead) -> Promise {
+        match &self.adapter {
+            Adapter::IndexedDb(idb, slow) => {
+                let quick = match &read {
+                    QueuedRead::Run(id) => QuickRead::Run(id),
+                    QueuedRead::Runs(filter) => QuickRead::Runs(*filter),
+                    QueuedRead::Events(id) => QuickRead::Events(id),
+                };
+                match idb.read_now(&quick, slow) {
+                    Some(promise) => promise,
+                    None => queued_read(idb.clone(), read),
+                }
+            }
+            Adapter::Memory(memory, _) => settled(match read {
+                QueuedRead::Run(id) => memory
+                    .do_get_run(&id)
+                    .and_then(|run| run.as_ref().map_or(Ok(JsValue::UNDEFINED), run_to_js)),
+                QueuedRead::Runs(filter) => memory
+                    .do_list_runs(filter)
+                    .and_then(|runs| to_array(&runs, run_to_js).map(JsValue::from)),
+                QueuedRead::Events(id) => memory
+                    .do_list_events(&id)
+                    .and_then(|events| to_array(&events, event_record).map(JsValue::from)),
+            }),
         }
     }
 
