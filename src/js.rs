@@ -1200,30 +1200,31 @@ async fn perform(
     let prune: Prune;
     // What a call answered with nothing resolves to.
     let mut out = JsValue::UNDEFINED;
-    // The notice of a change: `kind` for `id` when `single`, and for each
-    // of `list`.
-    let (mut kind, mut status, mut single) = ("", None, false);
+    // The notice of a change: `kind` for `id`, which is empty unless the
+    // call is about one run (one that exists: the call succeeded), and for
+    // each of `list`.
+    let (mut kind, mut status) = ("", None);
     let mut list: Vec<String> = Vec::new();
     let begun = match call {
         Call::CreateRun(run) => {
             out = run_to_js(&run)?;
             id = run.id.clone();
-            (kind, single) = ("created", true);
+            kind = "created";
             Begun::Done(repo.create_run(run))
         }
         Call::UpdateRunStatus(run_id, to) => {
             id = run_id;
-            (kind, status, single) = ("status", Some(to.as_str()), true);
+            (kind, status) = ("status", Some(to.as_str()));
             Begun::Done(repo.update_run_status(&id, to))
         }
         Call::UpdateGraph(run_id, graph) => {
             (id, text) = (run_id, graph);
-            (kind, single) = ("graph", true);
+            kind = "graph";
             Begun::Done(repo.update_graph(&id, &text))
         }
         Call::AppendEvent(event) => {
             id = event.run_id.clone();
-            (kind, single) = ("appended", true);
+            kind = "appended";
             Begun::Done(repo.append_event(event))
         }
         Call::AppendEvents(events) => {
@@ -1259,7 +1260,7 @@ async fn perform(
         }
         Call::TruncateEventsAfterWave(run_id, wave) => {
             id = run_id;
-            (kind, single) = ("rewound", true);
+            kind = "rewound";
             Begun::Done(repo.truncate_events_after_wave(&id, wave))
         }
         Call::NextSeq(run_id) => {
@@ -1268,12 +1269,12 @@ async fn perform(
         }
         Call::AppendNext(event) => {
             id = event.run_id.clone();
-            (kind, single) = ("appended", true);
+            kind = "appended";
             Begun::Seq(repo.append_next(event))
         }
         Call::DeleteRun(run_id) => {
             id = run_id;
-            (kind, single) = ("deleted", true);
+            kind = "deleted";
             Begun::Done(repo.delete_run(&id))
         }
         Call::PruneRuns(options) => {
@@ -1316,7 +1317,7 @@ async fn perform(
             }
         }
     };
-    if single {
+    if !kind.is_empty() && !id.is_empty() {
         notices.post(kind, &id, status);
     }
     for id in &list {
