@@ -196,16 +196,14 @@ fn value(b: &[u8], start: usize, len: usize) -> u32 {
     value
 }
 
-fn is_leap(year: u32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
+/// The days of `month` (1..=12) of `year`.
 fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
+    // Bit `m` set: month `m` has 31 days.
+    const LONG: u32 = 0b1_0101_1010_1010;
+    if month == 2 {
+        28 + u32::from((year % 4 == 0 && year % 100 != 0) || year % 400 == 0)
+    } else {
+        30 + (LONG >> month & 1)
     }
 }
 
