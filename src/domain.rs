@@ -54,7 +54,15 @@ impl CouncilRunStatus {
     /// The inverse of [`as_str`](Self::as_str); `None` for any other string
     /// (never a default).
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
+        // An index loop: `find` over the array compiled to more.
+        let mut i = 0;
+        while let Some(&status) = Self::ALL.get(i) {
+            if status.as_str() == text {
+                return Some(status);
+            }
+            i += 1;
+        }
+        None
     }
 }
 
@@ -102,7 +110,15 @@ impl HitlMode {
 
     /// The inverse of [`as_str`](Self::as_str); `None` for any other string.
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.as_str() == text)
+        // As `CouncilRunStatus::parse`.
+        let mut i = 0;
+        while let Some(&mode) = Self::ALL.get(i) {
+            if mode.as_str() == text {
+                return Some(mode);
+            }
+            i += 1;
+        }
+        None
     }
 }
 
