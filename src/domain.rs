@@ -54,15 +54,14 @@ impl CouncilRunStatus {
     /// The inverse of [`as_str`](Self::as_str); `None` for any other string
     /// (never a default).
     pub fn parse(text: &str) -> Option<Self> {
-        // An index loop: `find` over the array compiled to more.
-        let mut i = 0;
-        while let Some(&status) = Self::ALL.get(i) {
-            if status.as_str() == text {
-                return Some(status);
-            }
-            i += 1;
-        }
-        None
+        let i = position(text, &Self::name_at)?;
+        Self::ALL.get(i).copied()
+    }
+
+    /// The name of the `i`th of [`ALL`](Self::ALL), if any: one function for
+    /// the look-up and for the names in an error.
+    pub(crate) fn name_at(i: usize) -> Option<&'static str> {
+        Self::ALL.get(i).map(|s| s.as_str())
     }
 }
 
@@ -110,15 +109,13 @@ impl HitlMode {
 
     /// The inverse of [`as_str`](Self::as_str); `None` for any other string.
     pub fn parse(text: &str) -> Option<Self> {
-        // As `CouncilRunStatus::parse`.
-        let mut i = 0;
-        while let Some(&mode) = Self::ALL.get(i) {
-            if mode.as_str() == text {
-                return Some(mode);
-            }
-            i += 1;
-        }
-        None
+        let i = position(text, &Self::name_at)?;
+        Self::ALL.get(i).copied()
+    }
+
+    /// As [`CouncilRunStatus::name_at`].
+    pub(crate) fn name_at(i: usize) -> Option<&'static str> {
+        Self::ALL.get(i).map(|m| m.as_str())
     }
 }
 
@@ -126,6 +123,19 @@ impl fmt::Display for HitlMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Where `text` is among the names `name(0)`, `name(1)`...: one loop for
+/// the statuses and the modes.
+fn position(text: &str, name: &dyn Fn(usize) -> Option<&'static str>) -> Option<usize> {
+    let mut i = 0;
+    while let Some(name) = name(i) {
+        if name == text {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// One orchestrator run.

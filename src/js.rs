@@ -346,7 +346,7 @@ fn integer_arg(
 fn status_arg(value: &JsValue, what: &str) -> Result<CouncilRunStatus, RepositoryError> {
     let text = value.as_string().unwrap_or_default();
     CouncilRunStatus::parse(&text).ok_or_else(|| {
-        let names = names_of(&|i| CouncilRunStatus::ALL.get(i).map(|s| s.as_str()));
+        let names = names_of(&CouncilRunStatus::name_at);
         arg_error(&what, value, NOT_ONE_OF, &names, 0.0)
     })
 }
@@ -514,7 +514,7 @@ fn new_run(input: &JsValue) -> Result<CouncilRun, RepositoryError> {
     let hitl_mode = match f.optional(rf::HITL_MODE, false)? {
         None => HitlMode::default(),
         Some(v) => HitlMode::parse(&v.as_string().unwrap_or_default()).ok_or_else(|| {
-            let names = names_of(&|i| HitlMode::ALL.get(i).map(|m| m.as_str()));
+            let names = names_of(&HitlMode::name_at);
             arg_error(&f.label(rf::HITL_MODE), &v, NOT_ONE_OF, &names, 0.0)
         })?,
     };
