@@ -271,10 +271,11 @@ impl Prune {
         };
         let kept = self.keep_latest.unwrap_or(0);
         let statuses = self.statuses.as_deref();
-        // A plain loop: the iterator chain it replaces (skip, filter,
-        // collect) compiled to twice the code.
+        // A plain index loop: the iterator chain it replaces (skip, filter,
+        // collect) compiled to twice the code, and `skip` alone to more.
         let mut chosen = Vec::new();
-        for run in runs.iter().skip(kept) {
+        let mut i = kept;
+        while let Some(run) = runs.get(i) {
             if statuses.is_none_or(|s| s.contains(&run.status))
                 && before.is_none_or(|before| {
                     Instant::parse(&run.created_at).is_some_and(|at| at < before)
@@ -282,6 +283,7 @@ impl Prune {
             {
                 chosen.push(run);
             }
+            i += 1;
         }
         Ok(chosen)
     }
