@@ -1528,8 +1528,9 @@ fn parse_events(events: &JsValue) -> Result<(Vec<CouncilRunEvent>, Vec<JsValue>)
     let array = array_items(events, "appendEvents events")?;
     let count = array.length() as usize;
     let (mut out, mut records) = (Vec::with_capacity(count), Vec::with_capacity(count));
-    for (i, item) in array.iter().enumerate() {
-        let (event, record) = new_event(&item, "event")
+    // By index up to the length read once (`Array::iter` reads it again).
+    for i in 0..count {
+        let (event, record) = new_event(&array.get(i as u32), "event")
             .map_err(|e| RepositoryError::Constraint(format!("events[{i}]: {}", e.message())))?;
         out.push(event);
         records.push(record);
