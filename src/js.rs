@@ -1479,10 +1479,12 @@ fn prune_options(options: &JsValue) -> Result<Prune, RepositoryError> {
         None => None,
         Some(v) if Array::is_array(&v) => {
             // A loop rather than collecting `Result`s: that adapter is
-            // compiled for each use.
+            // compiled for each use. By index: `Array::iter` is code of its
+            // own.
             let mut statuses = Vec::new();
-            for s in array_items(&v, "pruneRuns options.statuses")?.iter() {
-                statuses.push(status_arg(&s, "pruneRuns options.statuses[]")?);
+            let items = array_items(&v, "pruneRuns options.statuses")?;
+            for i in 0..items.length() {
+                statuses.push(status_arg(&items.get(i), "pruneRuns options.statuses[]")?);
             }
             Some(statuses)
         }

@@ -129,11 +129,12 @@ fn export_options(options: JsValue) -> Result<Option<Vec<String>>, RepositoryErr
         ));
     }
     // A loop rather than collecting `Result`s: that adapter is compiled
-    // for this one use.
+    // for this one use. By index: `Array::iter` is code of its own.
     let mut wanted = Vec::new();
-    for id in array_items(&ids, "exportRuns options.runIds")?.iter() {
+    let items = array_items(&ids, "exportRuns options.runIds")?;
+    for i in 0..items.length() {
         wanted.push(string_arg(
-            &id,
+            &items.get(i),
             &"exportRuns options.runIds[]",
             limits::ID_BYTES,
         )?);
