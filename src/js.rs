@@ -403,11 +403,7 @@ fn key_name(key: &'static str) -> JsValue {
 /// The names `known` as a JavaScript array.
 fn known_names(known: &'static [&'static str]) -> Array {
     cached((known.as_ptr() as usize, known.len()), &|| {
-        let names = Array::new_with_length(known.len() as u32);
-        for (i, name) in known.iter().enumerate() {
-            names.set(i as u32, JsValue::from_str(name));
-        }
-        names.into()
+        names_of(&|i| known.get(i).copied()).into()
     })
     .unchecked_into()
 }
