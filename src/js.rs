@@ -23,12 +23,6 @@ use crate::indexed_db::{
     check_event_records, check_run_records, event_record, event_record_of, run_object,
     IndexedDbCouncilRepository, QuickRead,
 };
-// `indexed_db::watch`'s declarations of the watchers, which this module
-// declares again with JavaScript values only (see `watch_events_js` below):
-// named here so that their re-export from `indexed_db` (outside this
-// module's files) counts as used until it goes.
-#[allow(unused_imports)]
-use crate::indexed_db::{watch_events_js as _, watch_runs_js as _};
 use crate::record::{event as ev, run as rf};
 use crate::time::now_rfc3339;
 use crate::vec_map::sort_unique;

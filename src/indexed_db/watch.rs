@@ -17,7 +17,7 @@ use super::{decode_events, IndexedDbCouncilRepository};
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = watchEvents)]
-    pub(crate) fn watch_events_js(
+    fn watch_events_js(
         read: &JsValue,
         channel: Option<String>,
         hub: &JsValue,
@@ -27,7 +27,7 @@ extern "C" {
         on_batch: &Function,
     ) -> Function;
     #[wasm_bindgen(js_name = watchRuns)]
-    pub(crate) fn watch_runs_js(
+    fn watch_runs_js(
         channel: Option<String>,
         hub: &JsValue,
         signal: &JsValue,
