@@ -1169,19 +1169,19 @@ export function importCounts(runs, events) {
 
 /** Feeds the lines of `input` to `importer` (see src/js/transfer.rs): each
  * line in turn, waiting while it writes; on any failure it undoes what it
- * can of the run it was importing and the failure is thrown. */
+ * can of the run it was importing and the failure is thrown.
+ * `importer(0, line)` reads a line, `importer(0)` ends the input (the
+ * counts, or a rejection), `importer(1)` abandons the import. */
 export async function importLines(input, importer) {
-  let number = 0;
   try {
     for await (const line of lines(input)) {
-      number += 1;
-      const writing = importer.line(line, number);
+      const writing = importer(0, line);
       if (writing !== undefined) await writing;
     }
-    // The end of the input: the counts, or a throw.
-    return importer.line(undefined, number);
+    // The end of the input: the counts, or a rejection.
+    return await importer(0);
   } catch (error) {
-    await importer.abandon().catch(() => {});
+    await importer(1).catch(() => {});
     throw error;
   }
 }

@@ -253,7 +253,7 @@ fn settled(outcome: Result<JsValue, RepositoryError>) -> Promise {
 
 /// A promise rejected with `err`'s `CouncilStoreError`, made in the same
 /// call (one import fewer than `Promise.reject`).
-fn rejected(err: RepositoryError) -> Promise {
+pub(crate) fn rejected(err: RepositoryError) -> Promise {
     error_value(err, &JsValue::TRUE).unchecked_into()
 }
 

@@ -9,7 +9,9 @@ use std::rc::Rc;
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 
-use super::{array_items, js_error, promise, string_arg, Backend, CouncilStore, Fields, Notices};
+use super::{
+    array_items, js_error, promise, rejected, string_arg, Backend, CouncilStore, Fields, Notices,
+};
 use crate::domain::{limits, CouncilRun, CouncilRunEvent, RepositoryError};
 use crate::time::now_rfc3339;
 use crate::transfer::{
@@ -23,7 +25,7 @@ extern "C" {
     #[wasm_bindgen(js_name = exportStream)]
     fn export_stream(next: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = importLines)]
-    fn import_lines(input: &JsValue, importer: JsValue) -> Promise;
+    fn import_lines(input: &JsValue, importer: &JsValue) -> Promise;
     /// `{ runs, events }`, made in one call rather than an object and a
     /// property set per field from here.
     #[wasm_bindgen(js_name = importCounts)]
@@ -107,7 +109,30 @@ impl CouncilStore {
                 events: 0,
             })),
         };
-        import_lines(&input, importer.into())
+        // The line number counts here, so the closure's `u32` is only
+        // whether to abandon (the signature of `slow_reads`: each closure
+        // signature adds its own adapters to the module, and an exported
+        // class its own JavaScript class and shims). Errors come back as a
+        // rejected promise, which `importLines` awaits.
+        let mut number = 0;
+        let line = Closure::<dyn FnMut(u32, JsValue) -> Promise>::new(
+            move |abandon: u32, text: JsValue| {
+                if abandon != 0 {
+                    return importer.abandon();
+                }
+                let done = if text.is_undefined() {
+                    importer.counts(number)
+                } else {
+                    number += 1;
+                    importer.read(&text, number)
+                };
+                match done {
+                    Ok(value) => value.unchecked_into(),
+                    Err(e) => rejected(e),
+                }
+            },
+        );
+        import_lines(&input, &line.into_js_value())
     }
 }
 
@@ -234,15 +259,8 @@ impl Export {
 }
 
 /// What `importRuns` feeds the lines of its input to (see `src/glue.js`).
-#[wasm_bindgen(skip_typescript)]
-pub struct Importer {
+struct Importer {
     state: Rc<RefCell<Import>>,
-}
-
-impl std::fmt::Debug for Importer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Importer").finish_non_exhaustive()
-    }
 }
 
 struct Import {
@@ -283,28 +301,11 @@ fn at_line(line: u64, message: &str) -> RepositoryError {
     RepositoryError::Constraint(on_line(line, message))
 }
 
-#[wasm_bindgen]
 impl Importer {
-    /// Reads line `number`: returns a promise that resolves once what it
-    /// completes is written, or `undefined` when nothing is to be written
-    /// yet. With `text` undefined (a line is always a string), the input
-    /// ended after line `number`: returns `{ runs, events }`, or throws if
-    /// the input is not a whole export. (One method for both: each exported
-    /// method brings its own shim and glue.)
-    pub fn line(&self, text: JsValue, number: f64) -> Result<JsValue, JsValue> {
-        let number = number as u64;
-        if text.is_undefined() {
-            self.counts(number)
-        } else {
-            self.read(&text, number)
-        }
-        .map_err(js_error)
-    }
-
     /// The import failed: the run being read, or the one a write failed on
     /// (which [`write`](Self::write) leaves as the run being read), is put
     /// back as it was (deleted if this import created it).
-    pub fn abandon(&self) -> Promise {
+    fn abandon(&self) -> Promise {
         let state = self.state.clone();
         // The section is read in place, the import borrowed across the
         // await: `importLines` calls this last, with no write under way.
@@ -318,10 +319,9 @@ impl Importer {
             Ok(JsValue::UNDEFINED)
         })
     }
-}
 
-impl Importer {
-    /// What [`line`](Self::line) returns at the end of the input.
+    /// What the import's closure returns at the end of the input, after
+    /// line `last`.
     fn counts(&self, last: u64) -> Result<JsValue, RepositoryError> {
         let import = self.state.borrow();
         if !import.header {
