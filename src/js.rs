@@ -604,21 +604,27 @@ enum QueuedRead {
 /// over as it is, once every record in it is checked. (One async block for
 /// the three reads: each is a state machine of its own in wasm.)
 fn queued_read(idb: Rc<IndexedDbCouncilRepository>, read: QueuedRead) -> Promise {
+    // Queued here, in the call: the future awaits one answer type and
+    // keeps only which read it was.
+    let (shape, answer) = match read {
+        QueuedRead::Run(run_id) => (QuickRead::RUN, idb.run_record_raw(&run_id)),
+        QueuedRead::Runs(filter) => (QuickRead::RUNS, idb.run_records(filter)),
+        QueuedRead::Events(run_id) => (QuickRead::EVENTS, idb.event_records(&run_id)),
+    };
     promise(async move {
-        Ok(match read {
-            QueuedRead::Run(run_id) => {
-                let record = idb.run_record_raw(&run_id).await?;
-                if record.is_undefined() {
+        let records = answer.await?;
+        Ok(match shape {
+            QuickRead::RUN => {
+                if records.is_undefined() {
                     JsValue::UNDEFINED
                 } else {
-                    checked_runs(Array::of1(&record))?.get(0)
+                    checked_runs(Array::of1(&records))?.get(0)
                 }
             }
-            QueuedRead::Runs(filter) => checked_runs(idb.run_records(filter).await?)?.into(),
-            QueuedRead::Events(run_id) => {
-                let records = idb.event_records(&run_id).await?;
-                check_event_records(&records)?;
-                records.into()
+            QuickRead::RUNS => checked_runs(records.unchecked_into())?.into(),
+            _ => {
+                check_event_records(records.unchecked_ref())?;
+                records
             }
         })
     })

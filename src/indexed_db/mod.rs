@@ -188,16 +188,14 @@ impl IndexedDbCouncilRepository {
         })
     }
 
-    /// The stored run records, oldest first (as the index holds them).
-    pub(crate) fn run_records(
-        &self,
-        status_filter: Option<CouncilRunStatus>,
-    ) -> impl Future<Output = Result<Array, RepositoryError>> + 'static {
-        let answer = self.call(|reply| Op::Read {
+    /// The stored run records, oldest first (as the index holds them), as
+    /// an array. (The answer itself, as `run_record_raw`'s: one type for the
+    /// binding to await, and no async block of its own.)
+    pub(crate) fn run_records(&self, status_filter: Option<CouncilRunStatus>) -> Answer<JsValue> {
+        self.call(|reply| Op::Read {
             read: Read::Runs(status_filter),
             reply,
-        });
-        async move { Ok(answer.await?.unchecked_into()) }
+        })
     }
 
     /// For a watcher: `{run, events}`, the run record (or `undefined`) and
@@ -206,17 +204,14 @@ impl IndexedDbCouncilRepository {
         self.conn.tail(run_id, from)
     }
 
-    /// The run's stored event records, in seq order, as IndexedDB returned them.
-    pub(crate) fn event_records(
-        &self,
-        run_id: &str,
-    ) -> impl Future<Output = Result<Array, RepositoryError>> + 'static {
+    /// The run's stored event records, in seq order, as the array
+    /// IndexedDB returned (the answer itself, as `run_records`).
+    pub(crate) fn event_records(&self, run_id: &str) -> Answer<JsValue> {
         let run_id = run_id.to_owned();
-        let answer = self.call(|reply| Op::Read {
+        self.call(|reply| Op::Read {
             read: Read::Events(run_id),
             reply,
-        });
-        async move { Ok(answer.await?.unchecked_into()) }
+        })
     }
 
     /// `append_event` with the event's stored record made already (by the
