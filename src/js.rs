@@ -592,24 +592,16 @@ fn next_event(run_id: String, input: &JsValue) -> Result<NextEvent, RepositoryEr
     })
 }
 
-/// A read of an IndexedDB store through its queue: what the quick reads
-/// fall back on.
-enum QueuedRead {
-    Run(String),
-    Runs(Option<CouncilRunStatus>),
-    Events(String),
-}
-
 /// `read` through the store's queue. The array IndexedDB made is handed
 /// over as it is, once every record in it is checked. (One async block for
 /// the three reads: each is a state machine of its own in wasm.)
-fn queued_read(idb: Rc<IndexedDbCouncilRepository>, read: QueuedRead) -> Promise {
+fn queued_read(idb: &IndexedDbCouncilRepository, read: &QuickRead) -> Promise {
     // Queued here, in the call: the future awaits one answer type and
     // keeps only which read it was.
     let (shape, answer) = match read {
-        QueuedRead::Run(run_id) => (QuickRead::RUN, idb.run_record_raw(&run_id)),
-        QueuedRead::Runs(filter) => (QuickRead::RUNS, idb.run_records(filter)),
-        QueuedRead::Events(run_id) => (QuickRead::EVENTS, idb.event_records(&run_id)),
+        QuickRead::Run(run_id) => (QuickRead::RUN, idb.run_record_raw(run_id)),
+        QuickRead::Runs(filter) => (QuickRead::RUNS, idb.run_records(*filter)),
+        QuickRead::Events(run_id) => (QuickRead::EVENTS, idb.event_records(run_id)),
     };
     promise(async move {
         let records = answer.await?;
@@ -638,14 +630,14 @@ fn slow_reads(idb: Weak<IndexedDbCouncilRepository>) -> Function {
         let Some(idb) = idb.upgrade() else {
             return rejected(RepositoryError::Storage("the store is gone".into()));
         };
+        let text = arg.as_string();
+        let id = text.as_deref().unwrap_or_default();
         let read = match shape {
-            QuickRead::RUN => QueuedRead::Run(arg.as_string().unwrap_or_default()),
-            QuickRead::RUNS => {
-                QueuedRead::Runs(arg.as_string().and_then(|s| CouncilRunStatus::parse(&s)))
-            }
-            _ => QueuedRead::Events(arg.as_string().unwrap_or_default()),
+            QuickRead::RUN => QuickRead::Run(id),
+            QuickRead::RUNS => QuickRead::Runs(text.as_deref().and_then(CouncilRunStatus::parse)),
+            _ => QuickRead::Events(id),
         };
-        queued_read(idb, read)
+        queued_read(&idb, &read)
     })
     .into_js_value()
     .unchecked_into()
@@ -888,7 +880,7 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
         match string_arg(&run_id, &"runId", limits::ID_BYTES) {
-            Ok(id) => self.read(QueuedRead::Run(id)),
+            Ok(id) => self.read(QuickRead::Run(&id)),
             Err(e) => rejected(e),
         }
     }
@@ -908,7 +900,7 @@ impl CouncilStore {
                 Err(e) => return rejected(e),
             }
         };
-        self.read(QueuedRead::Runs(filter))
+        self.read(QuickRead::Runs(filter))
     }
 
     /// The run's events in ascending `seq`; empty for an unknown run.
@@ -918,7 +910,7 @@ impl CouncilStore {
         #[wasm_bindgen(js_name = runId, unchecked_param_type = "string")] run_id: JsValue,
     ) -> Promise {
         match string_arg(&run_id, &"runId", limits::ID_BYTES) {
-            Ok(id) => self.read(QueuedRead::Events(id)),
+            Ok(id) => self.read(QuickRead::Events(&id)),
             Err(e) => rejected(e),
         }
     }
@@ -1337,28 +1329,21 @@ impl CouncilStore {
     /// one body for the three. An IndexedDB store reads in one request when
     /// it can (see [`IndexedDbCouncilRepository::read_now`]), else through
     /// its queue; an in-memory store answers at once.
-    fn read(&self, read: QueuedRead) -> Promise {
+    fn read(&self, read: QuickRead) -> Promise {
         match &self.adapter {
-            Adapter::IndexedDb(idb, slow) => {
-                let quick = match &read {
-                    QueuedRead::Run(id) => QuickRead::Run(id),
-                    QueuedRead::Runs(filter) => QuickRead::Runs(*filter),
-                    QueuedRead::Events(id) => QuickRead::Events(id),
-                };
-                match idb.read_now(&quick, slow) {
-                    Some(promise) => promise,
-                    None => queued_read(idb.clone(), read),
-                }
-            }
+            Adapter::IndexedDb(idb, slow) => match idb.read_now(&read, slow) {
+                Some(promise) => promise,
+                None => queued_read(idb, &read),
+            },
             Adapter::Memory(memory, _) => settled(match read {
-                QueuedRead::Run(id) => memory
-                    .do_get_run(&id)
+                QuickRead::Run(id) => memory
+                    .do_get_run(id)
                     .and_then(|run| run.as_ref().map_or(Ok(JsValue::UNDEFINED), run_to_js)),
-                QueuedRead::Runs(filter) => memory
+                QuickRead::Runs(filter) => memory
                     .do_list_runs(filter)
                     .and_then(|runs| to_array(&runs, run_to_js).map(JsValue::from)),
-                QueuedRead::Events(id) => memory
-                    .do_list_events(&id)
+                QuickRead::Events(id) => memory
+                    .do_list_events(id)
                     .and_then(|events| to_array(&events, event_record).map(JsValue::from)),
             }),
         }
