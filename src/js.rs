@@ -593,8 +593,7 @@ fn next_event(run_id: String, input: &JsValue) -> Result<NextEvent, RepositoryEr
 }
 
 /// `read` through the store's queue. The array IndexedDB made is handed
-/// over as it is, once every record in it is checked. (One async block for
-/// the three reads: each is a state machine of its own in wasm.)
+/// over as it is, once every record in it is checked.
 fn queued_read(idb: &IndexedDbCouncilRepository, read: &QuickRead) -> Promise {
     // Queued here, in the call: the future awaits one answer type and
     // keeps only which read it was.
@@ -603,6 +602,21 @@ fn queued_read(idb: &IndexedDbCouncilRepository, read: &QuickRead) -> Promise {
         QuickRead::Runs(filter) => (QuickRead::RUNS, idb.run_records(*filter)),
         QuickRead::Events(run_id) => (QuickRead::EVENTS, idb.event_records(run_id)),
     };
+    checked_answer(shape, answer)
+}
+
+/// The `shape` of a watcher's tail read for [`checked_answer`], after
+/// [`QuickRead`]'s.
+const TAIL: u32 = 3;
+
+/// The promise of `answer`, a read of `shape`, once its records are
+/// checked. (One async block for the queued reads and a watcher's: each is
+/// a state machine of its own in wasm. `answer` is always the store's
+/// `Answer<JsValue>`: one instance.)
+fn checked_answer(
+    shape: u32,
+    answer: impl Future<Output = Result<JsValue, RepositoryError>> + 'static,
+) -> Promise {
     promise(async move {
         let records = answer.await?;
         Ok(match shape {
@@ -614,6 +628,13 @@ fn queued_read(idb: &IndexedDbCouncilRepository, read: &QuickRead) -> Promise {
                 }
             }
             QuickRead::RUNS => checked_runs(records.unchecked_into())?.into(),
+            TAIL => {
+                let events: Array = Reflect::get(&records, &key_name("events"))
+                    .map(JsCast::unchecked_into)
+                    .unwrap_or_default();
+                check_event_records(&events)?;
+                records
+            }
             _ => {
                 check_event_records(records.unchecked_ref())?;
                 records
@@ -1382,17 +1403,7 @@ impl CouncilStore {
         Closure::<dyn FnMut(f64) -> Promise>::new(move |from: f64| {
             let from = from as i64;
             match &adapter {
-                Adapter::IndexedDb(idb, _) => {
-                    let answer = idb.tail(&run_id, from);
-                    promise(async move {
-                        let tail = answer.await?;
-                        let events: Array = Reflect::get(&tail, &key_name("events"))
-                            .map(JsCast::unchecked_into)
-                            .unwrap_or_default();
-                        check_event_records(&events)?;
-                        Ok(tail)
-                    })
-                }
+                Adapter::IndexedDb(idb, _) => checked_answer(TAIL, idb.tail(&run_id, from)),
                 Adapter::Memory(memory, _) => {
                     let tail = match memory.tail(&run_id, from) {
                         Some((rewinds, events)) => {
