@@ -295,7 +295,8 @@ impl IndexedDbCouncilRepository {
     }
 }
 
-/// A read of one request, for [`IndexedDbCouncilRepository::read_now`].
+/// A read of one request, for [`IndexedDbCouncilRepository::read_now`] (and
+/// the JavaScript binding's queued reads of the same).
 pub(crate) enum QuickRead<'a> {
     /// `getRun`: the run or `undefined`.
     Run(&'a str),
@@ -440,12 +441,7 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
         'life0: 'async_trait,
         Self: 'async_trait,
     {
-        // The answer itself, not `run_records`: its async block would be
-        // one more state machine nested in this one.
-        let answer = self.call(|reply| Op::Read {
-            read: Read::Runs(status_filter),
-            reply,
-        });
+        let answer = self.run_records(status_filter);
         boxed(async move { decode_runs(answer.await?.unchecked_ref()) })
     }
 
@@ -458,10 +454,7 @@ impl CouncilRepositoryPort for IndexedDbCouncilRepository {
         'life1: 'async_trait,
         Self: 'async_trait,
     {
-        let answer = self.call(|reply| Op::Read {
-            read: Read::Events(run_id.to_owned()),
-            reply,
-        });
+        let answer = self.event_records(run_id);
         boxed(async move { decode_events(answer.await?.unchecked_ref()) })
     }
 
