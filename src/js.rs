@@ -21,7 +21,7 @@ mod transfer;
 use crate::domain::{limits, MAX_SAFE_INTEGER};
 use crate::indexed_db::{
     check_event_records, check_run_records, event_record, event_record_of, run_object,
-    IndexedDbCouncilRepository, QuickRead,
+    watch_events_js, watch_runs_js, IndexedDbCouncilRepository, QuickRead,
 };
 use crate::record::{event as ev, run as rf};
 use crate::time::now_rfc3339;
@@ -689,27 +689,6 @@ extern "C" {
     fn rewind(after_wave: f64, next_seq: f64) -> JsValue;
     #[wasm_bindgen(js_name = notifyHub)]
     fn notify_hub(hub: &JsValue, kind: &str, run_id: &str, status: Option<&str>);
-    /// The watchers (see [`CouncilStore::feed`] for `channel` and `hub`).
-    /// Declared here with JavaScript values only, rather than through
-    /// `indexed_db::watch`'s declarations (a `&str` or an `Option<String>`
-    /// brings glue of its own to the bindgen module).
-    #[wasm_bindgen(js_name = watchEvents)]
-    fn watch_events_js(
-        read: &JsValue,
-        channel: &JsValue,
-        hub: &JsValue,
-        run_id: &JsValue,
-        from_seq: f64,
-        signal: &JsValue,
-        on_batch: &Function,
-    ) -> Function;
-    #[wasm_bindgen(js_name = watchRuns)]
-    fn watch_runs_js(
-        channel: &JsValue,
-        hub: &JsValue,
-        signal: &JsValue,
-        on_change: &Function,
-    ) -> Function;
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]

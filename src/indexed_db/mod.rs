@@ -51,6 +51,7 @@ use self::connection::{reply, Answer, AppendReply, Change, Connection, Op, Read}
 use self::raw::Db;
 pub use self::schema::SCHEMA_VERSION;
 use self::send::SingleThreaded;
+pub(crate) use self::watch::{watch_events_js, watch_runs_js};
 pub use self::watch::{RunChange, RunFeed, Watch};
 
 /// [`CouncilRepositoryPort`] over the browser's IndexedDB (wasm32 only).

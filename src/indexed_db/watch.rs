@@ -16,19 +16,24 @@ use super::{decode_events, IndexedDbCouncilRepository};
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
+    /// The watchers of glue.js, for these and for `CouncilStore`'s:
+    /// `channel` is the database's name (or `undefined`), `hub` an
+    /// in-memory store's event hub (or `undefined`). JavaScript values
+    /// only: a `&str` or an `Option<String>` brings glue of its own to the
+    /// bindgen module.
     #[wasm_bindgen(js_name = watchEvents)]
-    fn watch_events_js(
+    pub(crate) fn watch_events_js(
         read: &JsValue,
-        channel: Option<String>,
+        channel: &JsValue,
         hub: &JsValue,
-        run_id: &str,
+        run_id: &JsValue,
         from_seq: f64,
         signal: &JsValue,
         on_batch: &Function,
     ) -> Function;
     #[wasm_bindgen(js_name = watchRuns)]
-    fn watch_runs_js(
-        channel: Option<String>,
+    pub(crate) fn watch_runs_js(
+        channel: &JsValue,
         hub: &JsValue,
         signal: &JsValue,
         on_change: &Function,
@@ -260,9 +265,9 @@ impl IndexedDbCouncilRepository {
         });
         let stop = watch_events_js(
             read.as_ref(),
-            Some(self.name().to_owned()),
+            &self.name().into(),
             &JsValue::UNDEFINED,
-            run_id,
+            &run_id.into(),
             from_seq as f64,
             &JsValue::UNDEFINED,
             deliver.as_ref().unchecked_ref(),
@@ -301,7 +306,7 @@ impl IndexedDbCouncilRepository {
             }
         });
         let stop = watch_runs_js(
-            Some(self.name().to_owned()),
+            &self.name().into(),
             &JsValue::UNDEFINED,
             &JsValue::UNDEFINED,
             deliver.as_ref().unchecked_ref(),
