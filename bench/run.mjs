@@ -132,6 +132,15 @@ function startServer() {
 
 // ---------------------------------------------------------------- sizes ----
 
+/** Every .js file under `dir`, sorted; none when it does not exist. */
+function filesUnder(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true })
+    .filter((f) => f.endsWith('.js'))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
 function sizes() {
   const gz = (file) => {
     const data = fs.readFileSync(file);
@@ -147,7 +156,15 @@ function sizes() {
     items.push({ label: 'council-idb wasm (council_idb_bg.wasm)', ...w });
     items.push({ label: 'council-idb glue (council_idb.js)', ...g });
     council = { raw: w.raw + g.raw, gzip: w.gzip + g.gzip };
-    items.push({ label: '**council-idb total (wasm + glue)**', ...council });
+    // The package's own JavaScript (src/glue.js), which wasm-bindgen copies
+    // under snippets/ and the glue imports: part of every download.
+    for (const file of filesUnder(path.join(PKG_WEB, 'snippets'))) {
+      const s = gz(file);
+      items.push({ label: `council-idb ${path.relative(PKG_WEB, file).replace(/^snippets\/[^/]+\//, 'snippets/…/')}`, ...s });
+      council.raw += s.raw;
+      council.gzip += s.gzip;
+    }
+    items.push({ label: '**council-idb total (wasm + glue + snippets)**', ...council });
   }
   const dexie = gz(path.join(DEXIE, 'dist', 'dexie.min.js'));
   const dexieVersion = JSON.parse(fs.readFileSync(path.join(DEXIE, 'package.json'), 'utf8')).version;
