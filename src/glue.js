@@ -611,6 +611,13 @@ export function callQuietly(f) {
 }
 // Run ids of database `db` whose lock anyone in the origin holds.
 export async function lockedRuns(db) {
+  // Locks this realm let go of are listed until the browser has released
+  // them (Firefox: for a while after `releaseRun` resolves), and would
+  // read as owned elsewhere, by the store that gave them up or its
+  // neighbours in this realm: wait for them first, as "owner" notices do.
+  const own = [];
+  for (const [name, gone] of releasing) own.push(gone.then(() => lockFree(name)));
+  await Promise.all(own);
   const { held } = await navigator.locks.query();
   const runs = [];
   for (const { name } of held) {
