@@ -1013,6 +1013,8 @@ export function watchEvents(read, channelName, hub, runId, fromSeq, signal, onBa
   let seenRewinds = -1;
   let reading = false;
   let again = false;
+  // A "deleted" notice for the run came: see below.
+  let gone = false;
   let w;
 
   const pull = async () => {
@@ -1026,12 +1028,16 @@ export function watchEvents(read, channelName, hub, runId, fromSeq, signal, onBa
         again = false;
         const { run, events } = await read(next);
         if (w.stopped) return;
-        if (run === undefined) {
+        const rewinds = run?.rewinds ?? [];
+        // A run of the same id created after the delete (an import that
+        // restores it, say) is another log: read alone, it passed for the
+        // watched one, whose events stayed shown and whose end never came.
+        // The delete's notice says so, and so do fewer rewinds than seen.
+        if (run === undefined || gone || rewinds.length < seenRewinds) {
           w.stop();
           deliver(onBatch, { deleted: true });
           return;
         }
-        const rewinds = run.rewinds ?? [];
         if (seenRewinds < 0) {
           // Rewinds before the watch began are history, not news.
           seenRewinds = rewinds.length;
@@ -1060,7 +1066,9 @@ export function watchEvents(read, channelName, hub, runId, fromSeq, signal, onBa
   };
 
   w = watch(channelName, hub, signal, (notice) => {
-    if (notice.runId === runId) pull();
+    if (notice.runId !== runId) return;
+    if (notice.kind === "deleted") gone = true;
+    pull();
   });
   if (!w.stopped) pull();
   return w.stop;

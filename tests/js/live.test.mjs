@@ -148,6 +148,56 @@ for (const engine of ENGINES) describe(engine, () => {
     assert.deepEqual(pageErrors.splice(0), []);
   });
 
+  test("a run deleted and created again with the same id ends the watch, in another tab and in the same store", async () => {
+    // The watcher's read after the delete found the new run and took it for
+    // the old one: it went on showing the deleted run's events, never got
+    // { deleted: true } and missed the new run's (every time, in both cases).
+    const name = `live-recreate-${crypto.randomUUID()}`;
+    const writer = await newTab("writer", name);
+    const reader = await newTab("reader", name);
+    await writer.evaluate(() => {
+      window.first = async (store, id) => {
+        await store.createRun({ goal: "first", id });
+        await store.appendEvents(Array.from({ length: 10 }, (_, seq) => ({ runId: id, seq, waveIndex: 0, eventJson: `"old ${seq}"` })));
+      };
+      // Not awaited one by one: the watcher reads after all three.
+      window.recreate = (store, id) => Promise.all([
+        store.deleteRun(id),
+        store.createRun({ goal: "again", id }),
+        store.appendEvents([0, 1, 2].map((seq) => ({ runId: id, seq, waveIndex: 0, eventJson: `"new ${seq}"` }))),
+      ]);
+    });
+    const watchUntil = async (page, key, id, count) => page.evaluate(async ([key, id, count]) => {
+      window.startWatch(key, window.store, id, 0);
+      const started = performance.now();
+      while (window.watchers[key].events.length < count && performance.now() - started < 5_000) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }, [key, id, count]);
+    const settled = (page, key) => page.evaluate(async (key) => {
+      const started = performance.now();
+      while (!window.watchers[key].deleted && performance.now() - started < 2_000) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      return window.report(key);
+    }, key);
+    for (const [key, watcher] of [["other tab", reader], ["same store", writer]]) {
+      const id = `again-${key}`;
+      await writer.evaluate((id) => window.first(window.store, id), id);
+      await watchUntil(watcher, key, id, 10);
+      await writer.evaluate((id) => window.recreate(window.store, id), id);
+      const got = await settled(watcher, key);
+      assert.equal(got.deleted, true, `${key}: ${JSON.stringify(got.json)}`);
+      assert.equal(got.json.length, 10, `${key}: nothing after the end`);
+    }
+    for (const page of [writer, reader]) {
+      await page.evaluate(() => window.store.close());
+      await page.close();
+    }
+    assert.deepEqual(pageErrors.splice(0), []);
+  });
+
   test("the same with the writer in a dedicated worker", async () => {
     const name = `js-live-worker-${crypto.randomUUID()}`;
     const page = await newTab("page", name);
