@@ -648,7 +648,7 @@ const APPEND_FREE = 2;
 export function openChannel(name) {
   try {
     return typeof BroadcastChannel === "function"
-      ? { channel: new BroadcastChannel(`council-idb:${name}`), db: name, runs: new Set(), timer: 0, since: -Infinity, sent: 0, later: null }
+      ? { channel: new BroadcastChannel(`council-idb:${name}`), db: name, runs: new Set(), timer: 0, since: -Infinity, sent: 0, later: null, watches: new Set(), ended: false }
       : null;
   } catch {
     return null;
@@ -743,8 +743,16 @@ export function postNotice(feed, kind, run, a, b) {
   }
   send(feed, notice);
 }
+// Ends the watches of the store that posts on `feed` (it closes): a closed
+// store can read no more, so they could only fail at every later notice.
+export function endWatches(feed) {
+  if (!feed) return;
+  feed.ended = true;
+  for (const w of feed.watches) w.stop();
+}
 export function closeChannel(feed) {
   if (!feed) return;
+  endWatches(feed);
   clearTimeout(feed.timer);
   sendAppended(feed);
   if (feed.later) later(feed, () => feed.channel.close());
@@ -934,12 +942,17 @@ function deliver(callback, value) {
   }
 }
 
-/** Subscribes `onNotice` to the database's channel or the store's hub. */
-function listen(channelName, hub, onNotice) {
-  if (channelName !== undefined) {
+/**
+ * Subscribes `onNotice` to the store's hub (an in-memory store) or else to
+ * the channel of the database `feed` posts on (a feed of its own: see
+ * openChannel); with neither, no notice ever comes.
+ */
+function listen(feed, hub, onNotice) {
+  if (hub === undefined) {
+    if (!feed) return () => {};
     let channel;
     try {
-      channel = new BroadcastChannel(`council-idb:${channelName}`);
+      channel = new BroadcastChannel(`council-idb:${feed.db}`);
     } catch {
       // No BroadcastChannel here, or it refused to open: the stores cannot
       // open theirs either (feed.rs), so no notice would ever come.
@@ -957,7 +970,7 @@ function listen(channelName, hub, onNotice) {
  * Calls `onNotice(notice)` for each notice until stopped (by `w.stop()` or
  * `signal`); returns `w`, with `w.stopped` telling whether it is.
  */
-function watch(channelName, hub, signal, onNotice) {
+function watch(feed, hub, signal, onNotice) {
   let unlisten = () => {};
   const w = { stopped: false };
   w.stop = () => {
@@ -965,13 +978,16 @@ function watch(channelName, hub, signal, onNotice) {
     w.stopped = true;
     unlisten();
     signal?.removeEventListener("abort", w.stop);
+    feed?.watches.delete(w);
   };
-  if (signal?.aborted) {
+  // A store closed already has ended its watches: so is this one.
+  if (signal?.aborted || feed?.ended) {
     w.stopped = true;
     return w;
   }
   signal?.addEventListener("abort", w.stop);
-  unlisten = listen(channelName, hub, (notice) => {
+  feed?.watches.add(w);
+  unlisten = listen(feed, hub, (notice) => {
     if (!w.stopped && notice) onNotice(notice);
   });
   return w;
@@ -1008,7 +1024,7 @@ export function notifyHub(hub, kind, runId, status) {
  * `read(from)` resolves to `{ run, events }`: the run's rewinds (or
  * undefined) and its events from seq `from` on, read together.
  */
-export function watchEvents(read, channelName, hub, runId, fromSeq, signal, onBatch) {
+export function watchEvents(read, feed, hub, runId, fromSeq, signal, onBatch) {
   let next = fromSeq;
   let seenRewinds = -1;
   let reading = false;
@@ -1058,14 +1074,15 @@ export function watchEvents(read, channelName, hub, runId, fromSeq, signal, onBa
         }
       } while (again && !w.stopped);
     } catch (error) {
-      // The store failed (closed, say): report it; the next notice retries.
-      report(error);
+      // The store failed: report it (unless the watch ended meanwhile, as
+      // when its store closed); the next notice retries.
+      if (!w.stopped) report(error);
     } finally {
       reading = false;
     }
   };
 
-  w = watch(channelName, hub, signal, (notice) => {
+  w = watch(feed, hub, signal, (notice) => {
     if (notice.runId !== runId) return;
     if (notice.kind === "deleted") gone = true;
     pull();
@@ -1079,8 +1096,8 @@ export function watchEvents(read, channelName, hub, runId, fromSeq, signal, onBa
  * `{ kind, runId, status? }` notices ("created", "status", "graph",
  * "appended", "rewound", "deleted", "owner").
  */
-export function watchRuns(channelName, hub, signal, onChange) {
-  return watch(channelName, hub, signal, (notice) => {
+export function watchRuns(feed, hub, signal, onChange) {
+  return watch(feed, hub, signal, (notice) => {
     if (typeof notice.kind === "string") deliver(onChange, { ...notice });
   }).stop;
 }

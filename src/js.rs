@@ -1365,12 +1365,12 @@ impl CouncilStore {
         }
     }
 
-    /// What a watcher listens on: the database's name for its channel (an
-    /// IndexedDB store), or the store's hub (an in-memory one), the other
-    /// `undefined`.
+    /// What a watcher listens on: the store's feed (an IndexedDB store: its
+    /// database's channel; the watch ends when the store closes), or the
+    /// store's hub (an in-memory one), the other `undefined`.
     fn feed(&self) -> (JsValue, JsValue) {
         match &self.adapter {
-            Adapter::IndexedDb(idb, _) => (idb.name().into(), JsValue::UNDEFINED),
+            Adapter::IndexedDb(idb, _) => (idb.feed_js(), JsValue::UNDEFINED),
             Adapter::Memory(_, hub) => (JsValue::UNDEFINED, hub.clone()),
         }
     }

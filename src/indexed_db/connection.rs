@@ -430,6 +430,9 @@ impl Connection {
         if self.closed.replace(true) {
             return;
         }
+        // No watch of this store calls back after `close()`: a closed store
+        // can read no more.
+        self.feed.end_watches();
         // With nothing queued, close inside the call: a worker that closes
         // its store and is terminated at once must not leave the connection
         // open (WebKit then blocks other opens and deletes without a

@@ -19,6 +19,8 @@ extern "C" {
     fn post_notice(channel: &JsValue, kind: &str, run: &str, a: JsValue, b: JsValue);
     #[wasm_bindgen(js_name = closeChannel)]
     fn close_channel(channel: &JsValue);
+    #[wasm_bindgen(js_name = endWatches)]
+    fn end_watches(channel: &JsValue);
 }
 
 /// What changed: a notice's kind, and its detail for two of them.
@@ -56,6 +58,17 @@ impl Feed {
         Feed {
             channel: open_channel(db_name),
         }
+    }
+
+    /// The channel as glue.js made it, for the store's watchers: they
+    /// listen on channels of their own, and end when the store closes.
+    pub(crate) fn js(&self) -> &JsValue {
+        &self.channel
+    }
+
+    /// Ends the store's watches (it closes).
+    pub(crate) fn end_watches(&self) {
+        end_watches(&self.channel);
     }
 
     pub(crate) fn post(&self, run_id: &str, notice: Notice) {

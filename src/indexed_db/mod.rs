@@ -122,8 +122,15 @@ impl IndexedDbCouncilRepository {
         &self.conn.name
     }
 
+    /// What this store's watchers listen with (its feed as glue.js made
+    /// it): they end when the store closes.
+    pub(crate) fn feed_js(&self) -> JsValue {
+        self.conn.feed.js().clone()
+    }
+
     /// Closes the connection once the calls made before it have run, and
-    /// gives up the runs this instance owns. Later calls fail with a
+    /// gives up the runs this instance owns. Its watches end at once: no
+    /// callback of theirs runs after this. Later calls fail with a
     /// [`Storage`](RepositoryError::Storage) error (`InvalidStateError`);
     /// open the database again to go on.
     pub fn close(&self) {

@@ -17,7 +17,9 @@ use super::{decode_events, IndexedDbCouncilRepository};
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     /// The watchers of glue.js, for these and for `CouncilStore`'s:
-    /// `channel` is the database's name (or `undefined`), `hub` an
+    /// `channel` is an IndexedDB store's feed (`Feed::js`: the watch
+    /// listens on the channel of its database, and ends when the store
+    /// closes; `null` without `BroadcastChannel`) or `undefined`, `hub` an
     /// in-memory store's event hub (or `undefined`). JavaScript values
     /// only: a `&str` or an `Option<String>` brings glue of its own to the
     /// bindgen module.
@@ -145,7 +147,8 @@ impl RunChange {
 type Reader = Closure<dyn FnMut(f64) -> Promise>;
 type Deliverer = Closure<dyn FnMut(JsValue)>;
 
-/// A live watch; dropping it (or calling [`stop`](Watch::stop)) ends it.
+/// A live watch; dropping it (or calling [`stop`](Watch::stop)) ends it,
+/// and so does closing its store.
 #[derive(Debug)]
 pub struct Watch {
     stop: SingleThreaded<Function>,
@@ -265,7 +268,7 @@ impl IndexedDbCouncilRepository {
         });
         let stop = watch_events_js(
             read.as_ref(),
-            &self.name().into(),
+            &self.feed_js(),
             &JsValue::UNDEFINED,
             &run_id.into(),
             from_seq as f64,
@@ -306,7 +309,7 @@ impl IndexedDbCouncilRepository {
             }
         });
         let stop = watch_runs_js(
-            &self.name().into(),
+            &self.feed_js(),
             &JsValue::UNDEFINED,
             &JsValue::UNDEFINED,
             deliver.as_ref().unchecked_ref(),

@@ -372,6 +372,68 @@ for (const engine of ENGINES) describe(engine, () => {
     assert.deepEqual(pageErrors.splice(0), []);
   });
 
+  test("closing a store ends its watches: no callback and no page error after it, while other tabs write on", async () => {
+    const name = `js-live-close-${crypto.randomUUID()}`;
+    const writer = await newTab("writer", name);
+    const reader = await newTab("reader", name);
+    const runId = await writer.evaluate(async () => {
+      const run = await window.store.createRun({ goal: "closing" });
+      for (let i = 0; i < 5; i++) await window.store.appendNext(run.id, { waveIndex: 0, eventJson: `${i}` });
+      return run.id;
+    });
+    // The reader watches with two stores; only the first one closes.
+    const atClose = await reader.evaluate(async ([runId, name]) => {
+      window.other = await window.CouncilStore.open(name);
+      window.changes = { closing: 0, other: 0 };
+      window.store.watchRuns(() => window.changes.closing++);
+      window.other.watchRuns(() => window.changes.other++);
+      window.startWatch("closing", window.store, runId, 0);
+      window.startWatch("other", window.other, runId, 0);
+      const started = performance.now();
+      while (window.report("closing").seqs.length < 5 && performance.now() - started < 5_000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      window.store.close();
+      // A watch begun on the closed store delivers nothing.
+      window.startWatch("after", window.store, runId, 0);
+      return { seqs: window.report("closing").seqs, changes: window.changes.closing };
+    }, [runId, name]);
+    assert.deepEqual(atClose.seqs, [0, 1, 2, 3, 4]);
+    await writer.evaluate(async (runId) => {
+      const calls = [];
+      for (let i = 5; i < 25; i++) calls.push(window.store.appendNext(runId, { waveIndex: 1, eventJson: `${i}` }));
+      calls.push(window.store.truncateEventsAfterWave(runId, 0));
+      calls.push(window.store.updateRunStatus(runId, "awaiting_approval"));
+      await Promise.all(calls);
+    }, runId);
+    const after = await reader.evaluate(async () => {
+      const started = performance.now();
+      // The open store's watch sees the rewind; then give notices time to land.
+      while (window.report("other").markers.length < 1 && performance.now() - started < 5_000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      return {
+        closing: window.report("closing"), after: window.report("after"), other: window.report("other"),
+        changes: window.changes,
+      };
+    });
+    assert.deepEqual(after.closing.seqs, atClose.seqs, "no events after close");
+    assert.deepEqual(after.closing.markers, [], "no rewind after close");
+    assert.equal(after.changes.closing, atClose.changes, "no watchRuns change after close");
+    assert.deepEqual(after.after.seqs, [], "a watch begun after close delivers nothing");
+    assert.equal(after.after.deleted, false);
+    // The other store's watches go on.
+    assert.deepEqual(after.other.seqs, [0, 1, 2, 3, 4]);
+    assert.equal(after.other.markers.length, 1);
+    assert.ok(after.changes.other > 0);
+    await reader.evaluate(() => window.other.close());
+    await writer.evaluate(() => window.store.close());
+    await writer.close();
+    await reader.close();
+    assert.deepEqual(pageErrors.splice(0), [], "no page error after close");
+  });
+
   test("an in-memory store's watchers follow it too", async () => {
     const page = await newTab("memory");
     const out = await page.evaluate(async () => {
