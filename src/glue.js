@@ -717,7 +717,7 @@ export function postNotice(feed, kind, run, a, b) {
     return;
   }
   sendAppended(feed);
-  const notice = { kind, runId: run };
+  const notice = noticeOf(kind, run, a, b);
   if (kind === "owner") {
     // A run given up (or taken): told once this realm has let go of its
     // lock (the store drops it right after posting, in the same task) and
@@ -735,13 +735,14 @@ export function postNotice(feed, kind, run, a, b) {
     });
     return;
   }
-  if (kind === "rewound") {
-    notice.afterWave = a;
-    notice.nextSeq = b;
-  } else if (kind === "status") {
-    notice.status = a;
-  }
   send(feed, notice);
+}
+// A notice as watchers receive it: `{ kind, runId }`, with `status` (`a`)
+// for "status", `afterWave` and `nextSeq` (`a`, `b`) for "rewound".
+function noticeOf(kind, runId, a, b) {
+  if (kind === "rewound") return { kind, runId, afterWave: a, nextSeq: b };
+  if (kind === "status") return { kind, runId, status: a };
+  return { kind, runId };
 }
 // Ends the watches of the store that posts on `feed` (it closes): a closed
 // store can read no more, so they could only fail at every later notice.
@@ -1010,9 +1011,8 @@ export function rewind(afterWave, nextSeq) {
 }
 
 // An in-memory store's notice `{ kind, runId, status? }` to its watchers.
-export function notifyHub(hub, kind, runId, status) {
-  const notice = status === undefined ? { kind, runId } : { kind, runId, status };
-  hub.dispatchEvent(new CustomEvent("notice", { detail: notice }));
+export function notifyHub(hub, kind, runId, a, b) {
+  hub.dispatchEvent(new CustomEvent("notice", { detail: noticeOf(kind, runId, a, b) }));
 }
 
 /**

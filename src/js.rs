@@ -688,7 +688,7 @@ extern "C" {
     fn memory_tail(rewinds: &JsValue, events: &JsValue) -> JsValue;
     fn rewind(after_wave: f64, next_seq: f64) -> JsValue;
     #[wasm_bindgen(js_name = notifyHub)]
-    fn notify_hub(hub: &JsValue, kind: &str, run_id: &str, status: Option<&str>);
+    fn notify_hub(hub: &JsValue, kind: &str, run_id: &str, a: &JsValue, b: &JsValue);
 }
 
 #[wasm_bindgen(module = "/src/glue.js")]
@@ -1084,7 +1084,9 @@ impl CouncilStore {
     }
 
     /// Follows every run of the database: `onChange` receives
-    /// `{ kind, runId, status? }` for runs created, whose status or graph
+    /// `{ kind, runId, status?, afterWave?, nextSeq? }` (`status` with
+    /// "status", `afterWave` and `nextSeq` with "rewound", as in
+    /// `watchEvents`) for runs created, whose status or graph
     /// changed, that got events, were rewound or deleted, or changed owner
     /// ("created", "status", "graph", "appended", "rewound", "deleted",
     /// "owner"), in this store or any other of the database in this origin.
@@ -1094,7 +1096,7 @@ impl CouncilStore {
         &self,
         #[wasm_bindgen(
             js_name = onChange,
-            unchecked_param_type = "(change: { kind: string; runId: string; status?: CouncilRunStatus }) => void"
+            unchecked_param_type = "(change: { kind: string; runId: string; status?: CouncilRunStatus; afterWave?: number; nextSeq?: number }) => void"
         )]
         on_change: &JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "{ signal?: AbortSignal }")]
@@ -1127,12 +1129,22 @@ impl CouncilStore {
 struct Notices(Option<JsValue>);
 
 impl Notices {
-    /// Sends `{ kind, runId, status? }`, made in JavaScript: one call
+    /// The detail of a notice that has none.
+    const PLAIN: (JsValue, JsValue) = (JsValue::UNDEFINED, JsValue::UNDEFINED);
+
+    /// Sends `{ kind, runId }` with its detail (`status` for "status",
+    /// `afterWave` and `nextSeq` for "rewound": `detail`'s two values), as
+    /// an IndexedDB store's notices have it; made in JavaScript: one call
     /// rather than an object and a property set per field from here.
-    fn post(&self, kind: &str, run_id: &str, status: Option<&str>) {
+    fn post_with(&self, kind: &str, run_id: &str, detail: &(JsValue, JsValue)) {
         if let Some(hub) = &self.0 {
-            notify_hub(hub, kind, run_id, status);
+            notify_hub(hub, kind, run_id, &detail.0, &detail.1);
         }
+    }
+
+    /// Sends `{ kind, runId }`.
+    fn post(&self, kind: &str, run_id: &str) {
+        self.post_with(kind, run_id, &Self::PLAIN);
     }
 }
 
@@ -1191,7 +1203,7 @@ async fn perform(
     // The notice of a change: `kind` for `id`, which is empty unless the
     // call is about one run (one that exists: the call succeeded), and for
     // each of `list`.
-    let (mut kind, mut status) = ("", None);
+    let (mut kind, mut detail) = ("", Notices::PLAIN);
     let mut list: Vec<String> = Vec::new();
     let begun = match call {
         Call::CreateRun(run) => {
@@ -1202,7 +1214,7 @@ async fn perform(
         }
         Call::UpdateRunStatus(run_id, to) => {
             id = run_id;
-            (kind, status) = ("status", Some(to.as_str()));
+            (kind, detail.0) = ("status", to.as_str().into());
             Begun::Done(repo.update_run_status(&id, to))
         }
         Call::UpdateGraph(run_id, graph) => {
@@ -1243,12 +1255,12 @@ async fn perform(
                     }
                 }
             }
-            (kind, status) = ("status", Some(CouncilRunStatus::Interrupted.as_str()));
+            (kind, detail.0) = ("status", CouncilRunStatus::Interrupted.as_str().into());
             Begun::Count(repo.mark_interrupted_runs())
         }
         Call::TruncateEventsAfterWave(run_id, wave) => {
             id = run_id;
-            kind = "rewound";
+            (kind, detail.0) = ("rewound", JsValue::from_f64(f64::from(wave)));
             Begun::Done(repo.truncate_events_after_wave(&id, wave))
         }
         Call::NextSeq(run_id) => {
@@ -1305,11 +1317,19 @@ async fn perform(
             }
         }
     };
+    if kind == "rewound" && notices.0.is_some() {
+        // The seq after the rewind, as an IndexedDB store tells it (read
+        // in memory, ready at once: one poll, as above).
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(Ok(next)) = repo.next_seq(&id).as_mut().poll(&mut cx) {
+            detail.1 = JsValue::from_f64(next as f64);
+        }
+    }
     if !kind.is_empty() && !id.is_empty() {
-        notices.post(kind, &id, status);
+        notices.post_with(kind, &id, &detail);
     }
     for id in &list {
-        notices.post(kind, id, status);
+        notices.post_with(kind, id, &detail);
     }
     Ok(value)
 }

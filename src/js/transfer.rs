@@ -531,10 +531,10 @@ impl Importer {
                 section.lines.clear();
                 if create {
                     section.created = true;
-                    import.notices.post("created", &section.run.id, None);
+                    import.notices.post("created", &section.run.id);
                 }
                 if appended {
-                    import.notices.post("appended", &section.run.id, None);
+                    import.notices.post("appended", &section.run.id);
                 }
             }
             if keep {

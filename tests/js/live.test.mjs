@@ -434,6 +434,46 @@ for (const engine of ENGINES) describe(engine, () => {
     assert.deepEqual(pageErrors.splice(0), [], "no page error after close");
   });
 
+  test("watchRuns tells an in-memory store's changes with the fields an IndexedDB store's have", async () => {
+    const page = await newTab("notices");
+    const out = await page.evaluate(async (name) => {
+      const follow = async (store) => {
+        const heard = [];
+        const stop = store.watchRuns((change) => heard.push(change));
+        const id = "notice-run";
+        await store.createRun({ id, goal: "notices" });
+        for (let i = 0; i < 4; i++) await store.appendNext(id, { waveIndex: i < 2 ? 0 : 1, eventJson: `${i}` });
+        await store.updateRunStatus(id, "awaiting_approval");
+        await store.updateGraph(id, "{}");
+        await store.truncateEventsAfterWave(id, 0);
+        await store.deleteRun(id);
+        const started = performance.now();
+        while (!heard.some((c) => c.kind === "deleted") && performance.now() - started < 5_000) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        stop();
+        // How many "appended" notices a burst gives differs (an IndexedDB
+        // store merges them); an "owner" one is about locks.
+        return heard.filter((c) => c.kind !== "appended" && c.kind !== "owner");
+      };
+      const idb = await window.CouncilStore.open(name);
+      const fromIdb = await follow(idb);
+      idb.close();
+      return { fromIdb, fromMemory: await follow(window.CouncilStore.inMemory()) };
+    }, `js-live-notices-${crypto.randomUUID()}`);
+    const id = "notice-run";
+    assert.deepEqual(out.fromIdb, [
+      { kind: "created", runId: id },
+      { kind: "status", runId: id, status: "awaiting_approval" },
+      { kind: "graph", runId: id },
+      { kind: "rewound", runId: id, afterWave: 0, nextSeq: 2 },
+      { kind: "deleted", runId: id },
+    ]);
+    assert.deepEqual(out.fromMemory, out.fromIdb);
+    await page.close();
+    assert.deepEqual(pageErrors.splice(0), []);
+  });
+
   test("an in-memory store's watchers follow it too", async () => {
     const page = await newTab("memory");
     const out = await page.evaluate(async () => {
