@@ -32,7 +32,7 @@ use std::task::{Context, Poll, Waker};
 
 use wasm_bindgen::prelude::*;
 
-use crate::domain::{CouncilRunEvent, CouncilRunStatus, RepositoryError};
+use crate::domain::{CouncilRunEvent, CouncilRunStatus, Prune, RepositoryError};
 
 use super::feed::{Feed, Notice};
 use super::locks::{Hold, Locks};
@@ -84,6 +84,12 @@ pub(crate) enum Op {
     MarkInterrupted {
         reply: Reply<u64>,
     },
+    /// `pruneRuns`: answered with each run it picked and the answer of the
+    /// deletion it queued for it (see [`ops::prune`]).
+    Prune {
+        reply: Reply<Deletions>,
+        prune: Prune,
+    },
     Truncate {
         reply: Reply<()>,
         run_id: String,
@@ -109,6 +115,9 @@ pub(crate) enum Op {
     },
     Close,
 }
+
+/// The runs a prune picked, each with the answer of its deletion.
+pub(crate) type Deletions = Vec<(String, Answer<()>)>;
 
 /// Who waits for an append: `append_event` (no value) or `append_next`
 /// (the seq the store gave the event).
@@ -593,6 +602,19 @@ impl Connection {
         self.run_queue();
     }
 
+    /// Puts `ops` at the head of the queue, in their order, as calls made
+    /// at `seq` (the deletions of the `pruneRuns` made then).
+    pub(crate) fn queue_first(&self, seq: u64, ops: Vec<Op>) {
+        let mut queue = self.queue.borrow_mut();
+        for op in ops.into_iter().rev() {
+            queue.push_front(Queued {
+                seq,
+                retried: false,
+                op,
+            });
+        }
+    }
+
     /// For a watcher: `{run, events}`, the run record (or `undefined`) and
     /// its event records from seq `from` on, read in one transaction.
     pub(crate) fn tail(self: &Rc<Self>, run_id: &str, from: i64) -> Answer<JsValue> {
@@ -810,6 +832,7 @@ pub(crate) fn fail(mut op: Op, err: RepositoryError) {
         }
         Op::Read { reply, .. } => reply.put(Err(err)),
         Op::MarkInterrupted { reply } => reply.put(Err(err)),
+        Op::Prune { reply, .. } => reply.put(Err(err)),
         Op::Claim { reply, .. } => reply.put(Err(err)),
         Op::Close => {}
     }
@@ -841,7 +864,7 @@ fn scope_of(op: &Op) -> (Scope, Access) {
             read: Read::Tail(..),
             ..
         } => (Scope::Both, Access::Read),
-        Op::Read { .. } | Op::Claim { .. } | Op::Release { .. } | Op::Close => {
+        Op::Read { .. } | Op::Prune { .. } | Op::Claim { .. } | Op::Release { .. } | Op::Close => {
             (Scope::Runs, Access::Read)
         }
     }
@@ -914,6 +937,27 @@ async fn drive(conn: Rc<Connection>) {
                     Box::pin(ops::mark_interrupted(conn.clone(), db, reply));
                 marking.await;
                 continue 'queue;
+            }
+            // The queue waits until the prune's deletions are queued ahead
+            // of every call made after it.
+            if let Op::Prune { reply, prune } = item.op {
+                let pruning: Pin<Box<dyn Future<Output = Option<Op>>>> = Box::pin(ops::prune(
+                    conn.clone(),
+                    db,
+                    item.seq,
+                    prune,
+                    reply,
+                    attempt == 0,
+                ));
+                match pruning.await {
+                    None => continue 'queue,
+                    // Its read could not start on the lost connection.
+                    Some(back) => {
+                        conn.close_db();
+                        item.op = back;
+                        continue;
+                    }
+                }
             }
             let ids = Connection::lock_ids(&item.op);
             let holds = conn.locks.hold_all(&ids).await;

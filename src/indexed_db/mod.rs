@@ -624,32 +624,20 @@ impl RunLog for IndexedDbCouncilRepository {
         'life1: 'async_trait,
         Self: 'async_trait,
     {
-        let answer = self.call(|reply| Op::Read {
-            read: Read::Runs(None),
-            reply,
-        });
+        let prune = prune.clone();
+        let answer = self.call(|reply| Op::Prune { reply, prune });
         boxed(async move {
-            let runs = decode_runs(answer.await?.unchecked_ref())?;
-            // Every deletion is queued at once, behind the calls made before
-            // they were; each spares a run that is owned when its turn comes.
-            let selected = prune.select(&runs)?;
-            let mut deletions = Vec::with_capacity(selected.len());
-            for run in selected {
-                let run_id = run.id.clone();
-                let answer = self.call(|reply| Op::DeleteRun {
-                    run_id,
-                    spare_owned: true,
-                    reply,
-                });
-                deletions.push((run, answer));
-            }
+            // The deletions, queued by the queue in the place of this call
+            // (see `ops::prune`); each spares a run that is owned when its
+            // turn comes.
+            let mut deletions = answer.await?;
             let mut deleted = Vec::new();
             let mut failure = None;
             // Walked by reference: no iterator that owns the rest kept
             // across the awaits.
             for (run, answer) in &mut deletions {
                 match answer.await {
-                    Ok(()) => deleted.push(run.id.clone()),
+                    Ok(()) => deleted.push(std::mem::take(run)),
                     Err(RepositoryError::Conflict(_) | RepositoryError::NotFound(_)) => {}
                     Err(e) => failure = failure.or(Some(e)),
                 }
@@ -661,7 +649,7 @@ impl RunLog for IndexedDbCouncilRepository {
 
 /// Run records decoded, newest first: the index is oldest first, so this
 /// walks it backwards.
-fn decode_runs(records: &Array) -> Result<Vec<CouncilRun>, RepositoryError> {
+pub(crate) fn decode_runs(records: &Array) -> Result<Vec<CouncilRun>, RepositoryError> {
     let mut runs = Vec::with_capacity(records.length() as usize);
     for i in (0..records.length()).rev() {
         runs.push(decode_run(&records.get(i))?);

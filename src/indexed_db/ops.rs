@@ -22,15 +22,16 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::domain::{
     check_duplicate, check_event, check_new_run, run_not_found, CouncilRunEvent, CouncilRunStatus,
-    RepositoryError,
+    Prune, RepositoryError,
 };
 use crate::time::timestamp_after;
 use crate::vec_map::sort_unique;
 
 use super::codec::{check_run_records, decode_run, event_record, run_record, with_keys};
 use super::connection::{
-    conflict, fail, launch, Batch, Change, Connection, Launch, Op, Read, Reply,
+    conflict, fail, launch, reply, Batch, Change, Connection, Deletions, Launch, Op, Read, Reply,
 };
+use super::decode_runs;
 use super::feed::Notice;
 use super::locks::Hold;
 use super::raw::{error_name, write_record, Access, Db, Scope, Tx};
@@ -165,9 +166,11 @@ pub(crate) fn launch_op(conn: Rc<Connection>, tx: Tx, launch: Launch, op: Op, ho
                     }
                 }
                 // Single appends became batches; the queue handles the rest.
-                Op::Append { .. } | Op::MarkInterrupted { .. } | Op::Release { .. } | Op::Close => {
-                    Ok(Outcome::Seq(0))
-                }
+                Op::Append { .. }
+                | Op::MarkInterrupted { .. }
+                | Op::Prune { .. }
+                | Op::Release { .. }
+                | Op::Close => Ok(Outcome::Seq(0)),
             }
         };
         end(&conn, &op, &start, &out);
@@ -741,6 +744,66 @@ pub(crate) async fn mark_interrupted(conn: Rc<Connection>, db: Db, reply: Reply<
         Err(failure) => return reply.send(Err(failure.into_error(&conn.name))),
     };
     launch(Box::pin(mark(conn, tx, ids, holds, reply)));
+}
+
+/// `pruneRuns`, which the queue waits for: reads the runs, picks those
+/// `prune` deletes and queues their deletions (each sparing a run owned
+/// when its turn comes) at the head of the queue, as calls made at `seq`.
+/// Queued once the read was answered, behind calls made after `pruneRuns`,
+/// they would let those calls go first: an append acknowledged, then
+/// deleted with its run. Answers with each picked run's id and the answer
+/// of its deletion. Gives the call back, to run again on a new connection,
+/// when its read cannot start because the connection is lost and `retry`.
+pub(crate) async fn prune(
+    conn: Rc<Connection>,
+    db: Db,
+    seq: u64,
+    prune: Prune,
+    answer: Reply<Deletions>,
+    retry: bool,
+) -> Option<Op> {
+    let out = 'prune: {
+        let mut tx = match Tx::start(&db, Scope::Runs, Access::Read) {
+            Ok(tx) => tx,
+            Err(failure) if retry && failure.connection_lost() => {
+                return Some(Op::Prune {
+                    reply: answer,
+                    prune,
+                })
+            }
+            Err(failure) => break 'prune Err(failure.into_error(&conn.name)),
+        };
+        let records = JsFuture::from(op_body(tx.js(), bodies::RUNS, "", 0.0, 0));
+        tx.commit_now();
+        drop(tx);
+        let runs = match records.await {
+            Ok(records) => decode_runs(records.unchecked_ref()),
+            Err(e) => Err(glue_failure(e)),
+        };
+        let runs = match runs {
+            Ok(runs) => runs,
+            Err(e) => break 'prune Err(e),
+        };
+        let selected = match prune.select(&runs) {
+            Ok(selected) => selected,
+            Err(e) => break 'prune Err(e),
+        };
+        let mut deletions = Vec::with_capacity(selected.len());
+        let mut ops = Vec::with_capacity(selected.len());
+        for run in selected {
+            let (reply, answer) = reply();
+            ops.push(Op::DeleteRun {
+                reply,
+                run_id: run.id.clone(),
+                spare_owned: true,
+            });
+            deletions.push((run.id.clone(), answer));
+        }
+        conn.queue_first(seq, ops);
+        Ok(deletions)
+    };
+    answer.send(out);
+    None
 }
 
 /// The transaction of `markInterruptedRuns`; answers `reply`, then lets

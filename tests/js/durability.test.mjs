@@ -348,6 +348,47 @@ for (const engine of ENGINES) describe(engine, { timeout: 180_000 }, () => {
     }, name);
   });
 
+  test("pruneRuns takes effect in call order: calls made after it, un-awaited, find its runs gone (IndexedDB and in memory)", async () => {
+    const name = dbName("order");
+    const out = await page.evaluate(async (name) => {
+      const outcome = (p) => p.then((v) => ({ ok: v ?? null }), (e) => ({ kind: e.kind }));
+      const run = async (store) => {
+        for (const id of ["r1", "r2", "kept"]) {
+          await store.createRun({ goal: id, id, createdAt: id === "kept" ? "2030-01-01T00:00:00Z" : "2020-01-01T00:00:00Z" });
+          await store.updateRunStatus(id, "completed");
+        }
+        // Before the prune: deleted with its run.
+        const before = outcome(store.appendEvent({ runId: "r1", seq: 0, waveIndex: 0, eventJson: '{"before":1}' }));
+        const pruned = outcome(store.pruneRuns({ olderThan: "2025-01-01T00:00:00Z" }));
+        // After it, nothing awaited in between: each finds its run gone.
+        const calls = {
+          appendEvent: outcome(store.appendEvent({ runId: "r1", seq: 1, waveIndex: 0, eventJson: '{"after":1}' })),
+          appendNext: outcome(store.appendNext("r2", { waveIndex: 0, eventJson: '{"after":2}' })),
+          resume: outcome(store.updateRunStatus("r2", "running")),
+          getRun: store.getRun("r1").then((r) => r?.id ?? null),
+          listRuns: store.listRuns().then((runs) => runs.map((r) => r.id)),
+        };
+        const results = { before: await before, pruned: await pruned };
+        for (const [call, p] of Object.entries(calls)) results[call] = await p;
+        results.left = (await store.listRuns()).map((r) => r.id);
+        results.events = [...(await store.listEvents("r1")), ...(await store.listEvents("r2"))].length;
+        return results;
+      };
+      const store = await window.CouncilStore.open(name);
+      const indexedDb = await run(store);
+      store.close();
+      await window.CouncilStore.deleteDatabase(name);
+      return { indexedDb, inMemory: await run(window.CouncilStore.inMemory()) };
+    }, name);
+    const expected = {
+      before: { ok: null }, pruned: { ok: 2 },
+      appendEvent: { kind: "NotFound" }, appendNext: { kind: "NotFound" }, resume: { kind: "NotFound" },
+      getRun: null, listRuns: ["kept"], left: ["kept"], events: 0,
+    };
+    assert.deepEqual(out.inMemory, expected);
+    assert.deepEqual(out.indexedDb, expected);
+  });
+
   // ------------------------------------------------------ persist, estimate
 
   test("status changes, rewinds, deletes and markInterruptedRuns ask for strict durability; appends, graphs and new runs do not", async () => {
