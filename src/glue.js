@@ -1135,11 +1135,16 @@ async function* chunks(input) {
     return;
   }
   let stream;
-  if (typeof Blob === "function" && input instanceof Blob) stream = input.stream();
-  else if (typeof ReadableStream === "function" && input instanceof ReadableStream) stream = input;
-  else if (input instanceof ArrayBuffer || ArrayBuffer.isView(input)) {
-    stream = new Blob([input]).stream();
-  } else {
+  // A Proxy whose traps throw, or a Blob whose `stream` does, is refused as
+  // any other input that is none of these.
+  try {
+    if (typeof Blob === "function" && input instanceof Blob) stream = input.stream();
+    else if (typeof ReadableStream === "function" && input instanceof ReadableStream) stream = input;
+    else if (input instanceof ArrayBuffer || ArrayBuffer.isView(input)) {
+      stream = new Blob([input]).stream();
+    }
+  } catch {}
+  if (!stream) {
     throw councilStoreError(
       `importRuns takes a string, a Blob, bytes or a ReadableStream, got ${input === null ? "null" : typeof input}`,
       "Constraint",

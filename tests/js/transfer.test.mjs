@@ -225,6 +225,8 @@ for (const engine of ENGINES) describe(engine, { timeout: 240_000 }, () => {
         tenMegabyteLine: file(header, run("new1"), "x".repeat(10 << 20), endOf(1, 1)),
         afterEnd: file(header, keptRun, endOf(1, 0), keptEvent),
         notText: 42,
+        // Refused as an argument, not with the trap's own error.
+        proxyWhoseTrapThrows: new Proxy(new Blob([good]), { getPrototypeOf() { throw new Error("trap"); } }),
       };
       const results = {};
       for (const [label, input] of Object.entries(cases)) {
@@ -258,6 +260,7 @@ for (const engine of ENGINES) describe(engine, { timeout: 240_000 }, () => {
     assert.match(r.loneSurrogate.message, /^line 3: .*surrogate/);
     assert.match(r.tenMegabyteLine.message, /^line 3: /);
     assert.match(r.afterEnd.message, /^line 4: /);
+    assert.equal(r.proxyWhoseTrapThrows.kind, "Constraint");
     assert.ok(out.unchanged, "a refused import wrote nothing");
     assert.deepEqual(out.works, { runs: 1, events: 1 });
     assert.deepEqual(out.list.sort(), ["kept", "new2"]);
