@@ -42,10 +42,10 @@ const WRITE_EVENTS: usize = 5000;
 
 #[wasm_bindgen]
 impl CouncilStore {
-    /// The runs (all, oldest first, or those of `runIds` in that order) as a
-    /// `ReadableStream` of UTF-8 NDJSON: a header line, then each run's row
-    /// followed by its events' rows in `seq` order, then an end line with the
-    /// counts. Rows carry the server tables' column names
+    /// The runs (all, oldest first, or those of `runIds` in that order, each
+    /// once) as a `ReadableStream` of UTF-8 NDJSON: a header line, then each
+    /// run's row followed by its events' rows in `seq` order, then an end
+    /// line with the counts. Rows carry the server tables' column names
     /// (`orchestrator_runs`, `orchestrator_events`). The stream fails with
     /// `NotFound` for an unknown id in `runIds`. Each page of a run's log is
     /// read in one transaction: export a run nobody is writing for an exact
@@ -208,8 +208,19 @@ impl Export {
                 // Newest first: the oldest is popped first.
                 None => export.repo.list_runs(None).await?,
                 Some(ids) => {
-                    let mut runs = Vec::with_capacity(ids.len());
+                    let mut runs: Vec<CouncilRun> = Vec::with_capacity(ids.len());
                     for id in ids {
+                        // An id given twice is exported once, where it
+                        // first comes: a file holding a run twice is one
+                        // importRuns refuses. (A plain search: a sort or a
+                        // map compiled to more.)
+                        let mut seen = false;
+                        for run in &runs {
+                            seen |= run.id == *id;
+                        }
+                        if seen {
+                            continue;
+                        }
                         match export.repo.get_run(id).await? {
                             Some(run) => runs.push(run),
                             None => return Err(crate::domain::run_not_found(id)),

@@ -92,9 +92,14 @@ for (const engine of ENGINES) describe(engine, { timeout: 240_000 }, () => {
       const after = await window.snapshot(b);
       const only = await window.text(a.exportRuns({ runIds: ["r2 🧭"] }));
       const unknown = await window.failure(a.exportRuns({ runIds: ["nope"] }).getReader().read());
+      // An id given twice is written once, and the file imports.
+      const twice = await window.text(a.exportRuns({ runIds: ["r2 🧭", "r1", "r2 🧭", "r1"] }));
+      const [c, nameC] = await window.fresh("c");
+      const twiceImported = await window.failure(c.importRuns(twice));
+      await window.drop(c, nameC);
       await window.drop(a, nameA);
       await window.drop(b, nameB);
-      return { file, lineCounts, first, again, before, after, only, unknown, bytes: new TextEncoder().encode(file).length };
+      return { file, lineCounts, first, again, before, after, only, unknown, twice, twiceImported, bytes: new TextEncoder().encode(file).length };
     });
     const lines = out.file.split("\n");
     assert.equal(lines.at(-1), "", "every line ends with \\n");
@@ -112,6 +117,11 @@ for (const engine of ENGINES) describe(engine, { timeout: 240_000 }, () => {
     assert.deepEqual(out.after, out.before);
     assert.equal(out.only.split("\n").length, 5, "header, run, one event, end, empty");
     assert.equal(out.unknown.kind, "NotFound");
+    const twice = out.twice.split("\n");
+    assert.deepEqual(twice.slice(1, -2).filter((l) => l.startsWith('{"orchestrator_runs"')).map((l) => JSON.parse(l).orchestrator_runs.id),
+      ["r2 🧭", "r1"], "each run once, in the order given");
+    assert.equal(twice.at(-2), '{"council_idb_end":{"runs":2,"events":32}}');
+    assert.equal(out.twiceImported, null);
   });
 
   // 100k events through IndexedDB cost ~35 s in Chromium here (the
