@@ -771,6 +771,43 @@ async fn a_lost_connection_is_reopened_and_calls_go_on_in_order() {
 }
 
 #[wasm_bindgen_test]
+async fn prune_runs_takes_effect_in_call_order_unpolled_or_through_a_lost_connection() {
+    let (repo, name) = open_fresh("prune-order").await;
+    let prune = Prune {
+        statuses: Some(vec![CouncilRunStatus::Completed]),
+        ..Prune::default()
+    };
+    // Its future dropped unpolled (dropping does not cancel a call), then
+    // the connection lost noticed and silently, right after the calls.
+    for lose in [None, Some(true), Some(false)] {
+        let run = CouncilRun::new("pruned", HitlMode::None);
+        let id = run.id.clone();
+        repo.create_run(run).await.unwrap();
+        repo.update_run_status(&id, CouncilRunStatus::Completed)
+            .await
+            .unwrap();
+        let pruned = repo.prune_runs(&prune);
+        // Made after the prune: finds the run gone.
+        let after = repo.append_event(event(&id, 0, 0));
+        match lose {
+            None => drop(pruned),
+            Some(noticed) => {
+                repo.simulate_lost_connection(noticed);
+                assert_eq!(
+                    pruned.await.unwrap(),
+                    std::slice::from_ref(&id),
+                    "lose {lose:?}"
+                );
+            }
+        }
+        expect_kind(after.await, "NotFound");
+        assert_eq!(repo.get_run(&id).await.unwrap(), None, "lose {lose:?}");
+        assert!(repo.list_events(&id).await.unwrap().is_empty());
+    }
+    finish(repo, &name).await;
+}
+
+#[wasm_bindgen_test]
 async fn a_run_can_be_watched_from_rust() {
     use council_idb::{NextEvent, RunFeed, RunLog};
     use std::cell::RefCell;
