@@ -1166,7 +1166,18 @@ async function* chunks(input) {
   }
   try {
     for (;;) {
-      const { value, done } = await reader.read();
+      let got;
+      try {
+        got = await reader.read();
+      } catch (error) {
+        // The caller's stream (or Blob) failed: a typed error like every
+        // other of importRuns, the stream's own as its cause.
+        const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        const failed = councilStoreError(`importRuns: the input could not be read: ${text}`, "Serialization");
+        failed.cause = error;
+        throw failed;
+      }
+      const { value, done } = got;
       if (done) break;
       if (typeof value === "string") yield value;
       else if (value instanceof Uint8Array) yield decode(value, { stream: true });

@@ -53,7 +53,7 @@ for (const engine of ENGINES) describe(engine, { timeout: 240_000 }, () => {
           await promise;
           return null;
         } catch (e) {
-          return { name: e.name, kind: e.kind, message: e.message };
+          return { name: e.name, kind: e.kind, message: e.message, causeMessage: e.cause?.message };
         }
       };
     });
@@ -237,6 +237,12 @@ for (const engine of ENGINES) describe(engine, { timeout: 240_000 }, () => {
         notText: 42,
         // Refused as an argument, not with the trap's own error.
         proxyWhoseTrapThrows: new Proxy(new Blob([good]), { getPrototypeOf() { throw new Error("trap"); } }),
+        // The caller's stream fails after its first chunk: a typed error,
+        // with the stream's own as its cause.
+        failingStream: new ReadableStream({
+          start(c) { c.enqueue(new TextEncoder().encode(header + "\n")); },
+          pull(c) { c.error(new TypeError("boom")); },
+        }),
       };
       const results = {};
       for (const [label, input] of Object.entries(cases)) {
@@ -271,6 +277,9 @@ for (const engine of ENGINES) describe(engine, { timeout: 240_000 }, () => {
     assert.match(r.tenMegabyteLine.message, /^line 3: /);
     assert.match(r.afterEnd.message, /^line 4: /);
     assert.equal(r.proxyWhoseTrapThrows.kind, "Constraint");
+    assert.equal(r.failingStream.kind, "Serialization");
+    assert.equal(r.failingStream.message, "importRuns: the input could not be read: TypeError: boom");
+    assert.equal(r.failingStream.causeMessage, "boom");
     assert.ok(out.unchanged, "a refused import wrote nothing");
     assert.deepEqual(out.works, { runs: 1, events: 1 });
     assert.deepEqual(out.list.sort(), ["kept", "new2"]);
