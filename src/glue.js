@@ -1255,10 +1255,11 @@ export function unknownKey(o, known) {
 // transaction made before it, as a queued read would. `shape` 0: run `arg`
 // (or undefined); 1: runs, newest first, of status `arg` unless it is null;
 // 2: the events of run `arg`. The records are
-// checked and handed over as IndexedDB made them. Anything unexpected (the
-// transaction cannot start, a request error, a malformed record) goes to
-// `slow(shape, arg)`, the queued read of the same, which retries on a lost
-// connection and names what is wrong; its promise settles this one.
+// checked and handed over as IndexedDB made them. A malformed record goes
+// to `slow(shape, arg, found)`, which names what is wrong in the records
+// found; a request error to `slow(shape, arg)`, the queued read of the same,
+// which retries on a lost connection; its promise settles this one. (When
+// the transaction cannot start, undefined: the caller queues the read.)
 export function readNow(db, shape, arg, statuses, modes, slow) {
   let tx;
   let request;
@@ -1287,15 +1288,17 @@ export function readNow(db, shape, arg, statuses, modes, slow) {
       } catch {
         // Ended already.
       }
+      // A malformed record goes to Rust as found here, in the read's place
+      // in call order (a read queued now would see the calls made since).
       const found = request.result;
       if (shape === 2) {
-        resolve(firstMalformedEvent(found) < 0 ? found : slow(shape, arg));
+        resolve(firstMalformedEvent(found) < 0 ? found : slow(shape, arg, found));
       } else if (shape === 1) {
-        resolve(firstMalformedRun(found, statuses, modes) < 0 ? publicRuns(found) : slow(shape, arg));
+        resolve(firstMalformedRun(found, statuses, modes) < 0 ? publicRuns(found) : slow(shape, arg, found));
       } else if (found === undefined) {
         resolve(undefined);
       } else {
-        resolve(firstMalformedRun([found], statuses, modes) < 0 ? publicRuns([found])[0] : slow(shape, arg));
+        resolve(firstMalformedRun([found], statuses, modes) < 0 ? publicRuns([found])[0] : slow(shape, arg, found));
       }
     };
     request.onerror = (event) => {

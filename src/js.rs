@@ -20,7 +20,7 @@ mod transfer;
 
 use crate::domain::{limits, MAX_SAFE_INTEGER};
 use crate::indexed_db::{
-    check_event_records, check_run_records, event_record, event_record_of, run_object,
+    answered, check_event_records, check_run_records, event_record, event_record_of, run_object,
     watch_events_js, watch_runs_js, IndexedDbCouncilRepository, QuickRead,
 };
 use crate::record::{event as ev, run as rf};
@@ -643,23 +643,35 @@ fn checked_answer(
     })
 }
 
-/// `slow(shape, arg)` for the quick reads of a store: the queued read of
-/// the same. It holds the store weakly (a quick read in flight must not
-/// keep a freed store open); JavaScript owns the function.
+/// `slow(shape, arg, found)` for the quick reads of a store: with `found`
+/// (what the quick read found, with a record its check refused), those
+/// records through the checks of the queued read; without (the request
+/// failed), the queued read of the same. `found` is read in the read's own
+/// place in call order: a read queued now would follow the calls made
+/// since, and see a later write (or a `close()`) instead of the malformed
+/// record. It holds the store weakly (a quick read in flight must not keep
+/// a freed store open); JavaScript owns the function.
 fn slow_reads(idb: Weak<IndexedDbCouncilRepository>) -> Function {
-    Closure::<dyn FnMut(u32, JsValue) -> Promise>::new(move |shape: u32, arg: JsValue| {
-        let Some(idb) = idb.upgrade() else {
-            return rejected(RepositoryError::Storage("the store is gone".into()));
-        };
-        let text = arg.as_string();
-        let id = text.as_deref().unwrap_or_default();
-        let read = match shape {
-            QuickRead::RUN => QuickRead::Run(id),
-            QuickRead::RUNS => QuickRead::Runs(text.as_deref().and_then(CouncilRunStatus::parse)),
-            _ => QuickRead::Events(id),
-        };
-        queued_read(&idb, &read)
-    })
+    Closure::<dyn FnMut(u32, JsValue, JsValue) -> Promise>::new(
+        move |shape: u32, arg: JsValue, found: JsValue| {
+            if !found.is_undefined() {
+                return checked_answer(shape, answered(found));
+            }
+            let Some(idb) = idb.upgrade() else {
+                return rejected(RepositoryError::Storage("the store is gone".into()));
+            };
+            let text = arg.as_string();
+            let id = text.as_deref().unwrap_or_default();
+            let read = match shape {
+                QuickRead::RUN => QuickRead::Run(id),
+                QuickRead::RUNS => {
+                    QuickRead::Runs(text.as_deref().and_then(CouncilRunStatus::parse))
+                }
+                _ => QuickRead::Events(id),
+            };
+            queued_read(&idb, &read)
+        },
+    )
     .into_js_value()
     .unchecked_into()
 }

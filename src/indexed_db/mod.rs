@@ -100,6 +100,12 @@ fn settled<T>(outcome: Result<T, RepositoryError>) -> Answer<T> {
     answer
 }
 
+/// Records read already, as a queued read answers them (for the binding's
+/// check of what a quick read found).
+pub(crate) fn answered(records: JsValue) -> Answer<JsValue> {
+    settled(Ok(records))
+}
+
 impl IndexedDbCouncilRepository {
     /// Opens (creating or upgrading as needed) the database `db_name`.
     ///

@@ -189,6 +189,54 @@ for (const engine of ENGINES) describe(engine, { timeout: 180_000 }, () => {
     assert.match(out.storage.message, /InvalidStateError/);
   });
 
+  test("a read of a malformed record made before a write or a close() is refused as of its place in call order", async () => {
+    const out = await inPage(async (store, _arg, name) => {
+      const outcome = (p) => p.then((v) => `resolved ${JSON.stringify(v)}`, (e) => `${e.kind}: ${e.message}`);
+      await store.createRun({ goal: "g", id: "r" });
+      await store.appendEvent({ runId: "r", seq: 0, waveIndex: 0, eventJson: "{}" });
+      // Records written by other code that council-idb cannot read: an event
+      // of wave 3 whose eventJson is a number, and two runs with a status of
+      // none of ours.
+      await new Promise((resolve, reject) => {
+        const req = indexedDB.open(name);
+        req.onsuccess = () => {
+          const db = req.result;
+          const tx = db.transaction(["runs", "events"], "readwrite");
+          for (const id of ["bad", "bad2"]) {
+            tx.objectStore("runs").put({ id, goal: "g", status: "exploded", hitlMode: "none", graphJson: null,
+              conversationId: null, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z", createdKey: "0" });
+          }
+          tx.objectStore("events").put({ runId: "r", seq: 1, eventJson: 42, createdAt: "2026-01-01T00:00:00Z", waveIndex: 3 });
+          tx.oncomplete = () => { db.close(); resolve(); };
+          tx.onerror = () => reject(tx.error);
+        };
+        req.onerror = () => reject(req.error);
+      });
+      // Each read is made on an idle store (so it starts at once), and a
+      // write that removes the malformed record is made right after it, not
+      // awaited: the read must not see that write.
+      const events = outcome(store.listEvents("r"));
+      const truncated = outcome(store.truncateEventsAfterWave("r", 0));
+      const eventsAfter = await events;
+      const run = outcome(store.getRun("bad"));
+      const deleted = outcome(store.deleteRun("bad"));
+      const runAfter = await run;
+      const runs = await outcome(store.listRuns());
+      const closing = outcome(store.getRun("bad2"));
+      // A read made before close() still runs.
+      store.close();
+      return {
+        events: eventsAfter, run: runAfter, runs, closing: await closing,
+        writes: [await truncated, await deleted],
+      };
+    });
+    assert.deepEqual(out.writes, ["resolved undefined", "resolved undefined"]);
+    assert.match(out.events, /^Serialization: .*eventJson/);
+    assert.match(out.run, /^Serialization: .*bad.*status/);
+    assert.match(out.runs, /^Serialization: .*bad2.*status/);
+    assert.match(out.closing, /^Serialization: .*bad2.*status/);
+  });
+
   test("hostile input rejects with CouncilStoreError and the store keeps working", async () => {
     const out = await inPage(async (store) => {
       const run = await store.createRun({ goal: "target", id: "target" });
