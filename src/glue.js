@@ -521,6 +521,11 @@ export function settleRequest(request, graceMs, deleting) {
     let timer;
     request.onsuccess = () => {
       clearTimeout(timer);
+      // Until the store takes the connection (after the layout check), a
+      // version change asked for by another connection closes it: unheard,
+      // it would keep that upgrade or delete blocked for as long as the
+      // store is open. The store then finds it closed and opens again.
+      if (deleting == null) request.result.onversionchange = () => request.result.close();
       resolve(request.result);
     };
     request.onerror = () => {

@@ -483,6 +483,44 @@ for (const engine of ENGINES) describe(engine, () => {
     await closeAndDelete(tabs[1], name);
   });
 
+  test("another connection's version changes never stay blocked by a store that is reopening", { timeout: 60_000 }, async () => {
+    const name = dbName("reopening");
+    const a = await newTab("A");
+    await openStore(a, name);
+    const out = await a.evaluate(async (name) => {
+      const store = window.store;
+      await store.createRun({ goal: "kept", id: "r" });
+      // Each round: a read (not awaited) that finds the connection closed by
+      // the round before and opens the database again, and right behind it
+      // another connection asking for version 2 and aborting its upgrade.
+      // Its version change reaches the store's new connection while the
+      // store is still checking the layout: that connection must close too
+      // (it did not: every round from the third stayed blocked).
+      const rounds = [];
+      const reads = [];
+      for (let round = 0; round < 8; round++) {
+        reads.push(window.outcome(store.getRun("r")));
+        const bounced = await Promise.race([
+          new Promise((resolve) => {
+            const req = indexedDB.open(name, 2);
+            req.onupgradeneeded = () => req.transaction.abort();
+            req.onsuccess = () => { req.result.close(); resolve("upgraded"); };
+            req.onerror = (e) => { e.preventDefault(); resolve(req.error.name); };
+          }),
+          new Promise((resolve) => setTimeout(() => resolve("still blocked after 5 s"), 5_000)),
+        ]);
+        rounds.push(bounced);
+      }
+      return { rounds, reads: await Promise.all(reads), run: (await store.getRun("r"))?.goal };
+    }, name);
+    assert.deepEqual(out.rounds, Array(8).fill("AbortError"));
+    // A read retried once may meet the next round's version change too
+    // (the queue retries once): it settles, as a Storage error.
+    for (const read of out.reads) assert.match(read, /^(resolved|CouncilStoreError\/Storage)$/);
+    assert.equal(out.run, "kept");
+    await closeAndDelete(a, name);
+  });
+
   test("a database deleted or upgraded by another tab under an open store", { timeout: 60_000 }, async (t) => {
     const name = dbName("foreign");
     const a = await newTab("A");
