@@ -516,9 +516,21 @@ export async function layoutDifferences(db) {
 // none), or, blocked and still pending `graceMs` after, rejects with null
 // and gives it up: a delete is remembered until it ends (`deleting` is the
 // database's name), an open that succeeds later closes its connection.
+// A request can also wait with no `blocked` event at all: queued behind
+// another realm's delete or upgrade that a connection blocks (the browser
+// fires `blocked` at that request, not at ours), or, in Firefox, now and
+// then (4 in 10 tries) when one connection closes on `versionchange` and
+// another does not. Such a request is given up the same way once it has
+// been pending for 4 × `graceMs`, rather than left to hang.
 export function settleRequest(request, graceMs, deleting) {
   return new Promise((resolve, reject) => {
-    let timer;
+    const giveUp = () => {
+      if (deleting == null) request.onsuccess = () => request.result.close();
+      else deleteLeftPending(request, deleting);
+      reject(null);
+    };
+    let timer = setTimeout(giveUp, 4 * graceMs);
+    let blocked = false;
     request.onsuccess = () => {
       clearTimeout(timer);
       // Until the store takes the connection (after the layout check), a
@@ -533,11 +545,10 @@ export function settleRequest(request, graceMs, deleting) {
       reject(request.error ?? undefined);
     };
     request.onblocked = () => {
-      timer ||= setTimeout(() => {
-        if (deleting == null) request.onsuccess = () => request.result.close();
-        else deleteLeftPending(request, deleting);
-        reject(null);
-      }, graceMs);
+      if (blocked) return;
+      blocked = true;
+      clearTimeout(timer);
+      timer = setTimeout(giveUp, graceMs);
     };
   });
 }

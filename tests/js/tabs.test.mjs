@@ -521,6 +521,41 @@ for (const engine of ENGINES) describe(engine, () => {
     await closeAndDelete(a, name);
   });
 
+  test("a delete left pending by another tab, or an open behind it, is a Storage error, not a hang", { timeout: 90_000 }, async () => {
+    const name = dbName("pending-elsewhere");
+    const a = await newTab("A");
+    const b = await newTab("B");
+    const c = await newTab("C");
+    await openStore(a, name);
+    await a.evaluate(() => window.store.createRun({ goal: "before", id: "before" }));
+    // C is an old tab with a raw connection that ignores versionchange.
+    await c.evaluate((name) => new Promise((resolve, reject) => {
+      const req = indexedDB.open(name);
+      req.onsuccess = () => { window.raw = req.result; resolve(); };
+      req.onerror = () => reject(req.error);
+    }), name);
+    const race = (what) => `Promise.race([window.outcome(${what}), new Promise((r) => setTimeout(() => r("no outcome in 15 s"), 15_000))])`;
+    // B's delete is blocked by C (Firefox sometimes fires no blocked event
+    // for it); B gives up, and the browser keeps the delete pending.
+    const deleted = await b.evaluate((src) => new Function(`return ${src}`)(), race(`window.CouncilStore.deleteDatabase(${JSON.stringify(name)})`));
+    assert.equal(deleted, "CouncilStoreError/Storage");
+    // A's store gave way to it and reopens on its next call, which the
+    // browser queues behind B's pending delete with no event: A's call, and
+    // a new open in A, are refused instead of waiting for C.
+    const waiting = await a.evaluate((srcs) => Promise.all(srcs.map((src) => new Function(`return ${src}`)())),
+      [race("window.store.listRuns()"), race(`window.CouncilStore.open(${JSON.stringify(name)})`)]);
+    assert.deepEqual(waiting, ["CouncilStoreError/Storage", "CouncilStoreError/Storage"]);
+    // Once C goes, the delete ends and A's store works on the new database.
+    await c.evaluate(() => window.raw.close());
+    const after = await a.evaluate(async () => {
+      await window.until("the pending delete to end", async () => (await window.outcome(window.store.listRuns())) === "resolved", 10_000);
+      await window.store.createRun({ goal: "after", id: "after" });
+      return (await window.store.listRuns()).map((r) => r.id);
+    });
+    assert.deepEqual(after, ["after"]);
+    await closeAndDelete(a, name);
+  });
+
   test("a database deleted or upgraded by another tab under an open store", { timeout: 60_000 }, async (t) => {
     const name = dbName("foreign");
     const a = await newTab("A");
