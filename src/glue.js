@@ -524,12 +524,13 @@ export async function layoutDifferences(db) {
 // been pending for 4 × `graceMs`, rather than left to hang.
 export function settleRequest(request, graceMs, deleting) {
   return new Promise((resolve, reject) => {
-    const giveUp = () => {
+    // Rejects with null when blocked, false when no event came at all.
+    const giveUp = (why) => {
       if (deleting == null) request.onsuccess = () => request.result.close();
       else deleteLeftPending(request, deleting);
-      reject(null);
+      reject(why);
     };
-    let timer = setTimeout(giveUp, 4 * graceMs);
+    let timer = setTimeout(giveUp, 4 * graceMs, false);
     let blocked = false;
     request.onsuccess = () => {
       clearTimeout(timer);
@@ -548,7 +549,7 @@ export function settleRequest(request, graceMs, deleting) {
       if (blocked) return;
       blocked = true;
       clearTimeout(timer);
-      timer = setTimeout(giveUp, graceMs);
+      timer = setTimeout(giveUp, graceMs, null);
     };
   });
 }

@@ -184,7 +184,8 @@ fn settle(request: JsValue, deleting: &JsValue) -> wasm_bindgen_futures::JsFutur
 }
 
 /// How a request [`settle`] waited for ended: its result, or why it failed,
-/// or that it was blocked for longer than [`BLOCKED_GRACE_MS`]. (Not part
+/// or that it was blocked for longer than [`BLOCKED_GRACE_MS`], or that it
+/// got no event at all for four times that. (Not part
 /// of an async fn: the callers await, one state machine less.)
 fn settled(
     ended: Result<JsValue, JsValue>,
@@ -195,9 +196,21 @@ fn settled(
         Ok(result) => return Ok(result),
         Err(error) => error,
     };
-    if !error.is_null() {
+    // glue.js rejects with null for a request blocked past the grace
+    // period, with false for one that got no event at all for 4 of them.
+    let unanswered = error.as_bool() == Some(false);
+    if !error.is_null() && !unanswered {
         let verb = if deleting { "delete" } else { "open" };
         return Err(request_error(&cannot(verb, db_name), error));
+    }
+    if unanswered {
+        let doing = if deleting { "deleting" } else { "opening" };
+        return Err(RepositoryError::Storage(format!(
+            "{doing} database \"{db_name}\" got no answer within {} ms: it waits behind another \
+             connection's upgrade or delete of it, which a connection that did not close holds \
+             back (the browser goes on once that connection closes)",
+            4 * BLOCKED_GRACE_MS
+        )));
     }
     Err(RepositoryError::Storage(if deleting {
         format!(

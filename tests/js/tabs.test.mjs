@@ -545,6 +545,9 @@ for (const engine of ENGINES) describe(engine, () => {
     const waiting = await a.evaluate((srcs) => Promise.all(srcs.map((src) => new Function(`return ${src}`)())),
       [race("window.store.listRuns()"), race(`window.CouncilStore.open(${JSON.stringify(name)})`)]);
     assert.deepEqual(waiting, ["CouncilStoreError/Storage", "CouncilStoreError/Storage"]);
+    // Its message says what it waited for.
+    const message = await a.evaluate((name) => window.CouncilStore.open(name).then(() => "opened", (e) => e.message), name);
+    assert.match(message, /^opening database ".*" got no answer within 6000 ms: it waits behind another connection's upgrade or delete/);
     // Once C goes, the delete ends and A's store works on the new database.
     await c.evaluate(() => window.raw.close());
     const after = await a.evaluate(async () => {
