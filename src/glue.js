@@ -1027,7 +1027,7 @@ export function rewind(afterWave, nextSeq) {
   return { afterWave, nextSeq };
 }
 
-// An in-memory store's notice `{ kind, runId, status? }` to its watchers.
+// An in-memory store's notice to its watchers, as `noticeOf` makes it.
 export function notifyHub(hub, kind, runId, a, b) {
   hub.dispatchEvent(new CustomEvent("notice", { detail: noticeOf(kind, runId, a, b) }));
 }
@@ -1109,9 +1109,9 @@ export function watchEvents(read, feed, hub, runId, fromSeq, signal, onBatch) {
 }
 
 /**
- * Follows every run of the database: `onChange` receives
- * `{ kind, runId, status? }` notices ("created", "status", "graph",
- * "appended", "rewound", "deleted", "owner").
+ * Follows every run of the database: `onChange` receives its notices
+ * ("created", "status", "graph", "appended", "rewound", "deleted", "owner";
+ * with their detail: see `noticeOf`).
  */
 export function watchRuns(feed, hub, signal, onChange) {
   return watch(feed, hub, signal, (notice) => {

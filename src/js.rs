@@ -1215,7 +1215,7 @@ async fn perform(
     // The notice of a change: `kind` for `id`, which is empty unless the
     // call is about one run (one that exists: the call succeeded), and for
     // each of `list`.
-    let (mut kind, mut detail) = ("", Notices::PLAIN);
+    let (mut kind, mut status, mut wave) = ("", None, 0);
     let mut list: Vec<String> = Vec::new();
     let begun = match call {
         Call::CreateRun(run) => {
@@ -1226,7 +1226,7 @@ async fn perform(
         }
         Call::UpdateRunStatus(run_id, to) => {
             id = run_id;
-            (kind, detail.0) = ("status", to.as_str().into());
+            (kind, status) = ("status", Some(to.as_str()));
             Begun::Done(repo.update_run_status(&id, to))
         }
         Call::UpdateGraph(run_id, graph) => {
@@ -1267,13 +1267,13 @@ async fn perform(
                     }
                 }
             }
-            (kind, detail.0) = ("status", CouncilRunStatus::Interrupted.as_str().into());
+            (kind, status) = ("status", Some(CouncilRunStatus::Interrupted.as_str()));
             Begun::Count(repo.mark_interrupted_runs())
         }
-        Call::TruncateEventsAfterWave(run_id, wave) => {
+        Call::TruncateEventsAfterWave(run_id, to_wave) => {
             id = run_id;
-            (kind, detail.0) = ("rewound", JsValue::from_f64(f64::from(wave)));
-            Begun::Done(repo.truncate_events_after_wave(&id, wave))
+            (kind, wave) = ("rewound", to_wave);
+            Begun::Done(repo.truncate_events_after_wave(&id, to_wave))
         }
         Call::NextSeq(run_id) => {
             id = run_id;
@@ -1329,15 +1329,24 @@ async fn perform(
             }
         }
     };
-    if kind == "rewound" && notices.0.is_some() {
-        // The seq after the rewind, as an IndexedDB store tells it (read
-        // in memory, ready at once: one poll, as above).
+    // Only an in-memory store tells its own watchers (an IndexedDB store's
+    // connection posts its notices): the detail is made for it alone.
+    if notices.0.is_none() || kind.is_empty() {
+        return Ok(value);
+    }
+    let mut detail = Notices::PLAIN;
+    if let Some(status) = status {
+        detail.0 = JsValue::from_str(status);
+    } else if kind == "rewound" {
+        // The seq after the rewind, as an IndexedDB store tells it (ready
+        // at once in memory: one poll, as above).
+        detail.0 = JsValue::from_f64(f64::from(wave));
         let mut cx = Context::from_waker(Waker::noop());
         if let Poll::Ready(Ok(next)) = repo.next_seq(&id).as_mut().poll(&mut cx) {
             detail.1 = JsValue::from_f64(next as f64);
         }
     }
-    if !kind.is_empty() && !id.is_empty() {
+    if !id.is_empty() {
         notices.post_with(kind, &id, &detail);
     }
     for id in &list {

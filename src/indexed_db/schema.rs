@@ -196,14 +196,9 @@ fn settled(
         Ok(result) => return Ok(result),
         Err(error) => error,
     };
-    // glue.js rejects with null for a request blocked past the grace
-    // period, with false for one that got no event at all for 4 of them.
-    let unanswered = error.as_bool() == Some(false);
-    if !error.is_null() && !unanswered {
-        let verb = if deleting { "delete" } else { "open" };
-        return Err(request_error(&cannot(verb, db_name), error));
-    }
-    if unanswered {
+    // glue.js rejects with false for a request that got no event at all
+    // for 4 grace periods, with null for one blocked past the grace period.
+    if error.as_bool() == Some(false) {
         let doing = if deleting { "deleting" } else { "opening" };
         return Err(RepositoryError::Storage(format!(
             "{doing} database \"{db_name}\" got no answer within {} ms: it waits behind another \
@@ -211,6 +206,10 @@ fn settled(
              back (the browser goes on once that connection closes)",
             4 * BLOCKED_GRACE_MS
         )));
+    }
+    if !error.is_null() {
+        let verb = if deleting { "delete" } else { "open" };
+        return Err(request_error(&cannot(verb, db_name), error));
     }
     Err(RepositoryError::Storage(if deleting {
         format!(
